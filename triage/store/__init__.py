@@ -1,0 +1,5 @@
+"""Persistent state: SQLite by default, PostgreSQL by URL, same code (:mod:`triage.store.db`)."""
+
+from triage.store.db import Store, StoreError
+
+__all__ = ["Store", "StoreError"]

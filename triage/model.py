@@ -263,9 +263,29 @@ class NewBug:
 
 
 @dataclass(frozen=True)
+class OutgoingMail:
+    """A mail the bot plans to send (a command reply, a digest). Transports add the bot's own
+    ``X-Xentriage-Bot`` header so the mail is recognised if the list echoes it back (loop guard)."""
+
+    to: tuple[str, ...]
+    subject: str
+    text: str
+    html: str | None = None
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    cc: tuple[str, ...] = ()
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Change:
     """A planned external write. ``key`` is the idempotency key: stable across runs, so a re-run
     (or a crash between sending and recording) never writes the same thing twice."""
+
+    @property
+    def kind(self) -> str:
+        return "update" if self.update else "create" if self.create else "mail"
+
 
     key: str
     rule: str
@@ -273,12 +293,13 @@ class Change:
     bug_id: int | None = None  # None with ``create`` set: file a new bug
     update: BugUpdate | None = None
     create: NewBug | None = None
+    mail: OutgoingMail | None = None  # a mail to send (bug_id, if set, is what it is about)
     recipient: str | None = None  # the person this acts on (the nag ledger's unit)
     nag: bool = False  # counts against the nag ledger's cooldown
 
     def __post_init__(self) -> None:
-        if (self.update is None) == (self.create is None):
-            raise ValueError("a Change carries exactly one of update or create")
+        if sum(x is not None for x in (self.update, self.create, self.mail)) != 1:
+            raise ValueError("a Change carries exactly one of update, create or mail")
         if self.update is not None and self.bug_id is None:
             raise ValueError("an update needs a bug_id")
 

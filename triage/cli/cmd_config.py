@@ -17,9 +17,11 @@ def command() -> None:
     """Validate or show the configuration."""
 
 
-def _validate_extras(settings: Settings) -> list[str]:
-    """Checks beyond types: per-rule tables and whether secrets can be found."""
+def _validate_extras(settings: Settings) -> tuple[list[str], list[str]]:
+    """Checks beyond types: per-rule tables and whether secrets can be found.
+    Returns (problems, warnings)."""
     problems: list[str] = []
+    warnings: list[str] = []
     try:
         from triage.rules import validate_rule_settings  # the rules validate their own tables
     except ImportError:
@@ -30,13 +32,15 @@ def _validate_extras(settings: Settings) -> list[str]:
         except ConfigError as exc:
             problems.append(str(exc))
     if settings.bugzilla.url and not settings.bugzilla_api_key().is_set():
-        problems.append(
+        # Reads work anonymously (public bugs only); writes cannot.
+        (problems if settings.writes_enabled() else warnings).append(
             "bugzilla.api_key_env: no API key found (set the environment variable "
-            f"{settings.bugzilla.api_key_env} or bugzilla.api_key_file); writes will fail"
+            f"{settings.bugzilla.api_key_env} or bugzilla.api_key_file): reads are anonymous "
+            "and writes will fail"
         )
     if not settings.bugzilla.url and not settings.bugzilla.snapshot.exists():
         problems.append(f"bugzilla.snapshot: file not found: {settings.bugzilla.snapshot}")
-    return problems
+    return problems, warnings
 
 
 @command.command("check")
@@ -48,7 +52,9 @@ def check(ctx: click.Context, path: Path | None) -> None:
         settings = load_settings(path) if path else app(ctx).settings
     except ConfigError as exc:
         fail(f"configuration error: {exc}", EXIT_CONFIG)
-    problems = _validate_extras(settings)
+    problems, warnings = _validate_extras(settings)
+    for w in warnings:
+        click.echo(f"xentriage: warning: {w}", err=True)
     if problems:
         for p in problems:
             click.echo(f"xentriage: configuration error: {p}", err=True)

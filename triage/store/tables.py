@@ -89,6 +89,15 @@ class TriageStateRow(Base):
     updated_at: Mapped[datetime]
 
 
+class TriageQueueEntry(Base):
+    """A bug that something (a mail, a sync, a command) says the rules should look at soon."""
+
+    __tablename__ = "triage_queue"
+    bug_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    queued_at: Mapped[datetime]
+
+
 class Run(Base):
     """One invocation of a job that can write (triage pass, digest, sync)."""
 

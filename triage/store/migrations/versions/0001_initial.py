@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises:
-Create Date: 2026-11-27 01:13:37.200950
+Create Date: 2026-11-27 01:15:55.150701
 """
 
 from collections.abc import Sequence
@@ -139,6 +139,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_table(
+        "triage_queue",
+        sa.Column("bug_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("queued_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("bug_id"),
+    )
+    op.create_table(
         "triage_states",
         sa.Column("bug_id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("state", sa.String(length=32), nullable=False),
@@ -243,6 +250,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_triage_states_state"))
 
     op.drop_table("triage_states")
+    op.drop_table("triage_queue")
     op.drop_table("runs")
     with op.batch_alter_table("nag_ledger", schema=None) as batch_op:
         batch_op.drop_index("ix_nag_bug_person")

@@ -32,6 +32,7 @@ pytest_plugins = [
         "tests.bugzilla_double.pytest_plugin",
         "tests.support.postgres",
         "tests.support.imap_server",
+        "tests.support.smtp_server",
     )
     if _available(p)
 ]

@@ -130,6 +130,11 @@ class BugzillaSettings:
     retries: int = 4
     retry_backoff_seconds: float = 1.0
     batch_size: int = 500  # ids per batched GET
+    # Bugs per batched comment/history read (GET /rest/bug/<id>/comment?ids=..); a server that
+    # answers 414 (URL too long) makes the gateway halve it on the fly.
+    comment_batch_size: int = 2000
+    # Fetch each changed bug's history during sync too (one more batched call per batch).
+    sync_history: bool = False
     page_size: int = 500  # Bugzilla 5 answers at most 500 bugs per search unless paged
     # Seconds re-read before the last checkpoint: Bugzilla timestamps have one-second granularity.
     sync_overlap_seconds: int = 60
@@ -165,6 +170,10 @@ class SmtpSettings:
     password_file: Path | None = None
     from_address: str = "triage-bot@xenproject.org"
     timeout_seconds: float = 30.0
+    # "outbox" writes .eml files into <state_dir>/outbox/ (the embedded default, nothing leaves
+    # the machine); "smtp" sends through host:port.
+    transport: str = "outbox"
+    ca_file: Path | None = None  # CA certificates for STARTTLS instead of the system's
 
 
 @dataclass
@@ -240,8 +249,12 @@ _VALIDATORS: dict[str, typing.Callable[[Any], str | None]] = {
     if not v or (v.startswith(("http://", "https://")) and v.rstrip("/").endswith("/rest"))
     else "must be an http(s) URL ending in /rest/ (python-bugzilla picks REST from it)",
     "bugzilla.batch_size": lambda v: None if 1 <= v <= 1000 else "must be 1..1000",
+    "bugzilla.comment_batch_size": lambda v: None if 1 <= v <= 5000 else "must be 1..5000",
     "bugzilla.page_size": lambda v: None if 1 <= v <= 500 else "must be 1..500",
     "bugzilla.retries": lambda v: None if 0 <= v <= 20 else "must be 0..20",
+    "smtp.transport": lambda v: None if v in {"smtp", "outbox"} else "must be smtp or outbox",
+    "smtp.port": lambda v: None if 1 <= v <= 65535 else "must be 1..65535",
+    "smtp.timeout_seconds": lambda v: None if v > 0 else "must be > 0",
 }
 
 

@@ -44,6 +44,10 @@ class InvalidValue(TrackerError):
     """Bugzilla rejected a field value (unknown status, keyword, user, version...)."""
 
 
+class PermissionDenied(TrackerError):
+    """The account may not do this (Bugzilla codes 115, 123, 106...): not retryable."""
+
+
 class ReadOnlyTracker(TrackerError):
     """A write was attempted on a tracker that cannot write (a snapshot)."""
 

@@ -1,0 +1,199 @@
+"""Build Buildbot's ``BuildmasterConfig`` (``c[...]``) from the matrix and the declared workers.
+
+Real builders: one per (platform, arch). Cells: virtual builders on them (DESIGN §4: 500 real
+builders took ~37 s to start and scheduled with 20-50 s gaps; 4 real builders with virtual names
+start in ~5 s). ``collapseRequests=False`` because requests differing only in the cell property
+would otherwise be merged and cells silently not built.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from buildbot.plugins import schedulers, steps, util, worker
+from buildbot.process.factory import BuildFactory
+
+from farm import fragments
+from farm.matrix import Matrix, check_unique_names, load_matrix
+from farm.routing import Route, WorkerSpec, load_workers, route
+from farm.schedulers import cell_scheduler
+from farm.steps import BootImage, BuildImage, Defconfig, KconfigCheck, PrepareCell, not_finished
+
+log = logging.getLogger(__name__)
+
+SETTINGS_FILE = "farm.json"  # in the master's basedir, written by `xentriage farm up`
+FORCE_SCHEDULER = "force-cells"
+CHANGE_SCHEDULER = "on-change"
+NIGHTLY_SCHEDULER = "nightly"
+
+
+@dataclass(frozen=True)
+class MasterSettings:
+    matrix: Path
+    workers: Path
+    pb_port: int = 9989
+    www_port: int | None = None
+    db_url: str = "sqlite:///state.sqlite"
+    title: str = "xentriage CI farm"
+    nightly_hour: int = 2
+    nightly_minute: int = 0
+
+    @property
+    def buildbot_url(self) -> str:
+        return f"http://127.0.0.1:{self.www_port or 8010}/"
+
+
+def load_master_settings(basedir: Path, ci_dir: Path) -> MasterSettings:
+    """``farm.json`` in the master's basedir if present, else the committed defaults in ci/."""
+    path = basedir / SETTINGS_FILE
+    defaults = MasterSettings(matrix=ci_dir / "matrix.toml", workers=ci_dir / "workers.json")
+    if "XENTRIAGE_FARM_MATRIX" in os.environ:
+        defaults = MasterSettings(matrix=Path(os.environ["XENTRIAGE_FARM_MATRIX"]),
+                                  workers=defaults.workers)
+    if not path.exists():
+        return defaults
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    allowed = set(MasterSettings.__dataclass_fields__)
+    unknown = set(doc) - allowed
+    if unknown:
+        raise ValueError(f"{SETTINGS_FILE}: unknown key {sorted(unknown)[0]}")
+    for key in ("matrix", "workers"):
+        if key in doc:
+            doc[key] = (basedir / doc[key]).resolve()
+    return MasterSettings(**{**defaults.__dict__, **doc})
+
+
+def worker_password(spec: WorkerSpec) -> str:
+    if spec.password_file is not None:
+        return spec.password_file.read_text(encoding="utf-8").strip()
+    env = "XENTRIAGE_WORKER_PASSWORD_" + spec.name.upper().replace("-", "_")
+    if os.environ.get(env):
+        return os.environ[env]
+    # No password configured: nothing can log in as this worker (a safe failure); say so
+    # without ever printing a password.
+    log.warning("worker %s has no password_file and no $%s: it cannot connect", spec.name, env)
+    return secrets.token_hex(16)
+
+
+def cell_factory(matrix: Matrix, cells: dict[str, Any]) -> BuildFactory:
+    farm = matrix.farm
+    f = BuildFactory()
+    f.addStep(PrepareCell(cells, farm))
+
+    def is_git(step: Any) -> bool:
+        return bool(cells[step.getProperty("cell")].tree.is_git)
+
+    @util.renderer
+    def git_url(props: Any) -> str:
+        return cells[props.getProperty("cell")].tree.url or ""
+
+    @util.renderer
+    def git_branch(props: Any) -> str:
+        return cells[props.getProperty("cell")].tree.branch
+
+    @util.renderer
+    def git_workdir(props: Any) -> str:
+        return "trees/" + cells[props.getProperty("cell")].tree.name
+
+    @util.renderer
+    def fragment(props: Any) -> str:
+        return fragments.fragment_text(cells[props.getProperty("cell")])
+
+    f.addStep(steps.Git(name="update tree", repourl=git_url, branch=git_branch,
+                        workdir=git_workdir, mode="incremental", doStepIf=is_git,
+                        hideStepIf=lambda results, step: not is_git(step), haltOnFailure=True))
+    f.addStep(steps.MakeDirectory(name="cell dir", dir=util.Property("cell_dir"),
+                                  haltOnFailure=True))
+    f.addStep(steps.StringDownload(
+        fragment, name="write fragment", haltOnFailure=True,
+        workerdest=util.Interpolate(f"%(prop:cell_dir)s/{fragments.FRAGMENT_NAME}")))
+    f.addStep(Defconfig(cells, farm, haltOnFailure=True, timeout=farm.build_timeout))
+    f.addStep(KconfigCheck(cells, farm, doStepIf=not_finished, timeout=300))
+    f.addStep(BuildImage(cells, farm, doStepIf=not_finished, haltOnFailure=True,
+                         timeout=farm.build_timeout, maxTime=farm.build_timeout))
+    f.addStep(BootImage(cells, farm, doStepIf=not_finished, timeout=None,
+                        maxTime=max(c.boot_timeout for c in cells.values()) + 60))
+    return f
+
+
+def build_master_config(settings: MasterSettings) -> dict[str, Any]:
+    matrix = load_matrix(settings.matrix)
+    specs = load_workers(settings.workers)
+    cell_list = matrix.cells()
+    check_unique_names(cell_list, matrix.real_builders())
+    cells = {c.name: c for c in cell_list}
+    used_builders = sorted({c.real_builder for c in cell_list})
+
+    routes: dict[str, Route] = {}
+    for plat in matrix.platforms:
+        for arch in matrix.archs:
+            r = route(plat, arch, specs)
+            if r.builder in used_builders:
+                routes[r.builder] = r
+                log.info("routing %s: %s", r.builder, r.note)
+
+    factory = cell_factory(matrix, cells)
+    builders = [
+        util.BuilderConfig(
+            name=name, workernames=list(routes[name].workers), factory=factory,
+            collapseRequests=False, description=routes[name].note,
+            tags=["farm", *name.split("-", 1)],
+            properties={"boot_capable": routes[name].boot_capable},
+        )
+        for name in used_builders
+    ]
+    c: dict[str, Any] = {
+        "title": settings.title,
+        "titleURL": settings.buildbot_url,
+        "buildbotURL": settings.buildbot_url,
+        "workers": [worker.Worker(s.name, worker_password(s), max_builds=s.max_builds,
+                                  properties={"build_archs": sorted(s.build_archs)})
+                    for s in specs],
+        "protocols": {"pb": {"port": f"tcp:{settings.pb_port}:interface=127.0.0.1"}},
+        "builders": builders,
+        "schedulers": [
+            cell_scheduler(schedulers.AnyBranchScheduler, cell_list, by_change=True)(
+                name=CHANGE_SCHEDULER, builderNames=used_builders, treeStableTimer=None),
+            cell_scheduler(schedulers.Nightly, cell_list)(
+                name=NIGHTLY_SCHEDULER, builderNames=used_builders,
+                hour=settings.nightly_hour, minute=settings.nightly_minute,
+                onlyIfChanged=False),
+            cell_scheduler(schedulers.ForceScheduler, cell_list)(
+                name=FORCE_SCHEDULER, builderNames=used_builders,
+                buttonName="Run cells", label="Run matrix cells",
+                properties=[util.StringParameter(
+                    name="cells", label="Cells (glob patterns, comma-separated)",
+                    default="*", size=60)]),
+        ],
+        "db": {"db_url": settings.db_url},
+        "buildbotNetUsageData": None,
+        # Several cells share a real builder; do not let one request wait on another's merge.
+        "collapseRequests": False,
+    }
+    if settings.www_port is not None:
+        c["www"] = {
+            "port": f"tcp:{settings.www_port}:interface=127.0.0.1",
+            "plugins": _www_plugins(),
+            "change_hook_dialects": {"base": True},
+        }
+    names = [b.name for b in builders] + list(cells)
+    if len(names) != len(set(names)):
+        raise ValueError("builder names are not unique")
+    return c
+
+
+def _www_plugins() -> dict[str, Any]:
+    plugins: dict[str, Any] = {}
+    for name in ("grid_view", "console_view", "waterfall_view"):
+        try:
+            __import__(f"buildbot_{name}")
+        except ImportError:
+            continue
+        plugins[name] = {}
+    return plugins

@@ -1,0 +1,98 @@
+"""Schedulers that fan a request out into one build request per cell.
+
+All of Buildbot's schedulers end in ``addBuildsetForSourceStamps``; the mixin replaces that one
+call by one buildset per selected cell, each on the cell's real builder with the properties
+``cell`` and ``virtual_builder_name`` (so the UI and history show one builder per cell). Which
+cells: for a change, only those whose libraries it touches (:mod:`farm.changes`); for a forced
+run, those matching the ``cells`` pattern; for the nightly run, all of them.
+
+Cells are a class attribute of a subclass made per configuration (:func:`cell_scheduler`), which
+keeps Buildbot's own constructor/reconfigure signatures untouched.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from buildbot.process.properties import Properties
+from twisted.internet import defer
+
+from farm.changes import affected_cells
+from farm.matrix import Cell
+
+log = logging.getLogger(__name__)
+SOURCE = "xentriage-farm"
+
+
+def cell_properties(cell: Cell) -> dict[str, Any]:
+    return {
+        "cell": cell.name,
+        "virtual_builder_name": cell.name,
+        "virtual_builder_description": (
+            f"{cell.app.name} with {cell.libset} on {cell.platform.name}/{cell.arch.name}"),
+        "virtual_builder_tags": [cell.app.name, cell.libset, cell.platform.name, cell.arch.name],
+    }
+
+
+class CellFanOutMixin:
+    cells: Sequence[Cell] = ()
+    # True: select cells from the changes in the source stamps (the on-change scheduler).
+    select_by_change = False
+
+    @defer.inlineCallbacks
+    def select_cells(self, sourcestamps, properties, builder_names):  # type: ignore[no-untyped-def]
+        candidates = [c for c in self.cells if not builder_names or c.real_builder in builder_names]
+        pattern = properties.getProperty("cells") if properties is not None else None
+        if pattern:
+            pats = [p.strip() for p in str(pattern).split(",") if p.strip()]
+            candidates = [c for c in candidates if any(fnmatch.fnmatchcase(c.name, p)
+                                                       for p in pats)]
+        if not self.select_by_change:
+            return candidates
+        files: list[str] = []
+        projects: set[str] = set()
+        for ss in sourcestamps or []:
+            if not isinstance(ss, int):
+                continue
+            changes = yield self.master.data.get(("sourcestamps", ss, "changes"))  # type: ignore[attr-defined]
+            for ch in changes or []:
+                files.extend(ch.get("files") or [])
+                if ch.get("project"):
+                    projects.add(ch["project"])
+        trees = {c.tree.name for c in candidates}
+        tree = next(iter(projects & trees)) if len(projects & trees) == 1 else None
+        impact = affected_cells(files, candidates, tree)
+        log.info("change to %d file(s): %s -> %d cell(s)", len(files), impact.why,
+                 len(impact.cells))
+        return list(impact.cells)
+
+    @defer.inlineCallbacks
+    def addBuildsetForSourceStamps(  # type: ignore[no-untyped-def]
+        self, waited_for=False, sourcestamps=None, reason="", external_idstring=None,
+        properties=None, builderNames=None, priority=None, **kw,
+    ):
+        base = properties if properties is not None else Properties()
+        cells = yield self.select_cells(sourcestamps, base, builderNames)
+        bsids: list[Any] = []
+        brids: dict[Any, Any] = {}
+        for cell in cells:
+            props = Properties.fromDict(base.asDict())
+            for name, value in cell_properties(cell).items():
+                props.setProperty(name, value, SOURCE)
+            bsid, ids = yield super().addBuildsetForSourceStamps(  # type: ignore[misc]
+                waited_for=waited_for, sourcestamps=list(sourcestamps or []), reason=reason,
+                external_idstring=external_idstring, properties=props,
+                builderNames=[cell.real_builder], priority=priority, **kw)
+            bsids.append(bsid)
+            brids.update(ids)
+        # Callers (force, the REST API) expect one (bsid, {builderid: brid}) pair; the first
+        # buildset stands for the run, and every cell's request is in the id map.
+        return (bsids[0] if bsids else None), brids
+
+
+def cell_scheduler(base: type, cells: Sequence[Cell], by_change: bool = False) -> type:
+    return type(f"Cell{base.__name__}", (CellFanOutMixin, base),
+                {"cells": tuple(cells), "select_by_change": by_change})

@@ -1,0 +1,216 @@
+"""The pure farm code: matrix loading/validation, expansion, fragments, change mapping, routing."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from farm import fragments
+from farm.changes import affected_cells
+from farm.matrix import MatrixError, check_unique_names, load_matrix
+from farm.routing import capabilities_from_probe, load_workers, route
+from farm.table import render_table, rows_from_builds
+
+REPO = Path(__file__).resolve().parents[2]
+CI_MATRIX = REPO / "ci" / "matrix.toml"
+
+MINIMAL = """
+[[tree]]
+name = "t"
+path = "tree"
+
+[[app]]
+name = "app"
+path = "apps/app"
+success_lines = ["hi"]
+
+[[library]]
+name = "a"
+paths = ["lib/a/"]
+
+[[library]]
+name = "b"
+paths = ["lib/b/", "include/b.h"]
+depends = ["a"]
+boot_timeout = 3
+
+[[platform]]
+name = "kvm"
+symbols = ["CONFIG_PLAT_KVM", "CONFIG_KVM_VMM_QEMU"]
+image_suffix = "qemu"
+
+[[platform]]
+name = "xen"
+symbols = ["CONFIG_PLAT_XEN"]
+image_suffix = "xen"
+
+[[arch]]
+name = "x86_64"
+symbol = "CONFIG_ARCH_X86_64"
+
+[[arch]]
+name = "arm64"
+symbol = "CONFIG_ARCH_ARM_64"
+cross_compile = "aarch64-linux-gnu-"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "matrix.toml"
+    p.write_text(textwrap.dedent(text))
+    return p
+
+
+def test_expansion_is_base_plus_each_library_on_every_platform_and_arch(tmp_path: Path) -> None:
+    m = load_matrix(write(tmp_path, MINIMAL))
+    names = [c.name for c in m.cells()]
+    assert len(names) == 3 * 2 * 2
+    assert "app-base-kvm-x86_64" in names and "app-b-xen-arm64" in names
+    assert len(set(names)) == len(names)
+    cell = next(c for c in m.cells() if c.name == "app-b-kvm-arm64")
+    assert cell.real_builder == "kvm-arm64"
+    assert [lib.name for lib in cell.enabled] == ["b", "a"]
+    assert cell.boot_timeout == 3 and cell.success_lines == ("hi",)
+
+
+def test_exclusions_and_extra_sets(tmp_path: Path) -> None:
+    text = MINIMAL + """
+[[exclude]]
+platform = "xen"
+arch = "arm64"
+reason = "no arm64 dom0"
+
+[library_sets]
+extra = [["a", "b"]]
+"""
+    cells = load_matrix(write(tmp_path, text)).cells()
+    assert not [c for c in cells if c.platform.name == "xen" and c.arch.name == "arm64"]
+    assert "app-a+b-kvm-x86_64" in {c.name for c in cells}
+    assert len(cells) == 4 * 3
+
+
+@pytest.mark.parametrize(("bad", "key"), [
+    (MINIMAL.replace('name = "kvm"', 'name = "kvm"\nsymbolz = []'), "platform[0].symbolz"),
+    (MINIMAL.replace('symbol = "CONFIG_ARCH_X86_64"', 'symbol = "ARCH_X86"'), "arch[0].symbol"),
+    (MINIMAL.replace('depends = ["a"]', 'depends = ["zz"]'), "library[1].depends"),
+    (MINIMAL.replace('boot_timeout = 3', 'boot_timeout = true'), "library[1].boot_timeout"),
+    (MINIMAL.replace('path = "tree"', 'url = "x"\npath = "tree"'), "tree[0].path"),
+    (MINIMAL + '\n[[exclude]]\narch = "arm64"\n', "exclude[0].reason"),
+    (MINIMAL + '\n[farm]\njobs = 0\n', "farm.jobs"),
+    (MINIMAL + '\n[[library]]\nname = "a"\npaths = []\n', "library"),
+    (MINIMAL.replace('name = "app"', 'name = "app"\ntree = "nope"'), "app[0].tree"),
+    (MINIMAL + '\n[bogus]\n', "bogus"),
+])
+def test_validation_errors_name_the_key(tmp_path: Path, bad: str, key: str) -> None:
+    with pytest.raises(MatrixError) as err:
+        load_matrix(write(tmp_path, bad))
+    assert err.value.key == key
+
+
+def test_names_must_be_unique_across_real_and_virtual_builders(tmp_path: Path) -> None:
+    cells = load_matrix(write(tmp_path, MINIMAL)).cells()
+    check_unique_names(cells, ["kvm-x86_64"])
+    with pytest.raises(MatrixError, match="app-a-kvm-x86_64"):
+        check_unique_names(cells, ["app-a-kvm-x86_64"])
+
+
+def test_fragment_and_make_commands(tmp_path: Path) -> None:
+    m = load_matrix(write(tmp_path, MINIMAL.replace('paths = ["lib/a/"]',
+                                                     'paths = ["lib/a/"]\nexternal = "ext/a"')))
+    cell = next(c for c in m.cells() if c.name == "app-b-kvm-arm64")
+    frag = fragments.fragment_text(cell)
+    for line in ("CONFIG_ARCH_ARM_64=y", "CONFIG_PLAT_KVM=y", "CONFIG_KVM_VMM_QEMU=y",
+                 "CONFIG_LIBB=y", "CONFIG_LIBA=y"):
+        assert line in frag.splitlines()
+    cmd = fragments.defconfig_command(cell, "/t", "/w/cells/x")
+    assert cmd[:3] == ["make", "-C", "/t"]
+    assert "C=/w/cells/x/.config" in cmd and "O=/w/cells/x" in cmd
+    assert "L=/t/ext/a" in cmd and "CROSS_COMPILE=aarch64-linux-gnu-" in cmd
+    assert cmd[-2:] == [f"UK_DEFCONFIG=/w/cells/x/{fragments.FRAGMENT_NAME}", "defconfig"]
+    build = fragments.build_command(cell, "/t", "/w/cells/x", m.farm, use_ccache=True)
+    assert build.startswith('PATH="/usr/lib/ccache:$PATH" make') and "-j2" in build
+    assert "/w/cells/x/*_qemu-arm64" in build
+
+
+def test_symbol_values_in_fragment(tmp_path: Path) -> None:
+    text = MINIMAL.replace('success_lines = ["hi"]', 'success_lines = ["hi"]\nsymbols = '
+                           '{ CONFIG_UK_NAME = "hello", CONFIG_X = false, CONFIG_N = 3 }')
+    cell = load_matrix(write(tmp_path, text)).cells()[0]
+    lines = fragments.fragment_text(cell).splitlines()
+    assert 'CONFIG_UK_NAME="hello"' in lines and "# CONFIG_X is not set" in lines
+    assert "CONFIG_N=3" in lines
+
+
+def test_change_touching_one_library_selects_only_its_cells(tmp_path: Path) -> None:
+    text = MINIMAL.replace('path = "tree"', 'path = "tree"\nignore_paths = ["doc/"]')
+    cells = load_matrix(write(tmp_path, text)).cells()
+    impact = affected_cells(["lib/b/b.c"], cells)
+    assert {c.libset for c in impact.cells} == {"b"} and len(impact.cells) == 4
+    # b depends on a: a change to a rebuilds the a and b cells, never the base ones.
+    assert {c.libset for c in affected_cells(["lib/a/x.c"], cells).cells} == {"a", "b"}
+    assert {c.libset for c in affected_cells(["include/b.h"], cells).cells} == {"b"}
+    assert affected_cells(["doc/x.txt"], cells).cells == ()
+    assert len(affected_cells(["lib/b/b.c", "plat/kvm/setup.c"], cells).cells) == len(cells)
+    assert len(affected_cells(["apps/app/main.c"], cells).cells) == len(cells)
+    assert len(affected_cells([], cells).cells) == len(cells)
+
+
+def test_probe_parsing_and_routing(tmp_path: Path) -> None:
+    m = load_matrix(write(tmp_path, MINIMAL))
+    archs, boots, reasons = capabilities_from_probe({
+        "build": [{"arch": "x86_64", "ok": True},
+                  {"arch": "arm64", "ok": False, "reason": "no aarch64-linux-gnu-gcc"}],
+        "boot": [{"platform": "qemu", "arch": "x86_64", "ok": True}],
+    })
+    assert archs == {"x86_64"} and boots == {("qemu", "x86_64")}
+    assert reasons == {"build/arm64": "no aarch64-linux-gnu-gcc"}
+    (tmp_path / "w.json").write_text(json.dumps({"workers": [
+        {"name": "full", "probe": {"build": ["x86_64", "arm64"],
+                                   "boot": ["qemu/x86_64", "qemu/arm64"]}},
+        {"name": "bare", "probe": {"build": ["x86_64"], "boot": []}},
+    ]}))
+    specs = load_workers(tmp_path / "w.json")
+    kvm, xen = m.platforms
+    x86, arm = m.archs
+    assert route(kvm, x86, specs).workers == ("full",)  # only the booter
+    assert route(kvm, x86, specs).boot_capable
+    assert route(xen, x86, specs).workers == ("full", "bare")  # nobody boots xen
+    assert not route(xen, x86, specs).boot_capable
+    assert route(xen, arm, specs).workers == ("full",)  # only full builds arm64
+
+
+def test_workers_file_validation(tmp_path: Path) -> None:
+    (tmp_path / "w.json").write_text(json.dumps({"workers": [{"name": "a", "pasword": "x"}]}))
+    with pytest.raises(MatrixError) as err:
+        load_workers(tmp_path / "w.json")
+    assert err.value.key == "workers[0].pasword"
+
+
+def test_committed_matrix_loads_and_has_every_platform_and_arch() -> None:
+    m = load_matrix(CI_MATRIX)
+    cells = m.cells()
+    assert {c.platform.name for c in cells} == {"kvm", "fc", "xen", "linuxu"}
+    assert {c.arch.name for c in cells} == {"x86_64", "arm64"}
+    assert m.tree("fixture").path == (REPO / "tests" / "fixtures" / "uktree").resolve()
+
+
+def test_result_table_keeps_latest_build_per_cell() -> None:
+    builds = [
+        {"buildid": 1, "complete": True, "results": 2, "state_string": "failed",
+         "props": {"cell": "c1", "cell_result": "build-failed", "result_reason": "old"}},
+        {"buildid": 3, "complete": True, "results": 0, "state_string": "ok",
+         "props": {"cell": "c1", "cell_result": "passed", "result_reason": "booted",
+                   "image_size": 4096, "build_seconds": 1.25, "boot_seconds": 0.5,
+                   "workername": "full"}},
+        {"buildid": 2, "complete": True, "results": 3, "state_string": "skipped",
+         "props": {"cell": "c2", "cell_result": "unsupported",
+                   "result_reason": "unsupported: CONFIG_LIBX dropped"}},
+    ]
+    rows = rows_from_builds(builds)
+    assert [(r.cell, r.result) for r in rows] == [("c1", "passed"), ("c2", "unsupported")]
+    text = render_table(rows)
+    assert "4096" in text and "1.2s" in text and "full" in text
+    assert text.splitlines()[-1] == "2 cells: 1 passed, 1 unsupported"

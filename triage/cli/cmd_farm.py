@@ -1,0 +1,116 @@
+"""``xentriage farm``: the local CI farm (list cells, start, run the matrix, stop)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from farm import localfarm
+from farm.matrix import MatrixError, load_matrix
+from farm.table import render_table, rows_from_builds
+
+DEFAULT_MATRIX = localfarm.CI_DIR / "matrix.toml"
+EXIT_CONFIG, EXIT_UNAVAILABLE, EXIT_FAILED_CELLS = 3, 4, 8
+
+_matrix_opt = click.option(
+    "--matrix", "matrix_path", type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_MATRIX, show_default=True, envvar="XENTRIAGE_FARM_MATRIX",
+    help="Matrix file.")
+_state_opt = click.option(
+    "--state-dir", type=click.Path(file_okay=False, path_type=Path),
+    default=Path("var/farm"), show_default=True, help="Where the local master and workers live.")
+
+
+@click.group("farm")
+def command() -> None:
+    """The unikernel CI farm: every library x platform x arch cell, built and booted."""
+
+
+@command.command("cells")
+@_matrix_opt
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def cells_cmd(matrix_path: Path, as_json: bool) -> None:
+    """List the matrix's expanded cells."""
+    try:
+        cells = load_matrix(matrix_path).cells()
+    except (MatrixError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps([{
+            "name": c.name, "tree": c.tree.name, "app": c.app.name,
+            "libraries": [lib.name for lib in c.libraries], "platform": c.platform.name,
+            "arch": c.arch.name, "builder": c.real_builder, "boot_timeout": c.boot_timeout,
+            "success_lines": list(c.success_lines),
+        } for c in cells], indent=2))
+        return
+    for c in cells:
+        click.echo(f"{c.name:50s} {c.real_builder}")
+    click.echo(f"{len(cells)} cells", err=True)
+
+
+@command.command("up")
+@_matrix_opt
+@_state_opt
+@click.option("--bare-worker", is_flag=True,
+              help="Also start a second worker without cross compiler and QEMU (PATH "
+                   "restricted), to see capability routing.")
+@click.option("--max-builds", default=2, show_default=True, help="Parallel builds per worker.")
+@click.option("--www-port", type=int, default=None, help="Web UI/REST port (default: free).")
+def up_cmd(matrix_path: Path, state_dir: Path, bare_worker: bool, max_builds: int,
+           www_port: int | None) -> None:
+    """Start a local master and worker(s) on 127.0.0.1 (SQLite, state in --state-dir)."""
+    plans = [localfarm.WorkerPlan("local", max_builds=max_builds)]
+    if bare_worker:
+        plans.append(localfarm.WorkerPlan("bare", max_builds=max_builds,
+                                          hide_tools=localfarm.NO_CROSS_NO_QEMU))
+    try:
+        load_matrix(matrix_path)
+        state = localfarm.up(state_dir, matrix_path, plans, www_port=www_port)
+    except MatrixError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    except localfarm.FarmError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_UNAVAILABLE)
+    click.echo(f"farm up: web UI and REST API at http://127.0.0.1:{state.www_port}/ "
+               f"(workers: {', '.join(p.name for p in plans)})")
+
+
+@command.command("run")
+@_state_opt
+@click.option("--cells", "pattern", default="*", show_default=True,
+              help="Glob pattern(s), comma-separated, of the cells to run.")
+@click.option("--timeout", default=3600, show_default=True, help="Seconds to wait.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def run_cmd(state_dir: Path, pattern: str, timeout: int, as_json: bool) -> None:
+    """Force a run on the local farm, wait for it, print the result matrix."""
+    try:
+        state = localfarm.load_state(state_dir)
+        before = localfarm.max_build_id(state)
+        localfarm.force(state, pattern)
+        localfarm.wait_idle(state, timeout)
+        rows = rows_from_builds(localfarm.builds_since(state, before))
+    except localfarm.FarmError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_UNAVAILABLE)
+    except Exception as exc:  # requests' errors: the master is not answering
+        click.echo(f"error: farm not reachable: {type(exc).__name__}", err=True)
+        sys.exit(EXIT_UNAVAILABLE)
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
+    else:
+        click.echo(render_table(rows))
+    bad = {"build-failed", "boot-failed", "timeout", "error"}
+    if any(r.result in bad for r in rows):
+        sys.exit(EXIT_FAILED_CELLS)
+
+
+@command.command("down")
+@_state_opt
+def down_cmd(state_dir: Path) -> None:
+    """Stop the local farm's workers and master."""
+    stopped = localfarm.down(state_dir)
+    click.echo("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))

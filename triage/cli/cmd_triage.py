@@ -1,0 +1,153 @@
+"""``xentriage triage``: run the rules and print (dry run) or apply (--production) the plan."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import click
+
+from triage.cli.common import (
+    EXIT_ABORTED,
+    EXIT_CONFIG,
+    EXIT_UNAVAILABLE,
+    app,
+    fail,
+    write_mode_options,
+)
+from triage.config import ConfigError, Settings
+from triage.engine import ALREADY_APPLIED, SUPPRESSED, WRITE, PlannedChange, RunReport
+from triage.model import Change
+
+
+def describe_change(change: Change) -> str:
+    """One line: what a change does, without quoting user text."""
+    if change.mail is not None:
+        return f"mail to {', '.join(change.mail.to)}: {change.mail.subject[:60]!r}"
+    if change.create is not None:
+        return f"file a bug in {change.create.product}/{change.create.component}"
+    u = change.update
+    assert u is not None
+    parts: list[str] = []
+    if u.comment is not None:
+        parts.append(f"comment ({len(u.comment.splitlines())} lines)")
+    if u.status:
+        parts.append(f"status {u.status}{' ' + u.resolution if u.resolution else ''}")
+    if u.assigned_to:
+        parts.append(f"assign {u.assigned_to}")
+    for f in u.flags:
+        parts.append(f"{'clear ' if f.status == 'X' else ''}{f.name}"
+                     f"{'' if f.status == 'X' else f.status}"
+                     f"{f'({f.requestee})' if f.requestee else ''}")
+    parts += [f"+keyword {k}" for k in u.keywords_add] + [f"-keyword {k}" for k in
+                                                         u.keywords_remove]
+    parts += [f"+[{t}]" for t in u.whiteboard_add] + [f"-[{t}]" for t in u.whiteboard_remove]
+    parts += [f"cc {c}" for c in u.cc_add]
+    return ", ".join(parts) or "no-op"
+
+
+def render_plan(report: RunReport, *, show_comments: bool = False) -> str:
+    lines: list[str] = []
+    mode = "PRODUCTION" if report.production else "DRY RUN (nothing is written)"
+    lines.append(f"Triage run {report.run_id}: {mode}; {len(report.plan.bugs)} bugs "
+                 f"({report.selection})")
+    by_rule: dict[str, list[PlannedChange]] = defaultdict(list)
+    for pc in report.plan.changes():
+        by_rule[pc.change.rule].append(pc)
+    if not by_rule:
+        lines.append("No changes planned.")
+    for rule in sorted(by_rule, key=lambda r: _rule_order(report, r)):
+        lines.append("")
+        lines.append(f"== {rule} ==")
+        for pc in by_rule[rule]:
+            c = pc.change
+            tag = {WRITE: "", SUPPRESSED: "[suppressed] ",
+                   ALREADY_APPLIED: "[already applied] "}[pc.status]
+            result = f" -> {pc.outcome}" if pc.outcome and pc.status == WRITE else ""
+            lines.append(f"  bug {c.bug_id}: {tag}{describe_change(c)}{result}")
+            lines.append(f"      why: {c.reason}")
+            if pc.status == SUPPRESSED:
+                lines.append(f"      held back: {pc.why}")
+            if pc.error:
+                lines.append(f"      error: {pc.error}")
+            lines.append(f"      key: {c.key}")
+            if show_comments and c.update is not None and c.update.comment:
+                lines.extend("      | " + line for line in c.update.comment.splitlines())
+    s = report.summary()
+    lines.append("")
+    lines.append(f"Summary: {s['planned']} writes planned (cap {s['change_cap']}), "
+                 f"{s['suppressed']} held back by the nag ledger, {s['already_applied']} "
+                 f"already applied, {s['decisions']} decisions"
+                 + (f", {s['written']} written, {s['failed']} failed" if report.production
+                    else ""))
+    if report.missing:
+        lines.append(f"Not found (not in the store or Bugzilla): "
+                     f"{', '.join(map(str, report.missing))}")
+    if report.aborted:
+        lines.append(f"ABORTED: {report.abort_reason}. Raise --change-cap (or safety.change_cap) "
+                     "after reading the plan, or narrow it with --bug.")
+    return "\n".join(lines)
+
+
+def _rule_order(report: RunReport, rule: str) -> tuple[int, str]:
+    from triage.rules import rule_classes
+
+    order = {cls.name: cls.order for cls in rule_classes()}
+    return order.get(rule, 10_000), rule
+
+
+def _tracker(settings: Settings, production: bool) -> Any:
+    from triage.adapters import open_tracker  # the gateway's factory (live or snapshot)
+
+    return open_tracker(settings, production=production)
+
+
+def _mail_sender(settings: Settings, production: bool) -> Any:
+    from triage.adapters.smtp import writer_mail_sender  # the mail side's Writer hook
+
+    return writer_mail_sender(settings, production=production)
+
+
+@click.command("triage")
+@click.option("--bug", "bug_ids", type=int, multiple=True, metavar="ID",
+              help="Triage these bugs (repeatable). Default: the queue.")
+@click.option("--all", "all_open", is_flag=True,
+              help="The daily pass: every open bug in the store.")
+@click.option("--refresh/--no-refresh", default=None,
+              help="Re-read the bugs from Bugzilla first (default: when bugzilla.url is set).")
+@click.option("--show-comments", is_flag=True, help="Print the full text of planned comments.")
+@write_mode_options
+@click.pass_context
+def command(ctx: click.Context, bug_ids: tuple[int, ...], all_open: bool,
+            refresh: bool | None, show_comments: bool, production: bool,
+            change_cap: int) -> None:
+    """Run the triage rules over the queue, some bugs (--bug) or every open bug (--all).
+
+    Dry run by default: prints the plan grouped by rule (bug, what, why) and records it. With
+    --production the changes are written through the action ledger; a re-run writes nothing new.
+    Exits 5 when the plan exceeds the change cap (nothing is written then).
+    """
+    from triage.adapters.tracker import TrackerError
+    from triage.engine import TriageEngine
+
+    a = app(ctx)
+    settings = a.settings
+    if bug_ids and all_open:
+        raise click.UsageError("--bug and --all exclude each other")
+    live = bool(settings.bugzilla.url)
+    wanted_refresh = live if refresh is None else refresh
+    try:
+        tracker = _tracker(settings, production) if (production or wanted_refresh) else None
+        engine = TriageEngine(settings, a.store, tracker, refresh=wanted_refresh,
+                              mail_sender=_mail_sender(settings, production))
+        report = engine.run(bug_ids=bug_ids, all_open=all_open, production=production,
+                            change_cap=change_cap)
+    except ConfigError as exc:
+        fail(f"configuration error: {exc}", EXIT_CONFIG)
+    except TrackerError as exc:
+        fail(f"Bugzilla: {exc}", EXIT_UNAVAILABLE)
+    click.echo(render_plan(report, show_comments=show_comments))
+    if report.aborted:
+        raise SystemExit(EXIT_ABORTED)
+    if report.failed:
+        raise SystemExit(EXIT_UNAVAILABLE)

@@ -1,0 +1,431 @@
+"""The triage engine: select → plan → nag ledger → change cap → apply or dry run.
+
+Split in two on purpose:
+
+* :func:`plan_pass` is pure: bugs, their contexts and the rules in; a :class:`Plan` out (every
+  rule's decisions, the changes it wants, what the nag ledger kept or suppressed and why). It is
+  what the benchmark times and what the 30-day simulation drives.
+* :class:`TriageEngine` does the I/O around it: picks the bugs (the queue, ``--bug`` ids, or the
+  daily pass over every open bug), refreshes them from the tracker in batches, loads states,
+  the nag ledger, applied keys and pending ``#triage`` commands from the store, enforces the change
+  cap (the whole run aborts *before* any write when it plans more), applies through
+  :class:`triage.writes.Writer` (which keeps every write idempotent), and stores the run, the
+  decisions, the committed states and the ledger entries.
+
+A result's state transition is committed only when every change of that result was applied (at
+once when it has none), so a dry run never moves a bug to ``needs-info`` for a comment it did not
+post, and a suppressed reminder does not pretend to have reminded anyone.
+"""
+
+from __future__ import annotations
+
+import logging
+import typing
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+
+from triage.adapters.tracker import Tracker, TrackerError
+from triage.config import Settings
+from triage.model import Bug, Change, Decision, MailEventKind, TriageCommand
+from triage.nag import LedgerEntry, NagLedger, Verdict, recent_window
+from triage.rules import build_rules
+from triage.rules.base import Rule, RuleContext, RuleResult, StateRecord
+from triage.store import Store
+from triage.store import actions as action_rows
+from triage.store import bugs as bug_cache
+from triage.store import decisions as decision_rows
+from triage.store import nag as nag_rows
+from triage.store import states as state_rows
+from triage.store.tables import ActionRow, DecisionRow, TriageQueueEntry
+
+log = logging.getLogger(__name__)
+
+# Change statuses in a plan.
+WRITE = "write"  # passes the ledger; counts against the cap
+SUPPRESSED = "suppressed"  # the nag ledger said no (reason given)
+ALREADY_APPLIED = "already-applied"  # its key is sent/confirmed already: nothing to do
+DONE_STATUSES = {"confirmed", "already-applied", "already-done"}
+
+
+@dataclass
+class PlannedChange:
+    change: Change
+    status: str
+    why: str = ""
+    outcome: str = ""  # the Writer's status once applied (confirmed, dry-run, failed, ...)
+    error: str = ""
+
+
+@dataclass
+class PlannedResult:
+    rule: str
+    result: RuleResult
+    changes: list[PlannedChange]
+
+    @property
+    def applied(self) -> bool:
+        """Every change of the result went out (or there were none)."""
+        return all(c.status == ALREADY_APPLIED or c.outcome in DONE_STATUSES
+                   for c in self.changes)
+
+
+@dataclass
+class BugPlan:
+    bug: Bug
+    start: StateRecord
+    results: list[PlannedResult] = field(default_factory=list)
+    projected: StateRecord | None = None
+
+    @property
+    def decisions(self) -> list[Decision]:
+        return [d for r in self.results for d in r.result.decisions]
+
+    @property
+    def changes(self) -> list[PlannedChange]:
+        return [c for r in self.results for c in r.changes]
+
+
+@dataclass
+class Plan:
+    bugs: list[BugPlan]
+
+    def changes(self, status: str | None = None) -> list[PlannedChange]:
+        return [c for b in self.bugs for c in b.changes if status is None or c.status == status]
+
+    @property
+    def to_write(self) -> list[PlannedChange]:
+        return self.changes(WRITE)
+
+
+def evaluate_bug(bug: Bug, rules: Sequence[Rule], ctx: RuleContext) -> BugPlan:
+    """Run the chain on one bug (pure). Later rules see the state earlier ones projected."""
+    plan = BugPlan(bug=bug, start=ctx.state)
+    state = ctx.state
+    earlier: dict[str, tuple[Decision, ...]] = {}
+    for rule in rules:
+        rctx = ctx.with_state(state, earlier)
+        if not rule.applies_to(bug, rctx):
+            continue
+        result = rule.evaluate(bug, rctx)
+        if not result:
+            if result.stop:
+                break
+            continue
+        plan.results.append(PlannedResult(rule.name, result,
+                                          [PlannedChange(c, WRITE) for c in result.changes]))
+        earlier[rule.name] = result.decisions
+        if result.state is not None:
+            state = result.state.apply_to(state, ctx.now)
+        if result.stop:
+            break
+    plan.projected = state
+    return plan
+
+
+def apply_ledger(plan: BugPlan, ledger: NagLedger, now: datetime,
+                 applied_keys: frozenset[str] = frozenset()) -> list[LedgerEntry]:
+    """Mark each change write / suppressed / already-applied. A result is all or nothing: one
+    suppressed change holds back the others of the same result (and its state transition).
+    Returns the ledger entries the kept nag changes would create."""
+    entries: list[LedgerEntry] = []
+    for result in plan.results:
+        verdicts: list[Verdict | None] = []
+        for pc in result.changes:
+            if pc.change.key in applied_keys:
+                pc.status = ALREADY_APPLIED
+                verdicts.append(None)
+                continue
+            verdict = ledger.check(pc.change, plan.bug, now)
+            verdicts.append(verdict)
+        refused = next((v for v in verdicts if v is not None and not v.allowed), None)
+        for pc, v in zip(result.changes, verdicts, strict=True):
+            if v is None:
+                continue
+            if refused is not None:
+                pc.status = SUPPRESSED
+                pc.why = refused.reason if v.allowed else v.reason
+            else:
+                entry = ledger.note(pc.change, now)
+                if entry is not None:
+                    entries.append(entry)
+    return entries
+
+
+def plan_pass(bugs: Iterable[Bug], rules: Sequence[Rule], contexts: Callable[[Bug], RuleContext],
+              ledger: NagLedger, applied_keys: Mapping[int, frozenset[str]] | None = None
+              ) -> tuple[Plan, list[LedgerEntry]]:
+    """The pure core of a pass: evaluate every bug, then the nag ledger over the result."""
+    plans: list[BugPlan] = []
+    entries: list[LedgerEntry] = []
+    for bug in bugs:
+        ctx = contexts(bug)
+        bp = evaluate_bug(bug, rules, ctx)
+        entries.extend(apply_ledger(bp, ledger, ctx.now, (applied_keys or {}).get(bug.id,
+                                                                                   frozenset())))
+        plans.append(bp)
+    return Plan(plans), entries
+
+
+# --- the engine ---------------------------------------------------------------------------------
+
+
+@dataclass
+class RunReport:
+    run_id: int
+    production: bool
+    plan: Plan
+    change_cap: int
+    aborted: bool = False
+    abort_reason: str = ""
+    missing: list[int] = field(default_factory=list)  # asked for, not in the store or Bugzilla
+    selection: str = ""
+    states_committed: int = 0
+
+    @property
+    def written(self) -> list[PlannedChange]:
+        return [c for c in self.plan.to_write if c.outcome in {"confirmed", "already-applied"}]
+
+    @property
+    def failed(self) -> list[PlannedChange]:
+        return [c for c in self.plan.to_write if c.outcome in {"failed", "pending"}]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "selection": self.selection,
+            "bugs": len(self.plan.bugs),
+            "decisions": sum(len(b.decisions) for b in self.plan.bugs),
+            "planned": len(self.plan.to_write),
+            "suppressed": len(self.plan.changes(SUPPRESSED)),
+            "already_applied": len(self.plan.changes(ALREADY_APPLIED)),
+            "written": len(self.written),
+            "failed": len(self.failed),
+            "change_cap": self.change_cap,
+            "aborted": self.abort_reason,
+            "missing": self.missing,
+            "states_committed": self.states_committed,
+        }
+
+
+MailSender = Callable[[Any, str], str]
+
+
+class TriageEngine:
+    def __init__(self, settings: Settings, store: Store, tracker: Tracker | None, *,
+                 rules: Sequence[Rule] | None = None, mail_sender: MailSender | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 refresh: bool = True) -> None:
+        self.settings = settings
+        self.store = store
+        self.tracker = tracker
+        self.rules = list(rules) if rules is not None else build_rules(settings)
+        self.mail_sender = mail_sender
+        self.clock = clock
+        # Re-read the selected bugs from the tracker before deciding (batched); off for a
+        # store-only dry run (the snapshot/embedded mode) and in benchmarks.
+        self.refresh = refresh and tracker is not None
+
+    # -- selection --
+    def _select(self, bug_ids: Sequence[int], all_open: bool) -> tuple[list[int], str]:
+        with self.store.session() as s:
+            if bug_ids:
+                return list(dict.fromkeys(bug_ids)), "bugs given"
+            if all_open:
+                rows = bug_cache.list_bugs(s, is_open=True, include_unavailable=False)
+                return sorted(r.bug.id for r in rows), "daily pass over every open bug"
+            queued = [int(b) for b in s.scalars(select(TriageQueueEntry.bug_id)
+                                                .order_by(TriageQueueEntry.queued_at))]
+        return queued, "queued bugs"
+
+    def _load_bugs(self, ids: list[int]) -> tuple[list[Bug], list[int]]:
+        found: dict[int, Bug] = {}
+        if self.refresh and ids:
+            assert self.tracker is not None
+            try:
+                batch = self.tracker.get_bugs(ids, comments=True, history=True, attachments=True)
+            except TrackerError as exc:
+                # Deciding on the cached copy is safe: every write is keyed and marker-checked.
+                log.warning("refreshing %d bugs failed (%s): using the store's copies", len(ids),
+                            exc)
+            else:
+                with self.store.session() as s:
+                    for bug in batch.bugs:
+                        bug_cache.upsert_bug(s, bug)
+                        found[bug.id] = bug
+                    for missing in batch.missing:
+                        bug_cache.mark_unavailable(s, missing, "not returned by the tracker")
+        rest = [i for i in ids if i not in found]
+        if rest:
+            with self.store.session() as s:
+                for i in rest:
+                    cached = bug_cache.get_bug(s, i)
+                    if cached is not None:
+                        found[i] = cached
+        return [found[i] for i in ids if i in found], [i for i in ids if i not in found]
+
+    def _pending_commands(self) -> tuple[dict[int, list[TriageCommand]], list[int]]:
+        from triage.ingest import pending_events  # the mail side's reader of mail_events
+
+        by_bug: dict[int, list[TriageCommand]] = {}
+        event_ids: list[int] = []
+        with self.store.session() as s:
+            for row_id, event in pending_events(s, limit=10_000):
+                event_ids.append(row_id)
+                if event.kind == MailEventKind.COMMAND:
+                    for cmd in event.commands:
+                        by_bug.setdefault(cmd.bug_id, []).append(cmd)
+        return by_bug, event_ids
+
+    def _groups(self, bugs: Sequence[Bug], states: Mapping[int, StateRecord]
+                ) -> dict[str, tuple[str, ...]]:
+        if not self.settings.orgs.groups or self.tracker is None:
+            return {}
+        accounts = sorted({b.creator.lower() for b in bugs if not states[b.id].organisation})
+        out: dict[str, tuple[str, ...]] = {}
+        for account in accounts:  # one lookup per distinct reporter, not per bug
+            try:
+                out[account] = self.tracker.user_groups(account)
+            except TrackerError as exc:
+                log.warning("group lookup for a reporter failed: %s", exc)
+        return out
+
+    # -- the run --
+    def run(self, *, bug_ids: Sequence[int] = (), all_open: bool = False,
+            production: bool = False, change_cap: int | None = None) -> RunReport:
+        settings = self.settings
+        production = settings.writes_enabled(production)
+        cap = settings.safety.change_cap if change_cap is None else change_cap
+        now = self.clock()
+        commands, event_ids = self._pending_commands()
+        ids, selection = self._select(bug_ids, all_open)
+        if not bug_ids:
+            ids = list(dict.fromkeys([*ids, *sorted(commands)]))
+        with self.store.session() as s:
+            run_id = decision_rows.start_run(s, "triage", production=production, now=now)
+        bugs, missing = self._load_bugs(ids)
+        ledger, states, applied = self._load_memory(bugs, now)
+        groups = self._groups(bugs, states)
+        base = RuleContext(now=now, settings=settings, state=StateRecord(0), groups=groups)
+
+        def context(bug: Bug) -> RuleContext:
+            return RuleContext(now=now, settings=settings, state=states[bug.id],
+                               groups=base.groups, commands=tuple(commands.get(bug.id, ())),
+                               applied_keys=applied.get(bug.id, frozenset()))
+
+        plan, entries = plan_pass(bugs, self.rules, context, ledger, applied)
+        report = RunReport(run_id, production, plan, cap, missing=missing, selection=selection)
+        if len(plan.to_write) > cap:
+            report.aborted = True
+            report.abort_reason = (f"the plan has {len(plan.to_write)} writes, more than the "
+                                   f"change cap of {cap}: nothing was written")
+        if not report.aborted:
+            self._apply(plan, run_id, production)
+        self._record(report, entries, now, event_ids if production and not report.aborted
+                     else [], ids)
+        return report
+
+    def _load_memory(self, bugs: Sequence[Bug], now: datetime
+                     ) -> tuple[NagLedger, dict[int, StateRecord], dict[int, frozenset[str]]]:
+        ids = [b.id for b in bugs]
+        applied: dict[int, set[str]] = {}
+        with self.store.session() as s:
+            entries = nag_rows.entries_since(s, now - recent_window(self.settings.nag))
+            states = state_rows.get_states(s, ids)
+            for start in range(0, len(ids), 900):
+                chunk = ids[start : start + 900]
+                for bug_id, key in s.execute(select(ActionRow.bug_id, ActionRow.key).where(
+                        ActionRow.bug_id.in_(chunk),
+                        ActionRow.status.in_([action_rows.SENT, action_rows.CONFIRMED]))):
+                    applied.setdefault(int(bug_id), set()).add(key)
+        general = self.settings.general
+        ledger = NagLedger.from_entries(self.settings.nag, [*general.bot_accounts,
+                                                            general.bot_email], entries,
+                                        self.settings.bugzilla.workflow.needinfo_flag)
+        return ledger, states, {k: frozenset(v) for k, v in applied.items()}
+
+    def _apply(self, plan: Plan, run_id: int, production: bool) -> None:
+        """Every write goes through the Writer: in a dry run it records the plan (``dry-run``
+        rows, which never block a later real write) and sends nothing."""
+        from triage.writes import Writer
+
+        if production and self.tracker is None:
+            raise TrackerError("a production run needs a tracker")
+        tracker = typing.cast(Tracker, self.tracker)  # only a production write touches it
+        writer = Writer(self.store, tracker, production=production, run_id=run_id,
+                        kill_switch=lambda: self.settings.safety.kill_switch,
+                        mail_sender=self.mail_sender)
+        touched: set[int] = set()
+        for bp in plan.bugs:
+            for pc in bp.changes:
+                if pc.status != WRITE:
+                    continue
+                outcome = writer.apply(pc.change, current=bp.bug if production else None)
+                pc.outcome, pc.error = outcome.status, outcome.error
+                if pc.change.bug_id is not None and outcome.sent:
+                    touched.add(pc.change.bug_id)
+        if touched and self.refresh:
+            # Keep the cache in step with what was just written, so the next dry run (which may
+            # not refresh) plans from the bugs as they are now.
+            self._load_bugs(sorted(touched))
+
+    def _record(self, report: RunReport, entries: list[LedgerEntry], now: datetime,
+                consumed_events: list[int], selected: list[int]) -> None:
+        plan = report.plan
+        decisions: list[tuple[Decision, bool]] = []
+        applied_keys = {c.change.key for c in plan.changes() if c.outcome in DONE_STATUSES}
+        with self.store.session() as s:
+            latest = _latest_decisions(s, [b.bug.id for b in plan.bugs])
+            for bp in plan.bugs:
+                record = bp.start
+                for pr in bp.results:
+                    # Aborted or dry run: changes have no done outcome, so only results
+                    # without changes (pure observations) commit their state.
+                    committed = pr.result.state is not None and pr.applied
+                    if committed and pr.result.state is not None:
+                        record = pr.result.state.apply_to(record, now)
+                    for d in pr.result.decisions:
+                        fresh = latest.get((d.bug_id, d.rule)) != (d.outcome, d.reason)
+                        if fresh or committed or pr.changes:
+                            decisions.append((d, committed))
+                    for pc in pr.changes:
+                        if pc.status == SUPPRESSED:
+                            decisions.append((Decision(
+                                bug_id=bp.bug.id, rule="nag-ledger", outcome="suppressed",
+                                reason=pc.why, details={"key": pc.change.key,
+                                                        "rule": pc.change.rule}), False))
+                if record != bp.start:
+                    state_rows.save_state(s, record, now)
+                    report.states_committed += 1
+            decision_rows.save_decisions(s, report.run_id, decisions, now)
+            nag_rows.record(s, [e for e in entries if e.action_key in applied_keys])
+            if consumed_events:
+                from triage.ingest import mark_events_consumed
+
+                mark_events_consumed(s, consumed_events)
+            if report.production and not report.aborted:
+                done = [b.bug.id for b in plan.bugs] + report.missing
+                for start in range(0, len(done), 900):
+                    s.execute(delete(TriageQueueEntry).where(
+                        TriageQueueEntry.bug_id.in_(done[start : start + 900]),
+                        TriageQueueEntry.queued_at <= now))
+            outcome = "aborted" if report.aborted else (
+                "failed" if report.failed else "ok")
+            decision_rows.finish_run(s, report.run_id, outcome, report.summary(), now)
+
+
+def _latest_decisions(session: Any, ids: Sequence[int]) -> dict[tuple[int, str], tuple[str, str]]:
+    """(bug, rule) → (outcome, reason) of the newest stored decision: unchanged conclusions are
+    not stored again every day (the daily pass would otherwise add thousands of copies)."""
+    out: dict[tuple[int, str], tuple[str, str]] = {}
+    for start in range(0, len(ids), 900):
+        chunk = list(ids[start : start + 900])
+        newest = (select(func.max(DecisionRow.id)).where(DecisionRow.bug_id.in_(chunk))
+                  .group_by(DecisionRow.bug_id, DecisionRow.rule))
+        for bug_id, rule, outcome, reason in session.execute(
+                select(DecisionRow.bug_id, DecisionRow.rule, DecisionRow.outcome,
+                       DecisionRow.reason).where(DecisionRow.id.in_(newest))):
+            out[(int(bug_id), rule)] = (outcome, reason)
+    return out

@@ -1,0 +1,418 @@
+"""Mails from the bugs list → typed :class:`~triage.model.MailEvent` s. Pure: bytes in, data out.
+
+Bugzilla notifications are recognised by their ``X-Bugzilla-*`` headers, which are read first; the
+text/plain body is consulted only for what the headers do not say: the old and new values of the
+change table, the comment text, and the requester of a flag request (whose ``X-Bugzilla-Who`` is
+empty). Anything else on the list is ordinary traffic (``LIST_MAIL``) unless it carries
+``#triage <verb> <bug>`` lines (``COMMAND``).
+
+Bad input is never an exception: :func:`parse_mail` returns a :class:`ParsedMail` whose ``problem``
+says why the mail must be quarantined, or whose ``ignored`` says why it is skipped (the bot's own
+mail echoed back by the list). The caller keeps the raw bytes.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from email import policy
+from email.header import decode_header, make_header
+from email.message import Message
+from email.parser import BytesParser
+from email.utils import parseaddr, parsedate_to_datetime
+
+from triage.model import FieldChange, MailEvent, MailEventKind, TriageCommand, utc
+
+BOT_HEADER = "X-Xentriage-Bot"
+# Defects that mean the MIME structure cannot be trusted (a lost boundary swallows the body).
+_FATAL_DEFECTS = (
+    "StartBoundaryNotFoundDefect",
+    "CloseBoundaryNotFoundDefect",
+    "MultipartInvariantViolationDefect",
+    "NoBoundaryInMultipartDefect",
+    "MissingHeaderBodySeparatorDefect",
+)
+_RAW_MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*(<[\x21-\x7e]{1,990}>)", re.I | re.M)
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
+_SUBJECT_BUG = re.compile(r"\[Bug (\d+)\]")
+_COMMENT_START = re.compile(r"^--- Comment #(\d+) from (.*?) ---$", re.M)
+_REQUESTER = re.compile(
+    r"^(.*?) has (?:asked|canceled|granted|denied) (\S+)\s+for\s+(\S+?):", re.M
+)
+# "eve has canceled Admin <a@b>'s request for eve's needinfo:" (also granted / denied)
+_ANSWERED = re.compile(
+    r"^(\S+) has (canceled|granted|denied) (.*?)'s\s+request\s+for\s+(?:(\S+?)'s\s+)?(\S+?):",
+    re.M | re.S,
+)
+_COMMAND = re.compile(
+    r"^[ \t]*#triage[ \t]+(claim|unclaim|review[ \t]+accept|review[ \t]+reject)[ \t]+"
+    r"(?:bug[ \t]*)?#?(\d{1,9})[ \t]*$",
+    re.I | re.M,
+)
+_SIGNATURE = "\n-- \n"
+
+# Display names in the body's change table → the internal names of X-Bugzilla-Changed-Fields.
+FIELD_NAMES = {
+    "Summary": "short_desc", "Product": "product", "Component": "component",
+    "Version": "version", "Hardware": "rep_platform", "OS": "op_sys", "Status": "bug_status",
+    "Resolution": "resolution", "Severity": "bug_severity", "Priority": "priority",
+    "Assignee": "assigned_to", "QA Contact": "qa_contact", "CC": "cc",
+    "Whiteboard": "status_whiteboard", "Keywords": "keywords", "Flags": "flagtypes.name",
+    "Depends on": "dependson", "Blocks": "blocked", "Ever confirmed": "everconfirmed",
+    "Target Milestone": "target_milestone", "URL": "bug_file_loc", "See Also": "see_also",
+    "Alias": "alias", "Group": "bug_group", "Duplicates": "dup_id",
+}
+# X-Bugzilla-<Name> headers carry the *new* value of these fields (headers before body).
+_HEADER_VALUES = {
+    "bug_status": "X-Bugzilla-Status", "resolution": "X-Bugzilla-Resolution",
+    "assigned_to": "X-Bugzilla-Assigned-To", "keywords": "X-Bugzilla-Keywords",
+    "product": "X-Bugzilla-Product", "component": "X-Bugzilla-Component",
+    "version": "X-Bugzilla-Version", "bug_severity": "X-Bugzilla-Severity",
+    "priority": "X-Bugzilla-Priority", "target_milestone": "X-Bugzilla-Target-Milestone",
+}
+_PARSER = BytesParser(policy=policy.compat32)  # compat32: several times faster than default
+
+
+@dataclass(frozen=True)
+class ParseLimits:
+    max_message_bytes: int = 10 * 1024 * 1024  # larger mails are quarantined unparsed
+    max_text_chars: int = 64 * 1024  # comment/description text kept in an event
+
+
+@dataclass(frozen=True)
+class ParsedMail:
+    message_id: str
+    synthetic_id: bool
+    subject: str = ""
+    sender: str = ""
+    date: datetime | None = None
+    kind: str = MailEventKind.LIST_MAIL.value
+    bug_id: int | None = None
+    events: tuple[MailEvent, ...] = ()
+    problem: str = ""  # set: quarantine with this reason
+    ignored: str = ""  # set: recorded as ignored with this reason
+    in_reply_to: str = ""
+    references: tuple[str, ...] = field(default=())
+
+
+def synthetic_message_id(raw: bytes) -> str:
+    """Stable id for a mail without Message-ID: the same bytes always get the same id."""
+    return f"<sha256-{hashlib.sha256(raw).hexdigest()[:40]}@xentriage.invalid>"
+
+
+def normalise_message_id(value: str) -> str:
+    value = "".join(value.split())
+    if not value:
+        return ""
+    if not value.startswith("<"):
+        value = "<" + value
+    if not value.endswith(">"):
+        value += ">"
+    return value[:998]
+
+
+def normalise_address(value: str) -> str:
+    """``Eve Hobbyist <Eve.Hobbyist@Gmail.com>`` → ``eve.hobbyist@gmail.com``."""
+    return parseaddr(value)[1].strip().lower()
+
+
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
+
+
+def _unfold_raw(value: str) -> str:
+    """Undo header folding (CRLF before whitespace); any CR or LF left is part of the value."""
+    return _FOLD.sub("", value)
+
+
+def _decode(value: str | None) -> str:
+    if value is None:
+        return ""
+    value = _unfold_raw(value)
+    try:
+        return str(make_header(decode_header(value)))
+    except (LookupError, UnicodeError, ValueError):
+        return value
+
+
+def _unfold(value: str | None) -> str:
+    return " ".join((value or "").split())
+
+
+def _header_problem(raw: bytes) -> tuple[bytes, str]:
+    """The raw header block, and a reason if it carries 8-bit bytes (headers must be 7-bit ASCII
+    unless SMTPUTF8 was negotiated, which a list archive cannot show)."""
+    match = _HEADER_END.search(raw)
+    block = raw[: match.start()] if match else raw
+    bad = _NON_ASCII.search(block)
+    if bad is None:
+        return block, ""
+    line_start = block.rfind(b"\n", 0, bad.start()) + 1
+    name = block[line_start : block.find(b":", line_start)].decode("ascii", "replace")
+    if not name.strip() or name.startswith((" ", "\t")):
+        name = "a folded header"
+    return block, f"8-bit data in header {name.strip()[:60]!r}"
+
+
+def _text_of(msg: Message, limit: int) -> tuple[str, str]:
+    """(text/plain body, problem). The first text/plain part not an attachment; decoded with its
+    declared charset. An unknown or wrong charset is a problem, not a guess."""
+    for part in msg.walk():
+        if part.is_multipart() or part.get_content_type() != "text/plain":
+            continue
+        if (part.get("Content-Disposition") or "").lower().startswith("attachment"):
+            continue
+        payload = part.get_payload(decode=True)
+        if not isinstance(payload, bytes):
+            return "", ""
+        charset = (part.get_content_charset() or "us-ascii").strip()
+        try:
+            codecs.lookup(charset)
+        except LookupError:
+            return "", f"unknown charset {charset[:40]!r}"
+        try:
+            text = payload.decode(charset)
+        except UnicodeDecodeError as exc:
+            return "", f"body is not valid {charset}: {exc.reason} at byte {exc.start}"
+        return text[: limit + 16384].replace("\r\n", "\n"), ""
+    return "", ""
+
+
+def _strip_signature(text: str) -> str:
+    cut = text.find(_SIGNATURE)
+    return text if cut < 0 else text[:cut]
+
+
+def parse_change_table(body: str) -> list[FieldChange]:
+    """The ``What | Removed | Added`` table Bugzilla writes for a change. Wrapped cells continue on
+    lines with an empty *What*; a cell filled to the column's width was cut mid-word (an e-mail
+    address), a shorter one at a space."""
+    lines = body.split("\n")
+    for start, line in enumerate(lines):
+        if line.strip().startswith("What") and line.count("|") == 2:
+            break
+    else:
+        return []
+    header = lines[start]
+    bar1 = header.index("|")
+    bar2 = header.index("|", bar1 + 1)
+    width = bar2 - bar1 - 1
+    rows: list[list[str]] = []
+    last_len = [0, 0, 0]  # length of the last line segment per column, for the cut test
+    for line in lines[start + 2 :]:
+        if line.count("|") < 2 or not line.strip():
+            break
+        what, removed, added = line[:bar1], line[bar1 + 1 : bar2], line[bar2 + 1 :]
+        if what.strip():
+            rows.append([what.strip(), removed.rstrip(), added.rstrip()])
+            last_len = [0, len(removed.rstrip()), len(added.rstrip())]
+        elif rows:
+            row = rows[-1]
+            for i, cell in ((1, removed.rstrip()), (2, added.rstrip())):
+                if not cell.strip():
+                    continue
+                previous = row[i]
+                cut_mid_word = last_len[i] >= width - 1
+                row[i] = previous + ("" if cut_mid_word or not previous else " ") + cell.strip()
+                last_len[i] = len(cell)
+    return [
+        FieldChange(FIELD_NAMES.get(what, what), removed.strip(), added.strip())
+        for what, removed, added in rows
+    ]
+
+
+def _comments(body: str, limit: int) -> str:
+    """Text of every ``--- Comment #N from X ---`` block (a change can carry a comment)."""
+    body = _strip_signature(body)
+    starts = list(_COMMENT_START.finditer(body))
+    texts = []
+    for i, m in enumerate(starts):
+        end = starts[i + 1].start() if i + 1 < len(starts) else len(body)
+        texts.append(body[m.end() : end].strip("\n"))
+    return "\n\n".join(texts)[:limit]
+
+
+def _new_bug_description(body: str, limit: int) -> str:
+    """For a new bug: the description follows the field block (aligned ``Name: value`` lines)."""
+    body = _strip_signature(body)
+    lines = body.split("\n")
+    i = 0
+    while i < len(lines) and not re.match(r"^\s+Bug ID: \d+", lines[i]):
+        i += 1
+    if i == len(lines):
+        return body.strip()[:limit]
+    while i < len(lines) and lines[i].strip():
+        i += 1
+    return "\n".join(lines[i:]).strip("\n")[:limit]
+
+
+def _request_change(text: str) -> tuple[list[FieldChange], str]:
+    """A flag request mail's one change and who made it (its X-Bugzilla-Who is empty)."""
+    asked = _REQUESTER.search(text)
+    if asked:
+        flag, requestee = asked.group(3), asked.group(2)
+        return [FieldChange("flagtypes.name", "", f"{flag}?({requestee})")], normalise_address(
+            asked.group(1))
+    answered = _ANSWERED.search(text)
+    if answered:
+        who, verb, _requester, requestee, flag = answered.groups()
+        new = {"canceled": "", "granted": f"{flag}+", "denied": f"{flag}-"}[verb]
+        old = f"{flag}?({requestee})" if requestee else f"{flag}?"
+        return [FieldChange("flagtypes.name", old, new)], normalise_address(who)
+    return [], ""
+
+
+def _classify(bz_type: str, changed: list[str], comment: str) -> MailEventKind:
+    if bz_type == "new":
+        return MailEventKind.NEW_BUG
+    if bz_type == "request":
+        return MailEventKind.FLAG_REQUEST
+    names = set(changed)
+    if any(n.startswith("attachments.") for n in names):
+        return MailEventKind.ATTACHMENT
+    if names & {"dependson", "blocked"}:
+        return MailEventKind.DEPENDENCY
+    if "flagtypes.name" in names:
+        return MailEventKind.FLAG_REQUEST
+    if names:
+        return MailEventKind.FIELD_CHANGE
+    return MailEventKind.COMMENT if comment else MailEventKind.FIELD_CHANGE
+
+
+def find_commands(text: str, sender: str) -> tuple[TriageCommand, ...]:
+    """``#triage`` lines outside quoted text (``>``) and outside the signature."""
+    own = _strip_signature(text)
+    found: list[TriageCommand] = []
+    seen: set[tuple[str, int]] = set()
+    for m in _COMMAND.finditer(own):
+        verb = "-".join(m.group(1).lower().split())
+        key = (verb, int(m.group(2)))
+        if key in seen:
+            continue
+        seen.add(key)
+        found.append(TriageCommand(verb=verb, bug_id=key[1], sender=sender,
+                                   line=m.group(0).strip()))
+    return tuple(found)
+
+
+def _basic(raw: bytes, msg: Message) -> ParsedMail:
+    mid = normalise_message_id(msg.get("Message-ID") or "")
+    refs = tuple(normalise_message_id(r) for r in (msg.get("References") or "").split() if r)
+    date = None
+    try:
+        if msg.get("Date"):
+            date = utc(parsedate_to_datetime(msg["Date"]))
+    except (TypeError, ValueError, IndexError):
+        date = None
+    return ParsedMail(
+        message_id=mid or synthetic_message_id(raw),
+        synthetic_id=not mid,
+        subject=_decode(msg.get("Subject")),
+        sender=normalise_address(msg.get("From") or ""),
+        date=date,
+        in_reply_to=normalise_message_id(msg.get("In-Reply-To") or ""),
+        references=refs,
+    )
+
+
+def _with(base: ParsedMail, **changes: object) -> ParsedMail:
+    return ParsedMail(**{**base.__dict__, **changes})  # type: ignore[arg-type]
+
+
+def parse_headers_only(raw_head: bytes) -> ParsedMail:
+    """Identity of a mail from its header block alone (for oversized mails)."""
+    msg = _PARSER.parsebytes(raw_head, headersonly=True)
+    return _basic(raw_head, msg)
+
+
+def parse_mail(
+    raw: bytes, *, bot_email: str = "", limits: ParseLimits = ParseLimits()
+) -> ParsedMail:
+    """Classify one mail. Never raises on bad input: see ``problem`` and ``ignored``."""
+    block, problem_8bit = _header_problem(raw)
+    if len(raw) > limits.max_message_bytes:
+        base = parse_headers_only(block + b"\n\n")
+        return _with(base, problem=f"message too large ({len(raw)} bytes, limit "
+                                   f"{limits.max_message_bytes}): kept raw, not parsed")
+    try:
+        msg = _PARSER.parsebytes(raw)
+        base = _basic(raw, msg)
+    except Exception as exc:  # the parser is lenient; anything escaping it is broken input
+        found = _RAW_MESSAGE_ID.search(block)
+        mid = normalise_message_id(found.group(1).decode("ascii", "replace")) if found else ""
+        return ParsedMail(message_id=mid or synthetic_message_id(raw), synthetic_id=not mid,
+                          problem=problem_8bit or f"unparseable message: {type(exc).__name__}")
+    # The loop guard comes first: our own mail is never quarantined nor acted on.
+    if msg.get(BOT_HEADER) is not None or (bot_email and base.sender == bot_email.lower()):
+        return _with(base, ignored="own mail (loop)")
+    if problem_8bit:
+        return _with(base, problem=problem_8bit)
+    raw_subject = _unfold_raw(msg.get("Subject") or "")
+    if any(c in base.subject or c in raw_subject for c in "\r\n"):
+        return _with(base, problem="subject contains CR/LF (header injection attempt)")
+    defects = [d for part in msg.walk() for d in part.defects]
+    fatal = [type(d).__name__ for d in defects if type(d).__name__ in _FATAL_DEFECTS]
+    if fatal:
+        return _with(base, problem=f"broken MIME structure: {', '.join(sorted(set(fatal)))}")
+    if not base.sender:
+        return _with(base, problem="missing or unreadable From header")
+    text, text_problem = _text_of(msg, limits.max_text_chars)
+    if text_problem:
+        return _with(base, problem=text_problem)
+    if msg.get("X-Bugzilla-Type") is not None or msg.get("X-Bugzilla-ID") is not None:
+        return _bugzilla(base, msg, text, limits)
+    commands = find_commands(text, base.sender)
+    kind = MailEventKind.COMMAND if commands else MailEventKind.LIST_MAIL
+    bug_ids = {c.bug_id for c in commands}
+    bug_id = next(iter(bug_ids)) if len(bug_ids) == 1 else None
+    event = MailEvent(kind=kind, message_id=base.message_id, subject=base.subject,
+                      sender=base.sender, date=base.date, bug_id=bug_id, commands=commands)
+    return _with(base, kind=kind.value, bug_id=bug_id, events=(event,))
+
+
+def _bugzilla(base: ParsedMail, msg: Message, text: str, limits: ParseLimits) -> ParsedMail:
+    bz_type = _unfold(msg.get("X-Bugzilla-Type")).lower()
+    id_header = _unfold(msg.get("X-Bugzilla-ID"))
+    subject_bug = _SUBJECT_BUG.search(base.subject)
+    if not id_header and subject_bug is None:
+        return _with(base, problem="Bugzilla notification without X-Bugzilla-ID or [Bug N]")
+    if id_header and not id_header.isdigit():
+        return _with(base, problem=f"X-Bugzilla-ID is not a bug number: {id_header[:40]!r}")
+    bug_id = int(id_header) if id_header else int(subject_bug.group(1))  # type: ignore[union-attr]
+    if subject_bug is not None and int(subject_bug.group(1)) != bug_id:
+        return _with(base, bug_id=bug_id, problem=(
+            f"X-Bugzilla-ID {bug_id} disagrees with subject [Bug {subject_bug.group(1)}]"))
+    if bz_type not in {"new", "changed", "request"}:
+        return _with(base, bug_id=bug_id, problem=f"unknown X-Bugzilla-Type {bz_type[:40]!r}")
+    changed_names = _unfold(msg.get("X-Bugzilla-Changed-Fields")).split()
+    who = normalise_address(_unfold(msg.get("X-Bugzilla-Who")))
+    changes: list[FieldChange] = []
+    comment = ""
+    if bz_type == "new":
+        comment = _new_bug_description(text, limits.max_text_chars)
+    elif bz_type == "request":
+        changes, requester = _request_change(text)
+        who = who or requester
+    else:
+        table = {c.field: c for c in parse_change_table(text)}
+        for name in changed_names:
+            found = table.pop(name, None)
+            if found is None:  # headers name it, the body does not: the header's new value
+                header = _HEADER_VALUES.get(name)
+                found = FieldChange(name, "", _unfold(msg.get(header)) if header else "")
+            changes.append(found)
+        changes.extend(table.values())  # body rows the header list left out (never lost)
+        comment = _comments(text, limits.max_text_chars)
+    kind = _classify(bz_type, changed_names, comment)
+    event = MailEvent(
+        kind=kind, message_id=base.message_id, subject=base.subject, sender=base.sender,
+        date=base.date, bug_id=bug_id,
+        product=_unfold(msg.get("X-Bugzilla-Product")),
+        component=_unfold(msg.get("X-Bugzilla-Component")),
+        who=who, bugzilla_type=bz_type, changed_fields=tuple(changes), comment_text=comment,
+    )
+    return _with(base, kind=kind.value, bug_id=bug_id, events=(event,))
+

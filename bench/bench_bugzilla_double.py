@@ -70,7 +70,8 @@ def main() -> None:
             assert len(r.json()["bugs"]) == 500
 
         def batch() -> None:
-            r = session.get(url + "bug", params={**key, "id": ids[:100]}, timeout=30)
+            params: dict[str, str | list[int]] = {**key, "id": ids[:100]}
+            r = session.get(url + "bug", params=params, timeout=30)
             assert len(r.json()["bugs"]) == 100
 
         search()

@@ -43,6 +43,8 @@ class MasterSettings:
     title: str = "xentriage CI farm"
     nightly_hour: int = 2
     nightly_minute: int = 0
+    # Benchmark comparison only: one real builder per cell (what DESIGN §4 measured as slow).
+    builder_per_cell: bool = False
 
     @property
     def buildbot_url(self) -> str:
@@ -126,7 +128,8 @@ def build_master_config(settings: MasterSettings) -> dict[str, Any]:
     matrix = load_matrix(settings.matrix)
     specs = load_workers(settings.workers)
     cell_list = matrix.cells()
-    check_unique_names(cell_list, matrix.real_builders())
+    per_cell = settings.builder_per_cell
+    check_unique_names(cell_list, [] if per_cell else matrix.real_builders())
     cells = {c.name: c for c in cell_list}
     used_builders = sorted({c.real_builder for c in cell_list})
 
@@ -148,6 +151,15 @@ def build_master_config(settings: MasterSettings) -> dict[str, Any]:
         )
         for name in used_builders
     ]
+    if per_cell:
+        builders = [
+            util.BuilderConfig(
+                name=cell.name, workernames=list(routes[cell.real_builder].workers),
+                factory=factory, collapseRequests=False,
+                properties={"boot_capable": routes[cell.real_builder].boot_capable})
+            for cell in cell_list
+        ]
+        used_builders = [cell.name for cell in cell_list]
     c: dict[str, Any] = {
         "title": settings.title,
         "titleURL": settings.buildbot_url,
@@ -158,13 +170,14 @@ def build_master_config(settings: MasterSettings) -> dict[str, Any]:
         "protocols": {"pb": {"port": f"tcp:{settings.pb_port}:interface=127.0.0.1"}},
         "builders": builders,
         "schedulers": [
-            cell_scheduler(schedulers.AnyBranchScheduler, cell_list, by_change=True)(
+            cell_scheduler(schedulers.AnyBranchScheduler, cell_list, by_change=True,
+                           per_cell=per_cell)(
                 name=CHANGE_SCHEDULER, builderNames=used_builders, treeStableTimer=None),
-            cell_scheduler(schedulers.Nightly, cell_list)(
+            cell_scheduler(schedulers.Nightly, cell_list, per_cell=per_cell)(
                 name=NIGHTLY_SCHEDULER, builderNames=used_builders,
                 hour=settings.nightly_hour, minute=settings.nightly_minute,
                 onlyIfChanged=False),
-            cell_scheduler(schedulers.ForceScheduler, cell_list)(
+            cell_scheduler(schedulers.ForceScheduler, cell_list, per_cell=per_cell)(
                 name=FORCE_SCHEDULER, builderNames=used_builders,
                 buttonName="Run cells", label="Run matrix cells",
                 properties=[util.StringParameter(
@@ -182,7 +195,7 @@ def build_master_config(settings: MasterSettings) -> dict[str, Any]:
             "plugins": _www_plugins(),
             "change_hook_dialects": {"base": True},
         }
-    names = [b.name for b in builders] + list(cells)
+    names = [b.name for b in builders] + ([] if per_cell else list(cells))
     if len(names) != len(set(names)):
         raise ValueError("builder names are not unique")
     return c

@@ -67,7 +67,7 @@ def defconfig_command(cell: Cell, tree_root: str, build_dir: str) -> list[str]:
 
 
 def build_command(cell: Cell, tree_root: str, build_dir: str, farm: FarmSettings,
-                  use_ccache: bool) -> list[str]:
+                  use_ccache: bool) -> str:
     """A shell command: make, then print the image size on a marker line the step parses.
 
     ccache is enabled through Debian's masquerade directory (``/usr/lib/ccache`` first on PATH),

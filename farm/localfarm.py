@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -123,7 +122,8 @@ def probe(env: Mapping[str, str]) -> dict[str, Any]:
 
 def up(state_dir: Path, matrix: Path, plans: Sequence[WorkerPlan],
        probes: Mapping[str, Mapping[str, Any]] | None = None, start_timeout: float = 120,
-       www_port: int | None = None, pb_port: int | None = None) -> FarmState:
+       www_port: int | None = None, pb_port: int | None = None,
+       master_settings: Mapping[str, Any] | None = None) -> FarmState:
     """Create (if needed) and start the master and workers; return when all workers are
     connected. ``probes`` overrides a worker's probe result (tests, hand-declared workers)."""
     state_dir = state_dir.resolve()
@@ -151,14 +151,15 @@ def up(state_dir: Path, matrix: Path, plans: Sequence[WorkerPlan],
     (mdir / SETTINGS_FILE).write_text(json.dumps({
         "matrix": str(Path(matrix).resolve()), "workers": "workers.json",
         "pb_port": state.pb_port, "www_port": state.www_port,
-        "db_url": "sqlite:///state.sqlite",
+        "db_url": "sqlite:///state.sqlite", **(master_settings or {}),
     }, indent=2) + "\n")
     if not (mdir / "buildbot.tac").exists():
         _run([str(BIN_DIR / "buildbot"), "create-master", "-q", "-r",
               f"--config={CI_DIR / 'master.cfg'}", "--db=sqlite:///state.sqlite", str(mdir)])
     master_env = dict(os.environ)
     master_env["PYTHONPATH"] = str(REPO_ROOT)
-    _run([str(BIN_DIR / "buildbot"), "start", str(mdir)], env=master_env, timeout=start_timeout)
+    _run([str(BIN_DIR / "buildbot"), "start", f"--start_timeout={int(start_timeout)}", str(mdir)],
+         env=master_env, timeout=start_timeout + 10)
     (state_dir / "farm-state.json").write_text(json.dumps(
         {"www_port": state.www_port, "pb_port": state.pb_port,
          "workers": [p.name for p in plans]}) + "\n")

@@ -225,22 +225,22 @@ class _Section:
             raise MatrixError(f"{self.key}.{name}", f"must be {what}")
         return value
 
-    def str(self, name: str, default: Any = None) -> Any:
+    def text(self, name: str, default: Any = None) -> Any:
         return self._get(name, (str,), default, "a string")
 
     def name(self, name: str = "name") -> str:
-        value = self.str(name, _REQUIRED)
+        value = self.text(name, _REQUIRED)
         if not _NAME_RE.match(value):
             raise MatrixError(f"{self.key}.{name}", f"{value!r} must match {_NAME_RE.pattern}")
         return str(value)
 
-    def int(self, name: str, default: Any = None, minimum: int = 1) -> Any:
+    def integer(self, name: str, default: Any = None, minimum: int = 1) -> Any:
         value = self._get(name, (int,), default, "an integer")
         if value is not None and value < minimum:
             raise MatrixError(f"{self.key}.{name}", f"must be >= {minimum}")
         return value
 
-    def bool(self, name: str, default: bool) -> bool:
+    def flag(self, name: str, default: bool) -> bool:
         return bool(self._get(name, (bool,), default, "true or false"))
 
     def strs(self, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
@@ -263,7 +263,7 @@ class _Section:
         return out
 
     def symbol(self, name: str) -> Any:
-        value = self.str(name)
+        value = self.text(name)
         if value is not None and not _SYMBOL_RE.match(value):
             raise MatrixError(f"{self.key}.{name}", f"{value!r} is not a CONFIG_ symbol")
         return value
@@ -311,25 +311,25 @@ def parse_matrix(doc: dict[str, Any], base_dir: Path, source: Path | None = None
 
     f = _Section("farm", doc.get("farm", {}))
     farm = FarmSettings(
-        jobs=f.int("jobs", FarmSettings.jobs),
-        ccache=f.bool("ccache", FarmSettings.ccache),
-        build_timeout=f.int("build_timeout", FarmSettings.build_timeout),
-        boot_timeout=f.int("boot_timeout", FarmSettings.boot_timeout),
-        worker_python=f.str("worker_python", FarmSettings.worker_python),
-        cells_dir=f.str("cells_dir", FarmSettings.cells_dir),
+        jobs=f.integer("jobs", FarmSettings.jobs),
+        ccache=f.flag("ccache", FarmSettings.ccache),
+        build_timeout=f.integer("build_timeout", FarmSettings.build_timeout),
+        boot_timeout=f.integer("boot_timeout", FarmSettings.boot_timeout),
+        worker_python=f.text("worker_python", FarmSettings.worker_python),
+        cells_dir=f.text("cells_dir", FarmSettings.cells_dir),
     )
     f.done()
 
     trees = []
     for t in _tables(doc, "tree"):
-        path_s, url = t.str("path"), t.str("url")
+        path_s, url = t.text("path"), t.text("url")
         if (path_s is None) == (url is None):
             raise MatrixError(f"{t.key}.path", "give exactly one of 'path' (local) or 'url' (git)")
         trees.append(Tree(
             name=t.name(),
             path=(base_dir / path_s).resolve() if path_s is not None else None,
             url=url,
-            branch=t.str("branch", "master"),
+            branch=t.text("branch", "master"),
             ignore_paths=t.strs("ignore_paths"),
         ))
         t.done()
@@ -338,10 +338,10 @@ def parse_matrix(doc: dict[str, Any], base_dir: Path, source: Path | None = None
 
     apps = []
     for a in _tables(doc, "app"):
-        tree = a.str("tree", trees[0].name)
+        tree = a.text("tree", trees[0].name)
         if tree not in tree_names:
             raise MatrixError(f"{a.key}.tree", f"no [[tree]] named {tree!r}")
-        apps.append(App(a.name(), tree, a.str("path", _REQUIRED), a.strs("success_lines"),
+        apps.append(App(a.name(), tree, a.text("path", _REQUIRED), a.strs("success_lines"),
                         a.symbols()))
         a.done()
     _unique("app", (a.name for a in apps))
@@ -351,9 +351,9 @@ def parse_matrix(doc: dict[str, Any], base_dir: Path, source: Path | None = None
         name = lib.name()
         symbol = lib.symbol("symbol") or "CONFIG_LIB" + re.sub(r"[^A-Z0-9]", "_", name.upper())
         libraries.append(Library(
-            name=name, symbol=symbol, paths=lib.strs("paths"), external=lib.str("external"),
+            name=name, symbol=symbol, paths=lib.strs("paths"), external=lib.text("external"),
             depends=lib.strs("depends"), success_lines=lib.strs("success_lines"),
-            boot_timeout=lib.int("boot_timeout"), symbols=lib.symbols(),
+            boot_timeout=lib.integer("boot_timeout"), symbols=lib.symbols(),
         ))
         lib.done()
     _unique("library", (lib.name for lib in libraries))
@@ -369,22 +369,22 @@ def parse_matrix(doc: dict[str, Any], base_dir: Path, source: Path | None = None
         for s in symbols:
             if not _SYMBOL_RE.match(s):
                 raise MatrixError(f"{p.key}.symbols", f"{s!r} is not a CONFIG_ symbol")
-        suffix = p.str("image_suffix", _REQUIRED)
-        platforms.append(Platform(p.name(), symbols, suffix, p.str("boot_platform", suffix)))
+        suffix = p.text("image_suffix", _REQUIRED)
+        platforms.append(Platform(p.name(), symbols, suffix, p.text("boot_platform", suffix)))
         p.done()
     _unique("platform", (p.name for p in platforms))
 
     archs = []
     for a in _tables(doc, "arch"):
         archs.append(Arch(a.name(), a.symbol("symbol") or _missing(a, "symbol"),
-                          a.str("cross_compile", "")))
+                          a.text("cross_compile", "")))
         a.done()
     _unique("arch", (a.name for a in archs))
 
     exclusions = []
     for x in _tables(doc, "exclude", required=False):
-        ex = Exclusion(x.str("app", "*"), x.str("library", "*"), x.str("platform", "*"),
-                       x.str("arch", "*"), x.str("reason", ""))
+        ex = Exclusion(x.text("app", "*"), x.text("library", "*"), x.text("platform", "*"),
+                       x.text("arch", "*"), x.text("reason", ""))
         x.done()
         if not ex.reason:
             raise MatrixError(f"{x.key}.reason", "say why the cells are excluded")

@@ -41,10 +41,16 @@ class CellFanOutMixin:
     cells: Sequence[Cell] = ()
     # True: select cells from the changes in the source stamps (the on-change scheduler).
     select_by_change = False
+    # Benchmark comparison: each cell is its own real builder (no virtual builder names).
+    per_cell_builders = False
+
+    def builder_of(self, cell: Cell) -> str:
+        return cell.name if self.per_cell_builders else cell.real_builder
 
     @defer.inlineCallbacks
     def select_cells(self, sourcestamps, properties, builder_names):  # type: ignore[no-untyped-def]
-        candidates = [c for c in self.cells if not builder_names or c.real_builder in builder_names]
+        candidates = [c for c in self.cells
+                      if not builder_names or self.builder_of(c) in builder_names]
         pattern = properties.getProperty("cells") if properties is not None else None
         if pattern:
             pats = [p.strip() for p in str(pattern).split(",") if p.strip()]
@@ -81,11 +87,12 @@ class CellFanOutMixin:
         for cell in cells:
             props = Properties.fromDict(base.asDict())
             for name, value in cell_properties(cell).items():
-                props.setProperty(name, value, SOURCE)
+                if not (self.per_cell_builders and name.startswith("virtual_builder")):
+                    props.setProperty(name, value, SOURCE)
             bsid, ids = yield super().addBuildsetForSourceStamps(  # type: ignore[misc]
                 waited_for=waited_for, sourcestamps=list(sourcestamps or []), reason=reason,
                 external_idstring=external_idstring, properties=props,
-                builderNames=[cell.real_builder], priority=priority, **kw)
+                builderNames=[self.builder_of(cell)], priority=priority, **kw)
             bsids.append(bsid)
             brids.update(ids)
         # Callers (force, the REST API) expect one (bsid, {builderid: brid}) pair; the first
@@ -93,6 +100,8 @@ class CellFanOutMixin:
         return (bsids[0] if bsids else None), brids
 
 
-def cell_scheduler(base: type, cells: Sequence[Cell], by_change: bool = False) -> type:
+def cell_scheduler(base: type, cells: Sequence[Cell], by_change: bool = False,
+                   per_cell: bool = False) -> type:
     return type(f"Cell{base.__name__}", (CellFanOutMixin, base),
-                {"cells": tuple(cells), "select_by_change": by_change})
+                {"cells": tuple(cells), "select_by_change": by_change,
+                 "per_cell_builders": per_cell})

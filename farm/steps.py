@@ -166,8 +166,8 @@ class KconfigCheck(CellShell):
                "--app", fragments.app_dir(cell, root)]
         for lib in fragments.external_libs(cell, root):
             cmd += ["--lib", lib]
-        return cmd + ["--fragment", posixpath.join(cell_dir, fragments.FRAGMENT_NAME),
-                      "--config", posixpath.join(cell_dir, ".config")]
+        return [*cmd, "--fragment", posixpath.join(cell_dir, fragments.FRAGMENT_NAME),
+                "--config", posixpath.join(cell_dir, ".config")]
 
     def classify(self, cell, rc, text, seconds):  # type: ignore[no-untyped-def]
         result = last_marker_json(text, KCONFIG_MARKER) or {}

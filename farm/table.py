@@ -39,7 +39,8 @@ def rows_from_builds(builds: Iterable[Mapping[str, Any]]) -> list[CellRow]:
     rows = []
     for cell, b in sorted(latest.items()):
         p = b["props"]
-        code = b.get("results")
+        raw = b.get("results")
+        code = int(raw) if raw is not None else -1
         rows.append(CellRow(
             cell=cell,
             result=str(p.get("cell_result") or _RESULT_NAMES.get(code, "unknown")),

@@ -22,11 +22,11 @@ Hooks on the double
   force_rest=True)``), ``base_url``, ``port``, ``admin_api_key``, ``admin_login``.
 - ``create_user(email, name="", groups=(), password=None) -> api_key``; ``api_key_for(email)``.
 - ``seed_bugs([{...}, ...]) -> ids``: bulk insert without mails or history (5,000 bugs with
-  comments in well under two seconds). Keys: summary, product, component, version, status,
-  resolution, creator, assigned_to, qa_contact, cc, keywords, whiteboard, severity, priority,
-  platform, op_sys, url, creation_time, last_change_time (epoch, datetime or ISO text),
-  description, comments (text or {text, creator, time, is_private}), flags ({name, status,
-  requestee, setter}), private (bool).
+  comments in well under two seconds). Keys: summary, id (optional), product, component,
+  version, status, resolution, creator, assigned_to, qa_contact, cc, keywords, whiteboard,
+  severity, priority, platform, op_sys, url, creation_time, last_change_time (epoch, datetime or
+  ISO text), description, comments (text or {text, creator, time, is_private}), flags ({name,
+  status, requestee, setter}), private (bool).
 - ``tests.bugzilla_double.client.Rest(double, api_key)``: a raw REST client (status and
   error codes visible); ``admin(double)``, ``user(double, email, groups)`` build one.
 - ``bug(id)``, ``comments(id)``, ``history(id)``: the stored state, for assertions.

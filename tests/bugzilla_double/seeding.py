@@ -26,10 +26,11 @@ def _ts(value: Any, now: int) -> int:
 def bulk_insert_bugs(state: State, bugs: list[dict[str, Any]]) -> list[int]:
     """Inserts ``bugs`` (REST-like dicts) in one transaction; returns the new ids.
 
-    Keys: summary (required), product, component, version, status, resolution, creator,
-    assigned_to, qa_contact, cc, keywords, whiteboard, severity, priority, platform, op_sys,
-    url, creation_time, last_change_time, description, comments (strings or dicts with
-    text/creator/time/is_private), flags (dicts with name/status/requestee/setter), private.
+    Keys: summary (required), id (optional, else the next free ids), product, component,
+    version, status, resolution, creator, assigned_to, qa_contact, cc, keywords, whiteboard,
+    severity, priority, platform, op_sys, url, creation_time, last_change_time, description,
+    comments (strings or dicts with text/creator/time/is_private), flags (dicts with
+    name/status/requestee/setter), private.
     """
     now = state.clock.now()
     admin = state.user(1)

@@ -20,6 +20,9 @@ from .routes import dispatch
 from .state import State
 
 JSON_TYPE = "application/json; charset=UTF-8"
+SECRET_PARAMS = frozenset({"Bugzilla_api_key", "api_key", "Bugzilla_token", "token",
+                           "Bugzilla_password", "password"})
+REDACTED = "<redacted>"
 HTML_ERROR_PAGE = (
     "<!DOCTYPE html>\n<html><head><title>502 Proxy Error</title></head><body>\n"
     "<h1>Proxy Error</h1>\n<p>The proxy server received an invalid response from an upstream "
@@ -211,6 +214,10 @@ class ServerApp:
             body: Any = json.loads(raw) if raw.strip() else None
         except json.JSONDecodeError:
             body = raw.decode("utf-8", "replace")
+        # Credentials stay out of the log (tests print it on failure); their presence shows.
+        query = {k: [REDACTED] * len(v) if k in SECRET_PARAMS else v for k, v in query.items()}
+        if isinstance(body, dict):
+            body = {k: REDACTED if k in SECRET_PARAMS else v for k, v in body.items()}
         with self._log_lock:
             self.log.append(LoggedRequest(method, path, query, body, status))
 

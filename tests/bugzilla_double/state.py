@@ -11,6 +11,7 @@ import secrets
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -198,7 +199,7 @@ class State:
         return sorted(self._users.values(), key=lambda u: u.id)
 
     def add_user(self, login: str, real_name: str = "", password: str | None = None,
-                 groups: tuple[str, ...] | list[str] = (), api_key: str | None = None) -> User:
+                 groups: Iterable[str] = (), api_key: str | None = None) -> User:
         cur = self.db.execute(
             "INSERT INTO users (login, real_name, password, api_key) VALUES (?,?,?,?)",
             (login, real_name, password, api_key),
@@ -207,7 +208,8 @@ class State:
         self.set_groups(user_id, add=list(groups))
         return self.user(user_id)
 
-    def set_groups(self, user_id: int, add: list[str] = (), remove: list[str] = ()) -> None:  # type: ignore[assignment]
+    def set_groups(self, user_id: int, add: Iterable[str] = (),
+                   remove: Iterable[str] = ()) -> None:
         for name in add:
             gid = self.group_id(name)
             self.db.execute("INSERT OR IGNORE INTO user_groups VALUES (?,?)", (user_id, gid))
@@ -272,7 +274,7 @@ class State:
         return self.db.execute("SELECT * FROM flagtypes WHERE id=?", (type_id,)).fetchone()
 
     def add_product(self, name: str, description: str, components: dict[str, str],
-                    versions: list[str], milestones: list[str] = (),  # type: ignore[assignment]
+                    versions: Iterable[str], milestones: Iterable[str] = (),
                     default_assignee: str = "admin@bugzilla.local",
                     has_unconfirmed: bool = True) -> int:
         cur = self.db.execute(

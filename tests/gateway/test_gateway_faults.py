@@ -150,3 +150,23 @@ def test_old_workflow_statuses_come_from_settings(make_bugzilla_double, make_set
                                          assigned_to=double.admin_login))
     bug = gateway.get_bugs([bug_id]).bugs[0]
     assert bug.status == "ASSIGNED" and bug.is_open
+
+
+def test_batches_split_on_414_and_isolate_a_bug_without_a_name(
+        gateway: BugzillaGateway) -> None:
+    from triage.adapters.tracker import TrackerError
+
+    calls: list[int] = []
+
+    def fetch(batch: list[int]) -> dict[int, int]:
+        calls.append(len(batch))
+        if len(batch) > 3:
+            raise TrackerError("Request-URI Too Long", status=414)
+        if 5 in batch:
+            raise BugNotFound("You are not authorized to access that one.", code=102)
+        return {i: i for i in batch}
+
+    gateway.comment_batch_size = 8
+    got, missing = gateway._per_bug_batched(list(range(1, 9)), "comment", fetch)
+    assert sorted(got) == [1, 2, 3, 4, 6, 7, 8] and missing == [5]
+    assert gateway.comment_batch_size == 2 and calls[:3] == [8, 4, 2]

@@ -193,3 +193,22 @@ def test_definite_errors_are_recorded_as_failed(store: Store, gateway: BugzillaG
     out = Writer(store, gateway, production=True).apply(change, current=None)
     assert out.status == "failed" and "ASSIGNED" in out.error
     assert _status(store, "bad-status") == "failed"
+
+
+def test_reconcile_confirms_sent_rows_without_a_request(store: Store, gateway: BugzillaGateway,
+                                                        bugzilla_double: BugzillaDouble) -> None:
+    (bug_id,) = seed(bugzilla_double, 1)
+    with store.session() as s:
+        ledger.record_planned(s, key="k-sent", bug_id=bug_id, rule="r", kind="update",
+                              target="bugzilla", payload={}, marker=marker_for("k-sent"))
+        s.flush()
+        ledger.mark_sent(s, "k-sent", {"bug_id": bug_id})
+        ledger.record_planned(s, key="k-lost", bug_id=bug_id, rule="r", kind="update",
+                              target="bugzilla", payload={}, marker=marker_for("k-lost"))
+    gateway.get_bugs([bug_id])  # connected
+    before = bugzilla_double.request_count()
+    outcomes = {o.key: o for o in Writer(store, gateway, production=True).reconcile()}
+    assert outcomes["k-sent"].status == "already-applied"
+    assert outcomes["k-lost"].status == "pending"  # never reached Bugzilla: left for its rule
+    assert bugzilla_double.request_count() - before == 2  # one bug read for k-lost only
+    assert _status(store, "k-sent") == "confirmed" and _status(store, "k-lost") == "planned"

@@ -51,7 +51,7 @@ def test_a_fake_marker_in_the_reporters_text_does_not_fake_a_follow_up(settings)
     assert [c.change.key for c in plan.changes] == ["followup:1:round1"]
 
 
-@pytest.mark.parametrize("text", HOSTILE + ["x" * 1_000_000])
+@pytest.mark.parametrize("text", [*HOSTILE, "x" * 1_000_000])
 def test_quoted_reviewer_text_stays_one_bounded_line(settings, text):
     bug = make_bug()
     ctx = context(settings, state=TriageState.IN_REVIEW)

@@ -4,8 +4,8 @@ How it talks to Bugzilla (docs/bugzilla.md has the full story):
 
 * REST through python-bugzilla 3.3 (``force_rest=True``) with the API key, which Bugzilla 5.2
   accepts only as a query parameter, so it sits in every URL: every message and log line that
-  could carry a URL is scrubbed (:class:`_KeyScrubber`), and our own errors are raised ``from
-  None`` so the library's exception (URL inside) is not chained into tracebacks.
+  could carry a URL is scrubbed (:mod:`triage.adapters.bugzilla_http`), and our own errors are
+  raised ``from None`` so the library's exception (URL inside) is not chained into tracebacks.
 * Reads are batched: searches ask for exactly the fields the model needs (``include_fields``) and
   page with ``limit``/``offset`` in ``bug_id`` order (stable while bugs change); comments and
   history for many bugs come from *one* ``GET /rest/bug/<id>/comment?ids=..&ids=..`` call.
@@ -22,7 +22,6 @@ How it talks to Bugzilla (docs/bugzilla.md has the full story):
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import re
@@ -54,6 +53,7 @@ from triage.adapters.bugzilla_convert import (
     needs_current_state,
     update_payload,
 )
+from triage.adapters.bugzilla_http import SCRUBBER, CountingSession
 from triage.adapters.tracker import (
     AuthenticationError,
     BugBatch,
@@ -80,74 +80,6 @@ _SEARCH_ID_RE = re.compile(r"[Bb]ug #?(\d+)")
 _URI_TOO_LONG = 414
 
 
-class _KeyScrubber(logging.Filter):
-    """Removes the API key from log records of python-bugzilla, urllib3 and requests."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: set[str] = set()
-
-    def scrub(self, text: str) -> str:
-        for secret in self.secrets:
-            if secret:
-                text = text.replace(secret, "<api-key>")
-        return text
-
-    def _arg(self, value: object) -> object:
-        if isinstance(value, str):
-            return self.scrub(value)
-        if isinstance(value, int | float) or value is None:
-            return value  # keeps %d / %f formats working
-        return self.scrub(str(value))
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            record.msg = self.scrub(str(record.msg))
-            if isinstance(record.args, dict):
-                record.args = {k: self._arg(v) for k, v in record.args.items()}
-            elif isinstance(record.args, tuple):
-                record.args = tuple(self._arg(a) for a in record.args)
-        return True
-
-
-_SCRUBBER = _KeyScrubber()
-for _name in ("bugzilla", "urllib3.connectionpool", "requests", __name__):
-    logging.getLogger(_name).addFilter(_SCRUBBER)
-
-
-class _Session(requests.Session):
-    """A requests session with our timeout (python-bugzilla hard-codes 300 s) that also notes the
-    server's ``Date`` header (the sync needs the server's clock, not ours) and counts requests."""
-
-    def __init__(self, timeout: float) -> None:
-        super().__init__()
-        self.xt_timeout = timeout
-        self.server_date: datetime | None = None
-        self.requests_made = 0
-
-    def request(self, method: str | bytes, url: str | bytes,  # type: ignore[override]
-                *args: Any, **kwargs: Any) -> requests.Response:
-        kwargs["timeout"] = self.xt_timeout
-        self.requests_made += 1
-        response = super().request(method, url, *args, **kwargs)
-        date = response.headers.get("Date")
-        if date:
-            try:
-                self.server_date = email.utils.parsedate_to_datetime(date)
-            except (TypeError, ValueError):
-                pass
-        return response
-
-
-class _Ambiguous(Exception):
-    """A write failed in a way that may or may not have reached Bugzilla."""
-
-
-def _is_html(text: str) -> bool:
-    head = text.lstrip()[:200].lower()
-    return head.startswith("<") or "<html" in head
-
-
 class BugzillaGateway:
     """:class:`~triage.adapters.tracker.Tracker` over a live Bugzilla 5.x REST API."""
 
@@ -164,9 +96,9 @@ class BugzillaGateway:
         self.settings = settings
         self._api_key = api_key or None
         if self._api_key:
-            _SCRUBBER.secrets.add(self._api_key)
+            SCRUBBER.secrets.add(self._api_key)
         self._sleep = sleep
-        self._session = _Session(settings.timeout_seconds)
+        self._session = CountingSession(settings.timeout_seconds)
         self._bz: Any = None
         self.comment_batch_size = settings.comment_batch_size
 
@@ -182,7 +114,7 @@ class BugzillaGateway:
         return self._session.server_date
 
     def _scrub(self, text: str) -> str:
-        return _SCRUBBER.scrub(text).replace(self._api_key or "\0", "<api-key>")
+        return SCRUBBER.scrub(text).replace(self._api_key or "\0", "<api-key>")
 
     def _client(self) -> Any:
         """python-bugzilla, connected on first use (connecting costs one ``/rest/version``)."""

@@ -34,6 +34,13 @@ class Evidence:
     version_field: str = ""
     platform_field: str = ""
     op_sys_field: str = ""
+    # Lower-cased once: the case-insensitive detectors search this with case-sensitive patterns,
+    # about four times faster than re.IGNORECASE over large alternations.
+    lower: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.lower:
+            object.__setattr__(self, "lower", self.text.lower())
 
 
 def gather(bug: Bug, bots: Iterable[str] = ()) -> Evidence:
@@ -53,27 +60,27 @@ _NOT_A_VERSION = {"", "unspecified", "---", "other", "all", "latest", "master", 
                   "trunk", "n/a"}
 _DOTTED = r"\d{1,2}\.\d{1,2}(?:\.\d{1,3})?(?:-rc\d{0,2}|-pre|-unstable)?"
 _XEN_VERSION = re.compile(
-    r"(?i)\b(?:xen(?:[ _-]?(?:version|ver|hypervisor|release))?|xen_version|hypervisor"
+    r"\b(?:xen(?:[ _-]?(?:version|ver|hypervisor|release))?|xen_version|hypervisor"
     r"(?: version)?|xenproject|xen-unstable|xen-)\s*(?:is|=|:|v)?\s*(" + _DOTTED + r")\b")
 _BARE_VERSION = re.compile(r"(?<![\w.-])v?([34]\.\d{1,2}(?:\.\d{1,3})?(?:-rc\d{0,2})?)"
                            r"(?!\w|\.\d)")
 # Words that make the number that follows a version of something else.
 _OTHER_SOFTWARE = re.compile(
-    r"(?i)(?:kernel|linux|dom0|debian|ubuntu|fedora|centos|rhel|gcc|clang|qemu|python|glibc|"
+    r"(?:kernel|linux|dom0|debian|ubuntu|fedora|centos|rhel|gcc|clang|qemu|python|glibc|"
     r"libvirt|bios|firmware|uefi|grub|openssl|systemd|suse|alpine|freebsd|netbsd|version of)"
     r"\W{0,3}(?:version\W{0,2})?$")
-_XEN_COMMIT = re.compile(r"(?i)\b(?:xen|staging|master|unstable)\b[^\n]{0,40}?\b(?:commit|at|@|"
+_XEN_COMMIT = re.compile(r"\b(?:xen|staging|master|unstable)\b[^\n]{0,40}?\b(?:commit|at|@|"
                          r"changeset)\W{0,3}[0-9a-f]{7,40}\b")
-_UNIKRAFT_RELEASE = re.compile(r"(?i)(?:\b(?:unikraft|release|kraftkit|uk)[ _-]?(?:version)?"
+_UNIKRAFT_RELEASE = re.compile(r"(?:\b(?:unikraft|release|kraftkit|uk)[ _-]?(?:version)?"
                                r"\W{0,3}v?|\bv|release-)(0\.\d{1,2}(?:\.\d{1,3})?)\b"
                                r"|(?<![\w.])(0\.1\d(?:\.\d{1,3})?)(?!\w|\.\d)")
 
-_ARCH = re.compile(r"(?i)(?<![\w-])(x86[_-]64|x86|amd64|x64|i[3-6]86|ia32|arm64|aarch64|armv[78]"
+_ARCH = re.compile(r"(?<![\w-])(x86[_-]64|x86|amd64|x64|i[3-6]86|ia32|arm64|aarch64|armv[78]"
                    r"(?:-?a|l)?|arm32|armhf|arm|riscv(?:64)?|ppc64(?:le)?)(?![\w])")
 _NOT_AN_ARCH = {"", "all", "other", "pc", "unspecified", "---"}
 
 _HARDWARE = re.compile(
-    r"(?i)\b(?:intel|amd|xeon|epyc|ryzen|threadripper|opteron|core\s?i[3579]|pentium|celeron|"
+    r"\b(?:intel|amd|xeon|epyc|ryzen|threadripper|opteron|core\s?i[3579]|pentium|celeron|"
     r"atom|cortex-a\d+|neoverse|ampere|altra|graviton|thunderx2?|raspberry\s?pi|rpi\s?[345]|"
     r"imx8|zynq|rockchip|rk3399|jetson|apple\s?m[123]|dell|poweredge|optiplex|latitude|lenovo|"
     r"thinkpad|thinkstation|supermicro|hp\s(?:elitebook|proliant|z\d)|proliant|asus|gigabyte|"
@@ -81,24 +88,24 @@ _HARDWARE = re.compile(
     r"qemu(?:[ -]kvm)?\s(?:machine|guest|nested)|nested\svirt\w*|virtualbox|vmware)\b")
 
 _DISTRO = re.compile(
-    r"(?i)\b(?:debian|ubuntu|fedora|centos|rhel|red hat|rocky|alma ?linux|opensuse|suse|sles|"
+    r"\b(?:debian|ubuntu|fedora|centos|rhel|red hat|rocky|alma ?linux|opensuse|suse|sles|"
     r"arch ?linux|manjaro|gentoo|alpine|void linux|nixos|qubes(?: os)?|xcp-ng|xenserver|"
     r"citrix hypervisor|oracle vm|slackware|freebsd|netbsd|openbsd|yocto|buildroot)\b")
 _DOM0_KERNEL = re.compile(
-    r"(?i)(?:\b(?:dom0|linux|kernel|uname -r\W*)\W{0,12}(?:version\W{0,3})?v?\d\.\d{1,2}"
+    r"(?:\b(?:dom0|linux|kernel|uname -r\W*)\W{0,12}(?:version\W{0,3})?v?\d\.\d{1,2}"
     r"(?:\.\d{1,3})?|\b\d\.\d{1,2}\.\d{1,3}-\d+-(?:amd64|arm64|generic|cloud)\b"
     r"|\b\d\.\d{1,2}\.\d{1,3}[.-](?:fc|el)\d+)")
 
 _STEPS = re.compile(
-    r"(?im)\b(?:steps? to reproduce|to reproduce\s*:|how to reproduce"
+    r"(?m)\b(?:steps? to reproduce|to reproduce\s*:|how to reproduce"
     r"|reproduc(?:e|ible|er) (?:by|with|steps)|repro(?: steps)?\s*:|steps\s*:)"
     # a command at a shell prompt, or two command lines in a row (a summary naming one is not)
     r"|^\s*[$#]\s*(?:sudo\s+)?(?:xl|kraft|virsh|xe|qemu-system-[\w-]+|make)\s+[a-z-]{2,}"
     r"|^\s*(?:xl|kraft|virsh|qemu-system-[\w-]+)\s+[a-z-]{2,}[^\n]*\n"
     r"\s*(?:xl|kraft|virsh|qemu-system-[\w-]+)\s+[a-z-]{2,}"
     r"|^\s*(?:1[.)]|step 1)\s+\S[^\n]*\n(?:[^\n]*\n){0,5}?\s*2[.)]\s+\S")
-_EXPECTED = re.compile(r"(?i)\b(?:expected|expect(?:ing)?|should(?: have)?|supposed to)\b")
-_ACTUAL = re.compile(r"(?i)\b(?:actual(?:ly)?|instead|observed|what happens|but (?:it|got|the|"
+_EXPECTED = re.compile(r"\b(?:expected|expect(?:ing)?|should(?: have)?|supposed to)\b")
+_ACTUAL = re.compile(r"\b(?:actual(?:ly)?|instead|observed|what happens|but (?:it|got|the|"
                      r"i get|xen|we)|however|result(?:s|ed)? in|crash(?:es|ed)?|hangs?|fails?)\b")
 
 # Log evidence: lines that are log output, not talk about logs.
@@ -116,11 +123,11 @@ _CONSOLE_LINE = re.compile(
     r"(?m)^\s*(?:\[\s*\d+\.\d+\]\s|Powered by|o\.\s|(?:ERR|CRIT|WARN|Info|dbg):\s*\[|"
     r"SeaBIOS|Booting from|qemu-system-\w+:|Unikraft|\(XEN\)\s)")
 _KCONFIG = re.compile(r"(?m)^\s*(?:#\s*)?CONFIG_[A-Z0-9_]+(?:=|\sis not set)")
-_KRAFTFILE = re.compile(r"(?im)^\s*(?:spec:\s*v?\d|unikraft:|targets:|runtime:|libraries:)")
+_KRAFTFILE = re.compile(r"(?m)^\s*(?:spec:\s*v?\d|unikraft:|targets:|runtime:|libraries:)")
 _CONFIG_NAMES = re.compile(r"(?i)(?:^|/)(?:\.config|config|defconfig|kraftfile(?:\.ya?ml)?|"
                            r"kraft\.ya?ml|.*\.config)$")
 
-_PLATFORM = re.compile(r"(?i)\b(?:kvm|qemu|firecracker|fc|xen|linuxu|hyperkit|solo5|"
+_PLATFORM = re.compile(r"\b(?:kvm|qemu|firecracker|fc|xen|linuxu|hyperkit|solo5|"
                        r"cloud-hypervisor)\b")
 
 
@@ -141,10 +148,10 @@ def _version_field(ev: Evidence) -> bool:
 def has_xen_version(ev: Evidence) -> bool:
     if _version_field(ev):
         return True
-    if _XEN_VERSION.search(ev.text) or _XEN_COMMIT.search(ev.text):
+    if _XEN_VERSION.search(ev.lower) or _XEN_COMMIT.search(ev.lower):
         return True
-    for m in _BARE_VERSION.finditer(ev.text):
-        before = ev.text[max(0, m.start() - 25) : m.start()]
+    for m in _BARE_VERSION.finditer(ev.lower):
+        before = ev.lower[max(0, m.start() - 25) : m.start()]
         if not _OTHER_SOFTWARE.search(before):
             return True
     return False
@@ -153,30 +160,30 @@ def has_xen_version(ev: Evidence) -> bool:
 def has_unikraft_release(ev: Evidence) -> bool:
     if _version_field(ev):
         return True
-    return bool(_UNIKRAFT_RELEASE.search(ev.text))
+    return bool(_UNIKRAFT_RELEASE.search(ev.lower))
 
 
 def has_architecture(ev: Evidence) -> bool:
-    if ev.platform_field.strip().lower() not in _NOT_AN_ARCH and _ARCH.fullmatch(
-            ev.platform_field.strip()):
+    field = ev.platform_field.strip().lower()
+    if field not in _NOT_AN_ARCH and _ARCH.fullmatch(field):
         return True
-    return bool(_ARCH.search(ev.text))
+    return bool(_ARCH.search(ev.lower))
 
 
 def has_hardware(ev: Evidence) -> bool:
-    return bool(_HARDWARE.search(ev.text))
+    return bool(_HARDWARE.search(ev.lower))
 
 
 def has_dom0(ev: Evidence) -> bool:
-    return bool(_DISTRO.search(ev.text) or _DOM0_KERNEL.search(ev.text))
+    return bool(_DISTRO.search(ev.lower) or _DOM0_KERNEL.search(ev.lower))
 
 
 def has_steps(ev: Evidence) -> bool:
-    return bool(_STEPS.search(ev.text))
+    return bool(_STEPS.search(ev.lower))
 
 
 def has_expected_actual(ev: Evidence) -> bool:
-    return bool(_EXPECTED.search(ev.text)) and bool(_ACTUAL.search(ev.text))
+    return bool(_EXPECTED.search(ev.lower)) and bool(_ACTUAL.search(ev.lower))
 
 
 def _log_attachment(a: Attachment) -> bool:
@@ -199,13 +206,13 @@ def has_console_log(ev: Evidence) -> bool:
 
 
 def has_platform(ev: Evidence) -> bool:
-    return bool(_PLATFORM.search(ev.text))
+    return bool(_PLATFORM.search(ev.lower))
 
 
 def has_config(ev: Evidence) -> bool:
     if any(_CONFIG_NAMES.search(a.file_name) for a in ev.attachments):
         return True
-    return _count(_KCONFIG, ev.text, 3) >= 3 or _count(_KRAFTFILE, ev.text, 2) >= 2
+    return _count(_KCONFIG, ev.text, 3) >= 3 or _count(_KRAFTFILE, ev.lower, 2) >= 2
 
 
 @dataclass(frozen=True)

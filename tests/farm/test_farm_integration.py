@@ -1,0 +1,122 @@
+"""The whole fixture matrix on a real Buildbot master with two differently capable workers.
+
+Results are read back through Buildbot's REST API on 127.0.0.1, exactly as the triage
+service's backfill sweep reads them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import requests
+
+from farm import localfarm
+from farm.matrix import load_matrix
+from farm.routing import capabilities_from_probe
+from farm.table import rows_from_builds
+
+from .conftest import MATRIX, RunningFarm
+
+pytestmark = pytest.mark.slow
+
+SUCCESS, WARNINGS, FAILURE, SKIPPED = 0, 1, 2, 3
+
+
+@pytest.fixture(scope="module")
+def full_run(farm: RunningFarm) -> dict[str, dict[str, Any]]:
+    builds = farm.run_all()
+    return {b["props"]["cell"]: b for b in builds}
+
+
+def step_log(farm: RunningFarm, buildid: int, step: str) -> str:
+    steps = localfarm.api_get(farm.state, f"builds/{buildid}/steps")["steps"]
+    stepid = next(s["stepid"] for s in steps if s["name"] == step)
+    resp = requests.get(f"{farm.state.api}/steps/{stepid}/logs/stdio/raw", timeout=30)
+    resp.raise_for_status()
+    return resp.text
+
+
+def test_every_cell_ran_once_as_its_own_virtual_builder(
+        farm: RunningFarm, full_run: dict[str, dict[str, Any]]) -> None:
+    expected = {c.name for c in load_matrix(MATRIX).cells()}
+    assert set(full_run) == expected
+    builders = localfarm.api_get(farm.state, "builders")["builders"]
+    by_id = {b["builderid"]: b["name"] for b in builders}
+    # Each build is filed under the cell's virtual builder, not the real (platform, arch) one.
+    assert {by_id[b["builderid"]] for b in full_run.values()} == expected
+    real = {b["name"] for b in builders} - expected
+    assert real <= {f"{p}-{a}" for p in ("kvm", "fc", "xen", "linuxu")
+                    for a in ("x86_64", "arm64")}
+
+
+def test_cells_ran_on_workers_able_to_build_and_boot_them(
+        farm: RunningFarm, full_run: dict[str, dict[str, Any]]) -> None:
+    caps = {name: capabilities_from_probe(p) for name, p in farm.probes.items()}
+    assert "arm64" in caps["full"][0] and "arm64" not in caps["bare"][0]
+    assert not {b for b in caps["bare"][1] if b[0] == "kvm"}, "bare must not boot kvm"
+    cells = {c.name: c for c in load_matrix(MATRIX).cells()}
+    workers_used = set()
+    for name, build in full_run.items():
+        cell, worker = cells[name], build["props"]["workername"]
+        workers_used.add(worker)
+        assert cell.arch.name in caps[worker][0], f"{name} built on {worker}"
+        bootable_somewhere = any((cell.platform.boot_platform, cell.arch.name) in c[1]
+                                 for c in caps.values())
+        if bootable_somewhere:
+            assert (cell.platform.boot_platform, cell.arch.name) in caps[worker][1], \
+                f"{name} ran on {worker}, which cannot boot it"
+            assert build["props"].get("boot_status") != "skipped", name
+    assert workers_used == {"full", "bare"}
+
+
+def test_each_kind_of_result(farm: RunningFarm, full_run: dict[str, dict[str, Any]]) -> None:
+    rows = {r.cell: r for r in rows_from_builds(full_run.values())}
+
+    def check(cell: str, result: str, bb_result: int, *words: str) -> None:
+        row = rows[cell]
+        assert row.result == result, (cell, row)
+        assert full_run[cell]["results"] == bb_result, (cell, full_run[cell]["results"])
+        for w in words:
+            assert w.lower() in row.reason.lower(), (cell, row.reason)
+
+    # passed: built, booted, success line seen; the properties a reporter needs are there.
+    for cell in ("hello-base-kvm-x86_64", "hello-base-kvm-arm64", "hello-crc-kvm-x86_64",
+                 "hello-base-linuxu-x86_64"):
+        check(cell, "passed", SUCCESS)
+        props = full_run[cell]["props"]
+        assert props["image_size"] > 0 and props["build_seconds"] > 0
+        assert props["boot_seconds"] is not None and props["boot_status"] == "passed"
+    # failed at build, with the compiler's error in the build log.
+    check("hello-cpuid-kvm-arm64", "build-failed", FAILURE, "build failed", "error")
+    assert "error" in step_log(farm, full_run["hello-cpuid-kvm-arm64"]["buildid"], "build")
+    check("hello-cpuid-kvm-x86_64", "passed", SUCCESS)
+    # failed at boot: a panic on kvm/x86_64 only.
+    check("hello-entropy-kvm-x86_64", "boot-failed", FAILURE, "failed at boot")
+    boot_log = step_log(farm, full_run["hello-entropy-kvm-x86_64"]["buildid"], "boot")
+    assert "panic" in boot_log.lower() or "assert" in boot_log.lower()
+    # timed out: the hanging library never prints the success line.
+    check("hello-syncwait-kvm-x86_64", "timeout", FAILURE, "timed out")
+    # unsupported: Kconfig dropped a requested symbol; the dependency is named; not a failure.
+    check("hello-netdev-xen-x86_64", "unsupported", SKIPPED, "PLAT_KVM")
+    check("hello-directmap-xen-x86_64", "unsupported", SKIPPED, "LIBDIRECTMAP")
+    # boot skipped: built fine, but no worker here boots xen or firecracker.
+    for cell in ("hello-base-xen-x86_64", "hello-base-fc-arm64", "hello-base-fc-x86_64"):
+        check(cell, "boot-skipped", WARNINGS, "boot skipped: no capable worker")
+        assert rows[cell].image_size
+
+
+def test_change_schedules_only_the_touched_librarys_cells(
+        farm: RunningFarm, full_run: dict[str, dict[str, Any]]) -> None:
+    before = localfarm.max_build_id(farm.state)
+    localfarm.send_change(farm.state, ["lib/cpuid/cpuid.c"], project="fixture")
+    localfarm.wait_idle(farm.state, 180, settle=2.0)
+    rebuilt = {b["props"]["cell"] for b in localfarm.builds_since(farm.state, before)}
+    expected = {c.name for c in load_matrix(MATRIX).cells()
+                if [lib.name for lib in c.libraries] == ["cpuid"]}
+    assert rebuilt == expected
+    # A documentation-only change schedules nothing.
+    before = localfarm.max_build_id(farm.state)
+    localfarm.send_change(farm.state, ["README.md"], project="fixture")
+    localfarm.wait_idle(farm.state, 60, settle=2.0)
+    assert localfarm.builds_since(farm.state, before) == []

@@ -1,0 +1,71 @@
+"""ci/master.cfg as Buildbot loads it, and the `xentriage farm cells` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from farm.buildbot_config import build_master_config, load_master_settings
+from farm.matrix import load_matrix
+from triage.cli.cmd_farm import command as farm_command
+
+REPO = Path(__file__).resolve().parents[2]
+BUILDBOT = Path(sys.executable).parent / "buildbot"
+
+
+def test_buildbot_checkconfig_passes_on_ci_dir() -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([str(BUILDBOT), "checkconfig", "ci/"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Config file is good!" in proc.stdout
+
+
+def test_config_has_few_real_builders_and_no_collapsing(tmp_path: Path) -> None:
+    (tmp_path / "farm.json").write_text(json.dumps({
+        "matrix": str(REPO / "ci" / "matrix.toml"), "workers": str(REPO / "ci" / "workers.json"),
+        "pb_port": 1, "www_port": 2,
+    }))
+    settings = load_master_settings(tmp_path, REPO / "ci")
+    c = build_master_config(settings)
+    cells = load_matrix(settings.matrix).cells()
+    assert len(c["builders"]) == len({cell.real_builder for cell in cells}) <= 8
+    assert all(b.collapseRequests is False for b in c["builders"])
+    assert c["protocols"]["pb"]["port"] == "tcp:1:interface=127.0.0.1"
+    assert c["www"]["port"] == "tcp:2:interface=127.0.0.1"
+    assert {s.name for s in c["schedulers"]} == {"on-change", "nightly", "force-cells"}
+    # Routing from ci/workers.json: kvm/arm64 only on the worker that boots it.
+    kvm_arm = next(b for b in c["builders"] if b.name == "kvm-arm64")
+    assert kvm_arm.workernames == ["x86-qemu"]
+
+
+def test_farm_settings_reject_unknown_keys(tmp_path: Path) -> None:
+    (tmp_path / "farm.json").write_text(json.dumps({"wwwport": 1}))
+    try:
+        load_master_settings(tmp_path, REPO / "ci")
+    except ValueError as exc:
+        assert "wwwport" in str(exc)
+    else:
+        raise AssertionError("unknown key accepted")
+
+
+def test_cells_command_lists_the_expansion_as_json() -> None:
+    result = CliRunner().invoke(farm_command, ["cells", "--json",
+                                               "--matrix", str(REPO / "ci" / "matrix.toml")])
+    assert result.exit_code == 0, result.output
+    cells = json.loads(result.output)
+    assert len(cells) == len(load_matrix(REPO / "ci" / "matrix.toml").cells())
+    first = cells[0]
+    assert set(first) >= {"name", "libraries", "platform", "arch", "builder"}
+
+
+def test_cells_command_reports_invalid_matrix(tmp_path: Path) -> None:
+    bad = tmp_path / "m.toml"
+    bad.write_text("[farm]\njbos = 2\n")
+    result = CliRunner().invoke(farm_command, ["cells", "--matrix", str(bad)])
+    assert result.exit_code != 0 and "farm.jbos" in result.output

@@ -1,0 +1,151 @@
+"""Boot one image and judge it from the console: ``python -m workers.boot``.
+
+Prints the console as it arrives, then one machine-readable line::
+
+    XENTRIAGE-BOOT-RESULT {"status": "passed", "reason": "...", "boot_seconds": 0.4, ...}
+
+Exit codes: 0 passed, 1 failed, 2 timeout, 3 skipped (no capable booter here), 4 usage or
+other error. QEMU's own exit code is never trusted: only the console decides.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TextIO
+
+from workers import ARCHES, PLATFORMS
+from workers.console import ConsoleJudge, Verdict
+from workers.process import CONTINUE, STOP, run_streaming
+from workers.runners import BootRequest, runner_for
+
+RESULT_MARKER = "XENTRIAGE-BOOT-RESULT"
+EXIT_CODES = {"passed": 0, "failed": 1, "timeout": 2, "skipped": 3, "error": 4}
+
+
+@dataclass(frozen=True)
+class BootResult:
+    status: str  # passed | failed | timeout | skipped | error
+    reason: str
+    boot_seconds: float
+    platform: str
+    arch: str
+    image: str
+    accel: str = ""
+    command: tuple[str, ...] = ()
+    vmm_exit_code: int | None = None  # informational only
+
+    def line(self) -> str:
+        return f"{RESULT_MARKER} {json.dumps(asdict(self), sort_keys=True)}"
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.status]
+
+
+def boot(req: BootRequest, *, timeout: float, success_lines: Sequence[str],
+         out: TextIO, log: TextIO | None = None, settle: float = 0.5) -> BootResult:
+    """Boot ``req`` and return the judged result; console lines go to ``out`` and ``log``."""
+
+    def result(status: str, reason: str, seconds: float = 0.0, **kw: object) -> BootResult:
+        return BootResult(status, reason, round(seconds, 3), req.platform, req.arch,
+                          str(req.image), **kw)  # type: ignore[arg-type]
+
+    if not req.image.is_file():
+        return result("error", f"image {req.image} does not exist")
+    runner = runner_for(req.platform, req.vmm)
+    avail = runner.availability(req.arch) if req.platform != "kvm" else None
+    if avail is not None and not avail.ok:
+        return result("skipped", avail.reason)
+    try:
+        spec = runner.launch(req)
+    except RuntimeError as exc:
+        reason = str(exc)
+        return result("skipped" if "no capable booter" in reason else "error", reason)
+
+    judge = ConsoleJudge(tuple(success_lines))
+
+    def on_line(line: str) -> bool:
+        out.write(line + "\n")
+        out.flush()
+        if log is not None:
+            log.write(line + "\n")
+        verdict = judge.feed(line)
+        # A pass waits `settle` seconds more for a late panic; a failure stops at once.
+        return STOP if verdict is not Verdict.RUNNING else CONTINUE
+
+    try:
+        outcome = run_streaming(spec.argv, on_line, timeout=timeout, use_pty=spec.use_pty,
+                                stop_grace=settle if judge.success_lines else 0.0,
+                                cwd=str(req.workdir))
+    except OSError as exc:
+        return result("error", f"cannot start {spec.argv[0]}: {exc.strerror or exc}")
+    finally:
+        for cmd in spec.cleanup:
+            subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           check=False, timeout=30)
+    common = {"accel": spec.accel, "command": tuple(spec.argv),
+              "vmm_exit_code": outcome.exit_code}
+    if judge.verdict is Verdict.FAILED or judge.verdict is Verdict.PASSED:
+        return result(judge.verdict.value, judge.reason, outcome.seconds, **common)
+    if outcome.timed_out:
+        return result("timeout", judge.timeout_reason(timeout), outcome.seconds, **common)
+    verdict, reason = judge.finish()
+    return result(verdict.value, reason, outcome.seconds, **common)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(
+        prog="python -m workers.boot",
+        description="Boot a unikernel image and judge success from its console.",
+        epilog="Exit codes: 0 passed, 1 failed, 2 timeout, 3 skipped, 4 usage/other error.",
+    )
+    ap.add_argument("--platform", required=True, choices=PLATFORMS)
+    ap.add_argument("--arch", required=True, choices=ARCHES)
+    ap.add_argument("--timeout", type=float, default=30.0, help="seconds (default 30)")
+    ap.add_argument("--success-line", action="append", default=[], metavar="TEXT",
+                    help="text that must appear after the banner (repeatable; all required)")
+    ap.add_argument("--vmm", choices=("qemu", "firecracker"), default="qemu",
+                    help="for --platform kvm: the VMM the image was built for")
+    ap.add_argument("--accel", choices=("auto", "kvm", "tcg"), default="auto",
+                    help="QEMU accelerator; auto uses KVM only if a probe boot proved it works")
+    ap.add_argument("--memory", type=int, metavar="MB")
+    ap.add_argument("--settle", type=float, default=0.5,
+                    help="seconds to keep watching after the success line (late panics)")
+    ap.add_argument("--log", type=Path, help="also write the console to this file")
+    ap.add_argument("--result-json", type=Path, help="also write the result JSON here")
+    ap.add_argument("image", type=Path)
+    try:
+        return ap.parse_args(argv)
+    except SystemExit as exc:
+        # argparse exits 2 on usage errors, which would read as "timeout".
+        raise SystemExit(EXIT_CODES["error"] if exc.code else 0) from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="xentriage-boot-") as work:
+        req = BootRequest(platform=args.platform, arch=args.arch, image=args.image,
+                          workdir=Path(work), vmm=args.vmm, accel=args.accel,
+                          memory_mb=args.memory, name=f"xentriage-{args.image.name}"[:60])
+        log = args.log.open("w", encoding="utf-8") if args.log else None
+        try:
+            res = boot(req, timeout=args.timeout, success_lines=args.success_line,
+                       out=sys.stdout, log=log, settle=args.settle)
+        finally:
+            if log is not None:
+                log.close()
+    print(res.line(), flush=True)
+    if args.result_json:
+        args.result_json.write_text(json.dumps(asdict(res), indent=2, sort_keys=True) + "\n")
+    return res.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -119,7 +119,7 @@ def cell_factory(matrix: Matrix, cells: dict[str, Any]) -> BuildFactory:
     f.addStep(KconfigCheck(cells, farm, doStepIf=not_finished, timeout=300))
     f.addStep(BuildImage(cells, farm, doStepIf=not_finished, haltOnFailure=True,
                          timeout=farm.build_timeout, maxTime=farm.build_timeout))
-    f.addStep(BootImage(cells, farm, doStepIf=not_finished, timeout=None,
+    f.addStep(BootImage(cells, farm, doStepIf=not_finished, timeout=None, warnOnWarnings=True,
                         maxTime=max(c.boot_timeout for c in cells.values()) + 60))
     return f
 

@@ -174,7 +174,7 @@ class KconfigCheck(CellShell):
         if rc == 0:
             return SUCCESS
         if rc == 3:
-            reason = result.get("message") or _dropped_summary(result) or first_build_error(text)
+            reason = _dropped_summary(result) or result.get("message") or first_build_error(text)
             self.fail(UNSUPPORTED, f"unsupported: {reason}", SKIPPED)
             # A SKIPPED step does not change the build's result (SKIPPED ranks above SUCCESS in
             # worst_status); the cell as a whole is skipped, so say so on the build itself.
@@ -187,7 +187,9 @@ def _dropped_summary(result: Mapping[str, Any]) -> str:
     dropped = result.get("dropped") or []
     parts = []
     for d in dropped:
-        if isinstance(d, dict):
+        if isinstance(d, dict) and d.get("reason"):
+            parts.append(str(d["reason"]))
+        elif isinstance(d, dict):
             sym = d.get("symbol", "?")
             dep = d.get("unmet") or d.get("depends_on") or d.get("dependency") or "?"
             parts.append(f"{sym} dropped (unmet dependency {dep})")

@@ -1,20 +1,18 @@
 """The triage engine: select → plan → nag ledger → change cap → apply or dry run.
 
-Split in two on purpose:
+The pure part (rule chains, command mails, the nag ledger over them) is :mod:`triage.plan`.
+:class:`TriageEngine` does the I/O around it: picks the bugs (the queue, ``--bug`` ids, or the
+daily pass over every open bug), refreshes them from the tracker in batches, loads states, the nag
+ledger, applied keys and pending ``#triage`` command mails from the store, enforces the change cap
+(the whole run aborts *before* any write when it plans more), applies through
+:class:`triage.writes.Writer` (which keeps every write idempotent), and stores the run, the
+decisions, the committed states and the ledger entries.
 
-* :func:`plan_pass` is pure: bugs, their contexts and the rules in; a :class:`Plan` out (every
-  rule's decisions, the changes it wants, what the nag ledger kept or suppressed and why). It is
-  what the benchmark times and what the 30-day simulation drives.
-* :class:`TriageEngine` does the I/O around it: picks the bugs (the queue, ``--bug`` ids, or the
-  daily pass over every open bug), refreshes them from the tracker in batches, loads states,
-  the nag ledger, applied keys and pending ``#triage`` commands from the store, enforces the change
-  cap (the whole run aborts *before* any write when it plans more), applies through
-  :class:`triage.writes.Writer` (which keeps every write idempotent), and stores the run, the
-  decisions, the committed states and the ledger entries.
-
-A result's state transition is committed only when every change of that result was applied (at
-once when it has none), so a dry run never moves a bug to ``needs-info`` for a comment it did not
-post, and a suppressed reminder does not pretend to have reminded anyone.
+A unit's state transition is committed only when every change of that unit was applied (at once
+when it has none), so a dry run never moves a bug to ``needs-info`` for a comment it did not
+post, and a held-back reminder does not pretend to have reminded anyone. Command mails are
+consumed only by a production pass that applied everything they lead to (the reply included), so
+neither a dry run nor an SMTP outage loses a command.
 """
 
 from __future__ import annotations
@@ -31,16 +29,32 @@ from triage.adapters.tracker import Tracker, TrackerError
 from triage.config import Settings
 from triage.model import (
     Bug,
-    Change,
     Decision,
+    MailEvent,
     MailEventKind,
     TriageCommand,
+    TriageState,
     bug_from_dict,
     to_jsonable,
 )
-from triage.nag import LedgerEntry, NagLedger, Verdict, recent_window
+from triage.nag import LedgerEntry, NagLedger, recent_window
+from triage.plan import (
+    ALREADY_APPLIED,
+    DONE_STATUSES,
+    SUPPRESSED,
+    WRITE,
+    BugPlan,
+    MailPlan,
+    Plan,
+    PlannedChange,
+    PlannedResult,
+    apply_ledger,
+    evaluate_bug,
+    plan_mails,
+    plan_pass,
+)
 from triage.rules import build_rules
-from triage.rules.base import Rule, RuleContext, RuleResult, StateRecord
+from triage.rules.base import Rule, RuleContext, StateRecord
 from triage.store import Store
 from triage.store import actions as action_rows
 from triage.store import bugs as bug_cache
@@ -51,137 +65,9 @@ from triage.store.tables import ActionRow, BugRow, DecisionRow, TriageQueueEntry
 
 log = logging.getLogger(__name__)
 
-# Change statuses in a plan.
-WRITE = "write"  # passes the ledger; counts against the cap
-SUPPRESSED = "suppressed"  # the nag ledger said no (reason given)
-ALREADY_APPLIED = "already-applied"  # its key is sent/confirmed already: nothing to do
-DONE_STATUSES = {"confirmed", "already-applied", "already-done"}
-
-
-@dataclass
-class PlannedChange:
-    change: Change
-    status: str
-    why: str = ""
-    outcome: str = ""  # the Writer's status once applied (confirmed, dry-run, failed, ...)
-    error: str = ""
-
-
-@dataclass
-class PlannedResult:
-    rule: str
-    result: RuleResult
-    changes: list[PlannedChange]
-
-    @property
-    def applied(self) -> bool:
-        """Every change of the result went out (or there were none)."""
-        return all(c.status == ALREADY_APPLIED or c.outcome in DONE_STATUSES
-                   for c in self.changes)
-
-
-@dataclass
-class BugPlan:
-    bug: Bug
-    start: StateRecord
-    results: list[PlannedResult] = field(default_factory=list)
-    projected: StateRecord | None = None
-
-    @property
-    def decisions(self) -> list[Decision]:
-        return [d for r in self.results for d in r.result.decisions]
-
-    @property
-    def changes(self) -> list[PlannedChange]:
-        return [c for r in self.results for c in r.changes]
-
-
-@dataclass
-class Plan:
-    bugs: list[BugPlan]
-
-    def changes(self, status: str | None = None) -> list[PlannedChange]:
-        return [c for b in self.bugs for c in b.changes if status is None or c.status == status]
-
-    @property
-    def to_write(self) -> list[PlannedChange]:
-        return self.changes(WRITE)
-
-
-def evaluate_bug(bug: Bug, rules: Sequence[Rule], ctx: RuleContext) -> BugPlan:
-    """Run the chain on one bug (pure). Later rules see the state earlier ones projected."""
-    plan = BugPlan(bug=bug, start=ctx.state)
-    state = ctx.state
-    earlier: dict[str, tuple[Decision, ...]] = {}
-    # One context per state change, not per rule (a rule sees ``earlier`` grow as the chain runs;
-    # rules run one after the other, so that is the chain's view at the time it is asked).
-    rctx = ctx.with_state(state, earlier)
-    for rule in rules:
-        if rctx.state is not state:
-            rctx = ctx.with_state(state, earlier)
-        if not rule.applies_to(bug, rctx):
-            continue
-        result = rule.evaluate(bug, rctx)
-        if not result:
-            if result.stop:
-                break
-            continue
-        plan.results.append(PlannedResult(rule.name, result,
-                                          [PlannedChange(c, WRITE) for c in result.changes]))
-        earlier[rule.name] = result.decisions
-        if result.state is not None:
-            state = result.state.apply_to(state, ctx.now)
-        if result.stop:
-            break
-    plan.projected = state
-    return plan
-
-
-def apply_ledger(plan: BugPlan, ledger: NagLedger, now: datetime,
-                 applied_keys: frozenset[str] = frozenset()) -> list[LedgerEntry]:
-    """Mark each change write / suppressed / already-applied. A result is all or nothing: one
-    suppressed change holds back the others of the same result (and its state transition).
-    Returns the ledger entries the kept nag changes would create."""
-    entries: list[LedgerEntry] = []
-    for result in plan.results:
-        verdicts: list[Verdict | None] = []
-        for pc in result.changes:
-            if pc.change.key in applied_keys:
-                pc.status = ALREADY_APPLIED
-                verdicts.append(None)
-                continue
-            verdict = ledger.check(pc.change, plan.bug, now)
-            verdicts.append(verdict)
-        refused = next((v for v in verdicts if v is not None and not v.allowed), None)
-        for pc, v in zip(result.changes, verdicts, strict=True):
-            if v is None:
-                continue
-            if refused is not None:
-                pc.status = SUPPRESSED
-                pc.why = refused.reason if v.allowed else v.reason
-            else:
-                entry = ledger.note(pc.change, now)
-                if entry is not None:
-                    entries.append(entry)
-    return entries
-
-
-def plan_pass(bugs: Iterable[Bug], rules: Sequence[Rule], contexts: Callable[[Bug], RuleContext],
-              ledger: NagLedger, applied_keys: Mapping[int, frozenset[str]] | None = None
-              ) -> tuple[Plan, list[LedgerEntry]]:
-    """The pure core of a pass: evaluate every bug, then the nag ledger over the result."""
-    plans: list[BugPlan] = []
-    entries: list[LedgerEntry] = []
-    for bug in bugs:
-        ctx = contexts(bug)
-        bp = evaluate_bug(bug, rules, ctx)
-        entries.extend(apply_ledger(bp, ledger, ctx.now, (applied_keys or {}).get(bug.id,
-                                                                                   frozenset())))
-        plans.append(bp)
-    return Plan(plans), entries
-
-
-# --- the engine ---------------------------------------------------------------------------------
+__all__ = ["ALREADY_APPLIED", "DONE_STATUSES", "SUPPRESSED", "WRITE", "BugPlan", "MailPlan",
+           "Plan", "PlannedChange", "PlannedResult", "RunReport", "TriageEngine",
+           "apply_ledger", "evaluate_bug", "plan_pass"]
 
 
 @dataclass
@@ -208,7 +94,9 @@ class RunReport:
         return {
             "selection": self.selection,
             "bugs": len(self.plan.bugs),
-            "decisions": sum(len(b.decisions) for b in self.plan.bugs),
+            "command_mails": len(self.plan.mails),
+            "decisions": sum(len(b.decisions) for b in self.plan.bugs)
+            + sum(len(m.decisions) for m in self.plan.mails),
             "planned": len(self.plan.to_write),
             "suppressed": len(self.plan.changes(SUPPRESSED)),
             "already_applied": len(self.plan.changes(ALREADY_APPLIED)),
@@ -278,24 +166,35 @@ class TriageEngine:
                     found[int(row_id)] = bug_from_dict(data)
         return [found[i] for i in ids if i in found], [i for i in ids if i not in found]
 
-    def _pending_commands(self) -> tuple[dict[int, list[TriageCommand]], list[int]]:
+    def _pending_events(self) -> tuple[list[tuple[int, MailEvent]], list[int]]:
+        """Pending command mails (oldest first) and the ids of every other pending event."""
         from triage.ingest import pending_events  # the mail side's reader of mail_events
 
-        by_bug: dict[int, list[TriageCommand]] = {}
-        event_ids: list[int] = []
+        commands: list[tuple[int, MailEvent]] = []
+        others: list[int] = []
         with self.store.session() as s:
             for row_id, event in pending_events(s, limit=10_000):
-                event_ids.append(row_id)
-                if event.kind == MailEventKind.COMMAND:
-                    for cmd in event.commands:
-                        by_bug.setdefault(cmd.bug_id, []).append(cmd)
-        return by_bug, event_ids
+                if event.kind == MailEventKind.COMMAND and event.commands:
+                    commands.append((row_id, event))
+                else:
+                    others.append(row_id)
+        return commands, others
+
+    def _known_accounts(self) -> frozenset[str]:
+        """Reporters and assignees the bug cache knows: the email commands' notion of "a
+        Bugzilla account" reaches beyond the bugs of this pass (one query, two columns)."""
+        with self.store.session() as s:
+            rows = s.execute(select(BugRow.creator, BugRow.assigned_to).distinct())
+            return frozenset(a.lower() for row in rows for a in row if a)
 
     def _groups(self, bugs: Sequence[Bug], states: Mapping[int, StateRecord]
                 ) -> dict[str, tuple[str, ...]]:
         if not self.settings.orgs.groups or self.tracker is None:
             return {}
-        accounts = sorted({b.creator.lower() for b in bugs if not states[b.id].organisation})
+        # Only for bugs the corporate filter has not decided yet: a daily pass must not look up
+        # every reporter of every open (or excluded) bug again.
+        accounts = sorted({b.creator.lower() for b in bugs
+                           if states[b.id].state == TriageState.NEW})
         out: dict[str, tuple[str, ...]] = {}
         for account in accounts:  # one lookup per distinct reporter, not per bug
             try:
@@ -311,32 +210,53 @@ class TriageEngine:
         production = settings.writes_enabled(production)
         cap = settings.safety.change_cap if change_cap is None else change_cap
         now = self.clock()
-        commands, event_ids = self._pending_commands()
+        command_events, other_events = self._pending_events()
+        named = sorted({c.bug_id for _, e in command_events for c in e.commands})
+        commands_by_bug: dict[int, list[TriageCommand]] = {}
+        for _, event in command_events:
+            for cmd in event.commands:
+                commands_by_bug.setdefault(cmd.bug_id, []).append(cmd)
         ids, selection = self._select(bug_ids, all_open)
         if not bug_ids:
-            ids = list(dict.fromkeys([*ids, *sorted(commands)]))
+            ids = list(dict.fromkeys([*ids, *named]))
         with self.store.session() as s:
             run_id = decision_rows.start_run(s, "triage", production=production, now=now)
         bugs, missing = self._load_bugs(ids)
-        ledger, states, applied = self._load_memory(bugs, now)
+        extra_ids = [i for i in named if i not in {b.id for b in bugs}]
+        extra, _ = self._load_bugs(extra_ids) if bug_ids and extra_ids else ([], [])
+        by_id = {b.id: b for b in [*bugs, *extra]}
+        ledger, states, applied = self._load_memory(list(by_id.values()), now)
         groups = self._groups(bugs, states)
-        base = RuleContext(now=now, settings=settings, state=StateRecord(0), groups=groups)
 
         def context(bug: Bug) -> RuleContext:
-            return RuleContext(now=now, settings=settings, state=states[bug.id],
-                               groups=base.groups, commands=tuple(commands.get(bug.id, ())),
+            return RuleContext(now=now, settings=settings, state=states[bug.id], groups=groups,
+                               commands=tuple(commands_by_bug.get(bug.id, ())),
                                applied_keys=applied.get(bug.id, frozenset()))
 
         plan, entries = plan_pass(bugs, self.rules, context, ledger, applied)
+        if command_events:
+            from triage.rules.claims_core import claims_settings, known_accounts
+            from triage.rules.commands import plan_mail_commands
+
+            claims = claims_settings(settings)
+            event_plans = plan_mail_commands(
+                command_events, by_id, states, settings, now,
+                applied_keys=frozenset().union(*applied.values()) if applied else frozenset(),
+                accounts=self._known_accounts() | known_accounts(by_id.values(), claims),
+                claims=claims)
+            plan.mails, mail_entries = plan_mails(event_plans, by_id, ledger, now, applied)
+            entries.extend(mail_entries)
         report = RunReport(run_id, production, plan, cap, missing=missing, selection=selection)
         if len(plan.to_write) > cap:
             report.aborted = True
             report.abort_reason = (f"the plan has {len(plan.to_write)} writes, more than the "
                                    f"change cap of {cap}: nothing was written")
         if not report.aborted:
-            self._apply(plan, run_id, production)
-        self._record(report, entries, now, event_ids if production and not report.aborted
-                     else [], ids)
+            self._apply(plan, run_id, production, by_id)
+        consumed: list[int] = []
+        if production and not report.aborted:
+            consumed = other_events + [m.row_id for m in plan.mails if m.applied]
+        self._record(report, entries, now, consumed)
         return report
 
     def _load_memory(self, bugs: Sequence[Bug], now: datetime
@@ -358,7 +278,8 @@ class TriageEngine:
                                         self.settings.bugzilla.workflow.needinfo_flag)
         return ledger, states, {k: frozenset(v) for k, v in applied.items()}
 
-    def _apply(self, plan: Plan, run_id: int, production: bool) -> None:
+    def _apply(self, plan: Plan, run_id: int, production: bool, bugs: Mapping[int, Bug]
+               ) -> None:
         """Every write goes through the Writer (idempotency key recorded before sending, marker
         checked, confirmed after)."""
         from triage.writes import Writer
@@ -372,14 +293,13 @@ class TriageEngine:
                         kill_switch=lambda: self.settings.safety.kill_switch,
                         mail_sender=self.mail_sender)
         touched: set[int] = set()
-        for bp in plan.bugs:
-            for pc in bp.changes:
-                if pc.status != WRITE:
-                    continue
-                outcome = writer.apply(pc.change, current=bp.bug)
-                pc.outcome, pc.error = outcome.status, outcome.error
-                if pc.change.bug_id is not None and outcome.sent:
-                    touched.add(pc.change.bug_id)
+        for pc in plan.to_write:
+            bug_id = pc.change.bug_id
+            current = bugs.get(bug_id) if bug_id is not None and pc.change.update else None
+            outcome = writer.apply(pc.change, current=current)
+            pc.outcome, pc.error = outcome.status, outcome.error
+            if bug_id is not None and outcome.sent and pc.change.update is not None:
+                touched.add(bug_id)
         if touched and self.refresh:
             # Keep the cache in step with what was just written, so the next dry run (which may
             # not refresh) plans from the bugs as they are now.
@@ -421,10 +341,11 @@ class TriageEngine:
                         setattr(row, name, value)
 
     def _record(self, report: RunReport, entries: list[LedgerEntry], now: datetime,
-                consumed_events: list[int], selected: list[int]) -> None:
+                consumed_events: list[int]) -> None:
         plan = report.plan
         decisions: list[tuple[Decision, bool]] = []
         applied_keys = {c.change.key for c in plan.changes() if c.outcome in DONE_STATUSES}
+        records: dict[int, StateRecord] = {}
         with self.store.session() as s:
             latest = _latest_decisions(s, [b.bug.id for b in plan.bugs])
             for bp in plan.bugs:
@@ -439,15 +360,21 @@ class TriageEngine:
                         fresh = latest.get((d.bug_id, d.rule)) != (d.outcome, d.reason)
                         if fresh or committed or pr.changes:
                             decisions.append((d, committed))
-                    for pc in pr.changes:
-                        if pc.status == SUPPRESSED:
-                            decisions.append((Decision(
-                                bug_id=bp.bug.id, rule="nag-ledger", outcome="suppressed",
-                                reason=pc.why, details={"key": pc.change.key,
-                                                        "rule": pc.change.rule}), False))
+                    decisions.extend(_held_back(pr.changes))
                 if record != bp.start:
-                    state_rows.save_state(s, record, now)
-                    report.states_committed += 1
+                    records[bp.bug.id] = record
+            for mp in plan.mails:
+                committed = mp.applied
+                decisions.extend((d, committed and d.bug_id in mp.states) for d in mp.decisions)
+                decisions.extend(_held_back(mp.changes))
+                if not committed:
+                    continue
+                for bug_id, update in mp.states.items():
+                    base = records.get(bug_id) or state_rows.get_state(s, bug_id)
+                    records[bug_id] = update.apply_to(base, now)
+            for record in records.values():
+                state_rows.save_state(s, record, now)
+            report.states_committed = len(records)
             decision_rows.save_decisions(s, report.run_id, decisions, now)
             nag_rows.record(s, [e for e in entries if e.action_key in applied_keys])
             if consumed_events:
@@ -465,6 +392,13 @@ class TriageEngine:
             decision_rows.finish_run(s, report.run_id, outcome, report.summary(), now)
 
 
+def _held_back(changes: Iterable[PlannedChange]) -> list[tuple[Decision, bool]]:
+    """The nag ledger's holds as decisions, so ``explain`` shows why nothing was written."""
+    return [(Decision(bug_id=pc.change.bug_id or 0, rule="nag-ledger", outcome="suppressed",
+                      reason=pc.why, details={"key": pc.change.key, "rule": pc.change.rule}),
+             False) for pc in changes if pc.status == SUPPRESSED]
+
+
 def _latest_decisions(session: Any, ids: Sequence[int]) -> dict[tuple[int, str], tuple[str, str]]:
     """(bug, rule) → (outcome, reason) of the newest stored decision: unchanged conclusions are
     not stored again every day (the daily pass would otherwise add thousands of copies)."""
@@ -478,3 +412,30 @@ def _latest_decisions(session: Any, ids: Sequence[int]) -> dict[tuple[int, str],
                        DecisionRow.reason).where(DecisionRow.id.in_(newest))):
             out[(int(bug_id), rule)] = (outcome, reason)
     return out
+
+
+def run_triage_job(config_path: str | None = None, *, all_open: bool = True) -> dict[str, Any]:
+    """The scheduler's entry point (``triage.engine:run_triage_job``, plain arguments only): the
+    daily pass (``all_open``) or the queue, in the mode ``safety.production`` says. Returns the
+    run's summary; an aborted run is logged as an error (the cap held), not raised."""
+    from triage.adapters import open_tracker
+    from triage.adapters.smtp import writer_mail_sender
+    from triage.config import load_settings
+    from triage.store.db import open_store
+
+    settings = load_settings(config_path)
+    production = settings.writes_enabled()
+    store = open_store(settings.store_url)
+    try:
+        tracker = open_tracker(settings, production=production)
+        engine = TriageEngine(settings, store, tracker, refresh=bool(settings.bugzilla.url),
+                              mail_sender=writer_mail_sender(settings, production=production))
+        report = engine.run(all_open=all_open, production=production)
+    finally:
+        store.dispose()
+    summary = report.summary()
+    if report.aborted:
+        log.error("triage run %d aborted: %s", report.run_id, report.abort_reason)
+    else:
+        log.info("triage run %d: %s", report.run_id, summary)
+    return summary

@@ -48,9 +48,14 @@ from triage.model import (
     TriageCommand,
     parse_bz_time,
     to_jsonable,
+    utc,
 )
 from triage.store import Store
-from triage.store.tables import BugRow, Checkpoint, MailEventRow, MailMessage, TriageQueueEntry
+from triage.store import bugs as bug_repo
+from triage.store.checkpoints import get_checkpoint, set_checkpoint
+from triage.store.tables import Checkpoint, MailEventRow, MailMessage, TriageQueueEntry
+from triage.sync import CHECKPOINT as SYNC_CHECKPOINT
+from triage.sync import SETTLE_MARGIN
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +87,7 @@ class IngestReport:
     resyncs: list[str] = field(default_factory=list)
     tracker_calls: int = 0
     chunks: int = 0
+    unsettled: set[int] = field(default_factory=set)  # bugs read in their last change's second
 
     def merge(self, other: IngestReport) -> None:
         for name in ("received", "processed", "duplicates", "quarantined", "ignored",
@@ -90,6 +96,7 @@ class IngestReport:
         self.kinds.update(other.kinds)
         self.reasons.update(other.reasons)
         self.queued_bugs |= other.queued_bugs
+        self.unsettled |= other.unsettled
         self.resyncs.extend(other.resyncs)
 
 
@@ -129,35 +136,6 @@ def _upsert(session: Session, table: Table, rows: list[dict[str, Any]], key: str
             index_elements=[key], set_={c: lite.excluded[c] for c in update_cols}), rows)
     else:  # pragma: no cover - the store supports SQLite and PostgreSQL only
         raise NotImplementedError(dialect)
-
-
-def upsert_bug_cache(session: Session, bugs: Iterable[Bug]) -> None:
-    """Bug cache rows from fresh tracker data (the gateway's cache module may supersede this)."""
-    fetched = now()
-    rows = [
-        {
-            "id": b.id, "product": b.product, "component": b.component, "status": b.status,
-            "resolution": b.resolution, "summary": b.summary, "creator": b.creator,
-            "assigned_to": b.assigned_to, "is_open": b.is_open,
-            "creation_time": b.creation_time, "last_change_time": b.last_change_time,
-            "data": to_jsonable(b), "fetched_at": fetched, "unavailable_reason": "",
-        }
-        for b in bugs
-    ]
-    cols = [c for c in rows[0] if c != "id"] if rows else []
-    _upsert(session, BugRow.__table__, rows, "id", cols)  # type: ignore[arg-type]
-
-
-def _store_bugs(session: Session, bugs: Sequence[Bug]) -> None:
-    try:  # the Bugzilla gateway's cache module, when present, owns the bug cache format
-        from triage.store import bugs as bug_cache  # type: ignore[attr-defined]
-    except ImportError:
-        bug_cache = None
-    upsert = getattr(bug_cache, "upsert_bugs", None)
-    if upsert is not None:
-        upsert(session, bugs)
-    else:
-        upsert_bug_cache(session, bugs)
 
 
 def event_from_payload(payload: dict[str, Any]) -> MailEvent:
@@ -308,7 +286,7 @@ class Ingestor:
 
         self._fault("before-transaction")
         with self.store.session() as s:
-            self._write(s, batch, chunk, rows, events, queue, bugs, stamp)
+            self._write(s, batch, chunk, rows, events, queue, bugs, report.unsettled, stamp)
         return report
 
     def _fetch_bugs(self, fresh: list[tuple[SourceMessage, ParsedMail]],
@@ -321,11 +299,18 @@ class Ingestor:
         result = self.tracker.get_bugs(wanted, comments=True)  # one call for the whole chunk
         report.tracker_calls += 1
         found = {b.id for b in result.bugs}
+        answered = getattr(self.tracker, "server_time", None)
+        if isinstance(answered, datetime):
+            # Read in the very second of its last change: another change in that second would
+            # not move last_change_time, so the sync must not trust this copy (see sync.py).
+            limit = utc(answered).replace(microsecond=0) - SETTLE_MARGIN
+            report.unsettled |= {b.id for b in result.bugs if b.last_change_time >= limit}
         return list(result.bugs), set(result.missing) | (set(wanted) - found)
 
     def _write(self, s: Session, batch: MailBatch, chunk: list[SourceMessage],
                rows: list[dict[str, Any]], events: list[list[MailEvent]],
-               queue: dict[int, str], bugs: list[Bug], stamp: datetime) -> None:
+               queue: dict[int, str], bugs: list[Bug], unsettled: set[int],
+               stamp: datetime) -> None:
         if rows:
             ids = s.scalars(insert(MailMessage).returning(
                 MailMessage.id, sort_by_parameter_order=True), rows).all()
@@ -339,7 +324,12 @@ class Ingestor:
                 s.execute(insert(MailEventRow), event_rows)
             self._fault("after-events")
         if bugs:
-            _store_bugs(s, bugs)
+            bug_repo.upsert_bugs(s, bugs, fetched_at=stamp)
+        if unsettled:
+            sync_cp = get_checkpoint(s, SYNC_CHECKPOINT)
+            if sync_cp is not None:  # without one, the next sync is a full one anyway
+                sync_cp["unsettled"] = sorted(set(sync_cp.get("unsettled", [])) | unsettled)
+                set_checkpoint(s, SYNC_CHECKPOINT, sync_cp)
         _upsert(s, TriageQueueEntry.__table__,  # type: ignore[arg-type]
                 [{"bug_id": b, "reason": r, "queued_at": stamp} for b, r in queue.items()],
                 "bug_id", ["reason", "queued_at"])

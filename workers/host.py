@@ -96,7 +96,7 @@ def boot_probe_image(argv_for: list[str] | None = None, timeout: float = KVM_PRO
     return KvmStatus(False, f"probe image failed under -accel {accel}: {last}")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def kvm_status(arch: str) -> KvmStatus:
     """Whether ``-accel kvm`` really runs guests of ``arch`` here (cached for the process)."""
     if os.environ.get("XENTRIAGE_NO_KVM"):

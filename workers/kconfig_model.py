@@ -14,12 +14,13 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 _TOKEN_RE = re.compile(r'\s*(\|\||&&|!=|<=|>=|[!()=<>]|"(?:[^"\\]|\\.)*"|[A-Za-z0-9_.\-$]+)')
 _VAR_RE = re.compile(r"\$\(([A-Za-z0-9_]+)\)|\$([A-Za-z0-9_]+)")
 SKIP_DIRS = {".git", "build", ".unikraft", "__pycache__"}
 
-Node = tuple  # ("sym", name) | ("not", n) | ("and"|"or", a, b) | (op, a, b)
+Node = tuple[Any, ...]  # ("sym", name) | ("not", n) | ("and"|"or", a, b) | (op, a, b)
 
 
 class ExprError(ValueError):
@@ -165,7 +166,7 @@ class KconfigModel:
         return self.symbols.setdefault(name, SymbolInfo(name))
 
     def parse_file(self, path: Path, variables: Mapping[str, str],
-                   context: tuple[Node, ...] = ()) -> None:
+                   context: tuple[Node | None, ...] = ()) -> None:
         path = path.resolve()
         if path in self.parsed or not path.is_file():
             return
@@ -237,7 +238,7 @@ class KconfigModel:
                 self.errors.append(f"{path}: {exc}")
 
     def _source(self, here: Path, word: str, rest: str, variables: Mapping[str, str],
-                context: tuple[Node, ...]) -> None:
+                context: tuple[Node | None, ...]) -> None:
         target = _VAR_RE.sub(lambda m: variables.get(m.group(1) or m.group(2), "\0"),
                              rest.strip().strip('"'))
         if "\0" in target or any(c in target for c in "*?"):

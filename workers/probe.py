@@ -115,7 +115,8 @@ def render_text(report: ProbeReport) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m workers.probe", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m workers.probe",
+                                 description="Report what this worker can build and boot.")
     ap.add_argument("--json", action="store_true", help="print the report as JSON")
     args = ap.parse_args(argv)
     report = probe()

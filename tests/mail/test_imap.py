@@ -21,6 +21,12 @@ from triage.store import Store
 from triage.store.tables import MailEventRow, MailMessage
 
 PASSWORD_ENV = "XENTRIAGE_TEST_IMAP_PASSWORD"
+# imaplib2 3.6's threads call Thread.setName (deprecated in 3.11) and getName
+# besides the two messages pyproject.toml already filters; narrowly these, from that module only.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:setName\\(\\) is deprecated:DeprecationWarning:imaplib2"),
+    pytest.mark.filterwarnings("ignore:getName\\(\\) is deprecated:DeprecationWarning:imaplib2"),
+]
 
 
 @pytest.fixture
@@ -142,7 +148,7 @@ def test_reconnects_after_the_server_is_killed_and_restarted(
     dovecot.start()
     imap_mailbox.append(numbered(2))
     wait_for(lambda: len(message_ids(store)) == 2, timeout=20)
-    assert watcher.stats.failures >= 1
+    assert source.reconnects >= 1 or watcher.stats.failures >= 1
     assert message_ids(store) == ["<list-1@example.org>", "<list-2@example.org>"]
 
 

@@ -51,7 +51,8 @@ def test_group_membership_counts_when_looked_up(settings):
 
 
 def test_corrected_org_map_brings_an_excluded_bug_back(settings):
-    result = run(settings, "eve@example.org", state=TriageState.EXCLUDED)
+    result = run(settings, "eve@example.org", state=TriageState.EXCLUDED,
+                 groups={"eve@example.org": ()})
     assert result.state.state == TriageState.NEW and result.state.organisation == ""
 
 
@@ -76,3 +77,9 @@ def test_affiliation_is_pure_and_case_insensitive(settings):
     assert affiliation("BOB@CITRIX.COM", settings.orgs).organisation == "Citrix"
     assert affiliation("root@com", settings.orgs).organisation == ""
     assert StateRecord(1).state == TriageState.NEW
+
+
+def test_excluded_by_group_stays_excluded_when_groups_were_not_looked_up(settings):
+    rule = CorporateRule.from_settings(settings)
+    ctx = context(settings, state=TriageState.EXCLUDED)
+    assert not rule.evaluate(make_bug(creator="dan@example.org"), ctx)

@@ -146,3 +146,26 @@ def test_cap_zero_or_one(settings, store, cap):
     cache(store, make_bug(1, VAGUE), make_bug(2, COMPLETE_XEN))
     report = engine(settings, store).run(bug_ids=[1, 2], change_cap=cap)
     assert report.aborted and "change cap" in report.abort_reason
+
+
+def test_scheduler_entry_point_runs_the_daily_pass(tmp_path, make_bugzilla_double, monkeypatch):
+    from triage.engine import run_triage_job
+
+    double = make_bugzilla_double(**double_options())
+    monkeypatch.setenv(KEY_ENV, double.admin_api_key)
+    double.create_user(REPORTER)
+    double.seed_bugs([{"summary": "s", "product": "Xen", "component": "Hypervisor",
+                       "creator": REPORTER, "description": VAGUE}])
+    config, settings = write_config(tmp_path, double, "[safety]\nproduction = true\n")
+    from triage.adapters import open_tracker
+    from triage.store import Store
+    from triage.sync import sync_bugs
+
+    store = Store(settings.store_url)
+    store.migrate()
+    sync_bugs(store, open_tracker(settings, production=False), settings)
+    store.dispose()
+    summary = run_triage_job(str(config))
+    assert summary["selection"] == "daily pass over every open bug"
+    assert (summary["planned"], summary["written"]) == (1, 1)
+    assert run_triage_job(str(config))["written"] == 0

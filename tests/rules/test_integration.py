@@ -120,3 +120,58 @@ def test_the_reporters_answer_moves_the_bug_to_review(world):
     assert "[xt:needinfo]" not in bug["whiteboard"]
     assert not [f for f in bug["flags"] if f["name"] == "needinfo"]
     assert ADMIN in bot_comments(double, vague)[-1]["creator"]
+
+
+def test_store_only_dry_run_prints_a_readable_plan(tmp_path):
+    """Without a Bugzilla URL (the embedded/snapshot mode) the plan comes from the store."""
+    from tests.rules.builders import make_bug
+    from triage.config import load_settings
+    from triage.store import Store
+    from triage.store import bugs as bug_cache
+
+    config = tmp_path / "x.toml"
+    config.write_text(f'[general]\nstate_dir = "{tmp_path / "state"}"\n', encoding="utf-8")
+    store = Store(load_settings(config).store_url)
+    store.migrate()
+    with store.session() as s:
+        bug_cache.upsert_bug(s, make_bug(11, VAGUE + "\x1b[2J<b>{{ x }}</b>",
+                                         summary="\x1b[31mred\r\nsummary"))
+    store.dispose()
+    result = xt(config, "triage", "--all", "--show-comments")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "DRY RUN (nothing is written); 1 bugs (daily pass over every open bug)" in out
+    assert "bug 11: comment" in out and "why: the report is incomplete: ask for" in out
+    assert "      | * Xen version: Which Xen version are you running?" in out
+    assert "\x1b" not in out and "\r" not in out
+    assert "Summary: 1 writes planned (cap 50)" in out
+    assert "followup: follow-up" in xt(config, "explain", "11").output
+
+
+def test_group_membership_makes_a_reporter_corporate(tmp_path, make_bugzilla_double,
+                                                     monkeypatch):
+    double = make_bugzilla_double(**double_options())
+    monkeypatch.setenv(KEY_ENV, double.admin_api_key)
+    with double.state.lock:  # the double has no hook for custom groups: add one to its table
+        double.state.db.execute("INSERT INTO groups VALUES (?,?,?)",
+                                (100, "xen-partners", "Companies working on Xen"))
+    double.create_user("partner@example.com", groups=("xen-partners",))
+    double.create_user("eve@example.org")
+    ids = double.seed_bugs([
+        {"summary": "s", "product": "Xen", "component": "Hypervisor", "creator": who,
+         "description": VAGUE} for who in ("partner@example.com", "eve@example.org")])
+    config, _ = write_config(tmp_path, double, 'groups = ["xen-partners"]')
+    double.reset_counts()
+    result = xt(config, "triage", *[a for i in ids for a in ("--bug", str(i))])
+    assert result.exit_code == 0, result.output
+    assert f"bug {ids[0]}:" not in result.output and f"bug {ids[1]}: comment" in result.output
+    corp = xt(config, "explain", str(ids[0])).output
+    assert "member of the Bugzilla group xen-partners" in corp
+    # One lookup per reporter; the next pass looks up only reporters of undecided bugs (eve's
+    # bug stays "new" in a dry run), and the excluded bug stays excluded.
+    assert double.request_count(path_prefix="/rest/user") == 2
+    double.reset_counts()
+    again = xt(config, "triage", *[a for i in ids for a in ("--bug", str(i))])
+    assert double.request_count(path_prefix="/rest/user") == 1
+    assert f"bug {ids[0]}:" not in again.output
+    assert "excluded" in xt(config, "explain", str(ids[0])).output

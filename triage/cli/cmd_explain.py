@@ -9,6 +9,7 @@ import click
 
 from triage.cli.common import EXIT_NOT_FOUND, app, fail
 from triage.model import format_bz_time
+from triage.rules.base import sanitize
 
 
 def gather(store: Any, bug_id: int) -> dict[str, Any]:
@@ -63,14 +64,15 @@ def render(info: dict[str, Any]) -> str:
         planned = "" if d["state_committed"] or not d["state"] else " (not applied)"
         lines.append(f"  {d['at']} run {d['run']} ({d['mode']}) {d['rule']}: "
                      f"{d['outcome']}{state}{planned}")
-        lines.append(f"      {d['reason']}")
+        lines.append(f"      {sanitize(d['reason'], max_length=500)}")
     lines.append("")
     lines.append("State history:")
     for h in info["state_history"] or [{"none": True}]:
         if h.get("none"):
             lines.append("  (no committed transitions)")
             break
-        lines.append(f"  {h['at']} {h['state']} ({h['rule']}: {h['reason']})")
+        lines.append(f"  {h['at']} {h['state']} ({h['rule']}: "
+                     f"{sanitize(h['reason'], max_length=300)})")
     lines.append("")
     lines.append("Actions:")
     for a in info["actions"] or [{"none": True}]:

@@ -18,12 +18,19 @@ from triage.cli.common import (
 from triage.config import ConfigError, Settings
 from triage.engine import ALREADY_APPLIED, SUPPRESSED, WRITE, PlannedChange, RunReport
 from triage.model import Change
+from triage.rules.base import sanitize
+
+
+def _safe(text: str, limit: int = 300) -> str:
+    """Reasons and subjects can carry text from bugs and mails: one line, no control characters
+    (a terminal escape sequence in a bug summary must not reach the operator's terminal)."""
+    return str(sanitize(text, max_length=limit))
 
 
 def describe_change(change: Change) -> str:
-    """One line: what a change does, without quoting user text."""
+    """One line: what a change does (user text only through :func:`_safe`)."""
     if change.mail is not None:
-        return f"mail to {', '.join(change.mail.to)}: {change.mail.subject[:60]!r}"
+        return _safe(f"mail to {', '.join(change.mail.to)}: {change.mail.subject[:60]!r}")
     if change.create is not None:
         return f"file a bug in {change.create.product}/{change.create.component}"
     u = change.update
@@ -43,7 +50,7 @@ def describe_change(change: Change) -> str:
                                                          u.keywords_remove]
     parts += [f"+[{t}]" for t in u.whiteboard_add] + [f"-[{t}]" for t in u.whiteboard_remove]
     parts += [f"cc {c}" for c in u.cc_add]
-    return ", ".join(parts) or "no-op"
+    return _safe(", ".join(parts) or "no-op", 1000)
 
 
 def render_plan(report: RunReport, *, show_comments: bool = False) -> str:
@@ -65,14 +72,15 @@ def render_plan(report: RunReport, *, show_comments: bool = False) -> str:
                    ALREADY_APPLIED: "[already applied] "}[pc.status]
             result = f" -> {pc.outcome}" if pc.outcome and pc.status == WRITE else ""
             lines.append(f"  bug {c.bug_id}: {tag}{describe_change(c)}{result}")
-            lines.append(f"      why: {c.reason}")
+            lines.append(f"      why: {_safe(c.reason)}")
             if pc.status == SUPPRESSED:
-                lines.append(f"      held back: {pc.why}")
+                lines.append(f"      held back: {_safe(pc.why)}")
             if pc.error:
-                lines.append(f"      error: {pc.error}")
+                lines.append(f"      error: {_safe(pc.error)}")
             lines.append(f"      key: {c.key}")
             if show_comments and c.update is not None and c.update.comment:
-                lines.extend("      | " + line for line in c.update.comment.splitlines())
+                lines.extend("      | " + _safe(line, 1000)
+                             for line in c.update.comment.splitlines())
     s = report.summary()
     lines.append("")
     lines.append(f"Summary: {s['planned']} writes planned (cap {s['change_cap']}), "

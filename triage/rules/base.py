@@ -248,15 +248,25 @@ def template_environment() -> jinja2.Environment:
             trim_blocks=True,
             lstrip_blocks=True,
             finalize=_finalize,
+            # Templates ship with the package: no stat() per render to see if they changed.
+            auto_reload=False,
         )
         _ENV.filters["wrap"] = _wrap
         _ENV.filters["bullet"] = _bullet
     return _ENV
 
 
+_COMPILED: dict[str, jinja2.Template] = {}
+
+
 def render(template: str, **values: Any) -> str:
     """Render ``templates/<template>``; trailing whitespace on lines is dropped."""
-    text = template_environment().get_template(template).render(**values)
+    compiled = _COMPILED.get(template)
+    if compiled is None:
+        # Jinja's own LRU cache reorders a deque on every hit: measurable over thousands of
+        # follow-ups in a pass. The handful of templates are compiled once.
+        compiled = _COMPILED[template] = template_environment().get_template(template)
+    text = compiled.render(**values)
     return "\n".join(line.rstrip() for line in text.strip("\n").splitlines()) + "\n"
 
 

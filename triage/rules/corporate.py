@@ -104,6 +104,10 @@ class CorporateRule(Rule):
                 stop=True,
             )
         back = ctx.state.state == TriageState.EXCLUDED
+        if back and groups is None and ctx.settings.orgs.groups:
+            # Excluded earlier (perhaps by group membership, which the engine looks up only for
+            # new bugs): without the groups at hand the rule cannot overturn that.
+            return NOTHING
         return RuleResult(
             decisions=(self.decision(bug, "community", who.evidence,
                                      TriageState.NEW if back else None),),

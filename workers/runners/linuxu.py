@@ -13,7 +13,8 @@ class LinuxuRunner:
 
     def availability(self, arch: str) -> Availability:
         if arch != native_arch():
-            return Availability(False, f"linuxu runs native {native_arch()} executables only")
+            return Availability(False, f"no capable booter for linuxu/{arch}: linuxu images "
+                                       f"run natively and this host is {native_arch()}")
         return Availability(True, "native executable on a pseudo-terminal", "native")
 
     def launch(self, req: BootRequest) -> LaunchSpec:

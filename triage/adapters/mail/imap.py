@@ -39,10 +39,12 @@ with warnings.catch_warnings():
     import imaplib2
 
 log = logging.getLogger(__name__)
-# imaplib2 3.6 calls Thread.setDaemon / threading.currentThread, deprecated since 3.10. Silence
-# exactly those two messages from that module, nothing else.
+# imaplib2 3.6 calls Thread.setDaemon / setName / getName and threading.currentThread, deprecated since
+# 3.10. Silence exactly those messages from that module, nothing else.
 warnings.filterwarnings("ignore", r"setDaemon\(\) is deprecated", DeprecationWarning, "imaplib2")
 warnings.filterwarnings("ignore", r"currentThread\(\) is deprecated", DeprecationWarning,
+                        "imaplib2")
+warnings.filterwarnings("ignore", r"(set|get)Name\(\) is deprecated", DeprecationWarning,
                         "imaplib2")
 _FETCH_UID = re.compile(rb"UID (\d+)")
 _FETCH_SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
@@ -120,6 +122,7 @@ class ImapSource:
         self._uidvalidity: int | None = None
         self._sleep = sleep
         self.max_backoff_seconds = max_backoff_seconds
+        self._wake = threading.Event()
         self.round_trips = 0  # commands sent: the benchmark reports them
         self.reconnects = 0
 
@@ -278,28 +281,42 @@ class ImapSource:
             raise MailSourceUnavailable(f"IMAP connection lost: {exc}") from None
 
     def interrupt(self) -> None:
-        """End a running IDLE from another thread (imaplib2 leaves IDLE when a command is
-        queued): an asynchronous NOOP whose answer nobody waits for."""
-        conn = self._conn
-        if conn is None:
-            return
-        try:
-            conn.noop(callback=lambda _result: None)
-        except Exception:  # the connection may be half gone: stopping must not fail on it
-            log.debug("interrupting IDLE failed", exc_info=True)
+        """End a running :meth:`wait_for_mail` from another thread or a signal handler."""
+        self._wake.set()
 
     def wait_for_mail(self, timeout: float) -> bool:
-        """IDLE until the server announces a change or ``timeout`` passes. True: something
-        happened (new mail, expunge, or the connection broke and needs a sweep)."""
+        """IDLE until the server announces a change, ``timeout`` passes or :meth:`interrupt` is
+        called. True: something happened (new mail, expunge, or the connection broke and a
+        sweep is due).
+
+        imaplib2 holds its state lock for the whole of a blocking ``idle()``, so no other
+        thread could end it; IDLE is therefore started asynchronously (with a callback) and the
+        wait happens here, on an event both the callback and :meth:`interrupt` can set."""
         self.ensure_connected()
+        conn = self._conn
+        outcome: dict[str, Any] = {}
+        self._wake.clear()
+
+        def finished(result: tuple[Any, Any, Any]) -> None:
+            response, _arg, aborted = result
+            outcome["aborted"], outcome["response"] = aborted, response
+            self._wake.set()
+
         try:
-            self._conn.response("EXISTS")  # drop the count EXAMINE left: only news counts
-            typ, _data = self._conn.idle(timeout=max(1, int(timeout)))
+            conn.response("EXISTS")  # drop the count EXAMINE left: only news counts
+            conn.idle(timeout=max(1, int(timeout)), callback=finished)
             self.round_trips += 1
+            self._wake.wait(timeout + 5)
+            if "response" not in outcome:
+                conn.noop()  # interrupted: a command ends IDLE (imaplib2 sends DONE first)
+                self.round_trips += 1
         except (imaplib2.IMAP4.abort, OSError) as exc:
             self._conn = None
             log.warning("IMAP connection lost while idling: %s", exc)
             return True
-        # imaplib2 answers "* IDLE TIMEOUT" itself when nothing came; EXISTS means new mail.
-        _t, exists = self._conn.response("EXISTS")
-        return bool(exists and exists[0]) and typ == "OK"
+        if outcome.get("aborted"):
+            self._conn = None
+            log.warning("IMAP connection lost while idling: %s", outcome["aborted"][1])
+            return True
+        _t, exists = conn.response("EXISTS")
+        return bool(exists and exists[0])

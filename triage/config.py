@@ -307,6 +307,12 @@ def _convert(key: str, tp: Any, value: Any, base: Path) -> Any:
     raise ConfigError(key, f"unsupported setting type {tp!r}")  # pragma: no cover
 
 
+def build_section(prefix: str, cls: type, table: dict[str, Any], base: Path) -> Any:
+    """Build dataclass ``cls`` from a TOML table with the same strict checks as every section
+    (the rules use it for their own ``[rules.<name>]`` tables)."""
+    return _build(prefix, cls, table, base)
+
+
 def _build(prefix: str, cls: type, table: dict[str, Any], base: Path) -> Any:
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if not _is_internal(f)}

@@ -412,30 +412,3 @@ def _latest_decisions(session: Any, ids: Sequence[int]) -> dict[tuple[int, str],
                        DecisionRow.reason).where(DecisionRow.id.in_(newest))):
             out[(int(bug_id), rule)] = (outcome, reason)
     return out
-
-
-def run_triage_job(config_path: str | None = None, *, all_open: bool = True) -> dict[str, Any]:
-    """The scheduler's entry point (``triage.engine:run_triage_job``, plain arguments only): the
-    daily pass (``all_open``) or the queue, in the mode ``safety.production`` says. Returns the
-    run's summary; an aborted run is logged as an error (the cap held), not raised."""
-    from triage.adapters import open_tracker
-    from triage.adapters.smtp import writer_mail_sender
-    from triage.config import load_settings
-    from triage.store.db import open_store
-
-    settings = load_settings(config_path)
-    production = settings.writes_enabled()
-    store = open_store(settings.store_url)
-    try:
-        tracker = open_tracker(settings, production=production)
-        engine = TriageEngine(settings, store, tracker, refresh=bool(settings.bugzilla.url),
-                              mail_sender=writer_mail_sender(settings, production=production))
-        report = engine.run(all_open=all_open, production=production)
-    finally:
-        store.dispose()
-    summary = report.summary()
-    if report.aborted:
-        log.error("triage run %d aborted: %s", report.run_id, report.abort_reason)
-    else:
-        log.info("triage run %d: %s", report.run_id, summary)
-    return summary

@@ -28,6 +28,7 @@ class CycleReport:
     failures: list[str] = field(default_factory=list)
     aborted: str = ""
     plan_text: str = ""
+    triage_summary: dict[str, Any] = field(default_factory=dict)
 
     def add(self, step: str, text: str) -> None:
         self.lines.append(f"{step}: {text}")
@@ -106,7 +107,7 @@ def triage_pass(settings: Settings, store: Store, report: CycleReport, *, produc
     report.plan_text = render_plan(result)
     if result.aborted:
         report.aborted = result.abort_reason
-    s = result.summary()
+    s = report.triage_summary = result.summary()
     mode = "production" if production else "dry run"
     report.add("triage", f"{mode}, {s['selection']}: {s['bugs']} bugs, {s['decisions']} "
                          f"decisions, {s['planned']} writes planned, {s['written']} written, "
@@ -146,9 +147,10 @@ def sync_job(config_path: str | None = None) -> None:
         store.dispose()
 
 
-def triage_job(config_path: str | None = None, all_open: bool = False) -> None:
+def triage_job(config_path: str | None = None, all_open: bool = False) -> dict[str, Any]:
     """The queue every few minutes; with ``all_open`` the daily pass. Production only if the
-    configuration says so (``safety.production``): a scheduler has no command line."""
+    configuration says so (``safety.production``): a scheduler has no command line. Returns the
+    run's summary; an aborted run is logged as an error (the cap held), not raised."""
     settings, store = _with(config_path)
     try:
         report = CycleReport()
@@ -159,6 +161,7 @@ def triage_job(config_path: str | None = None, all_open: bool = False) -> None:
         log.info("; ".join(report.lines + report.failures))
     finally:
         store.dispose()
+    return report.triage_summary
 
 
 def archive_job(config_path: str | None = None) -> None:

@@ -21,6 +21,7 @@ import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.header import Header
 from email.utils import format_datetime
 from pathlib import Path
 
@@ -58,8 +59,12 @@ def _boundary(rng: random.Random) -> str:
 def _headers(bug: SampleBug, *, subject: str, when: datetime, bz_type: str, who: str,
              changed: str, message_id: str, thread: str | None, keywords: str = "",
              flags: str = "", status: str | None = None, reason: str | None = "CC") -> str:
-    subject_lines = textwrap.wrap(subject, 75, subsequent_indent=" ", break_long_words=False)
-    out = [f"From: {DAEMON}", f"To: {LIST}", "Subject: " + "\n".join(subject_lines).lstrip(),
+    if subject.isascii():
+        folded = "\n".join(textwrap.wrap(subject, 75, subsequent_indent=" ",
+                                         break_long_words=False)).lstrip()
+    else:  # as Bugzilla does: RFC 2047 encoded words, folded
+        folded = Header(subject, "utf-8", header_name="Subject").encode(linesep="\n")
+    out = [f"From: {DAEMON}", f"To: {LIST}", "Subject: " + folded,
            f"Date: {format_datetime(when)}"]
     if reason is not None:
         out.append(f"X-Bugzilla-Reason: {reason}")
@@ -235,23 +240,22 @@ FALLBACK_BUGS = [
 
 
 def load_bugs(snapshot: Path = SNAPSHOT) -> list[SampleBug]:
-    """The sample snapshot's bugs (any of its plausible layouts), else the built-in set."""
+    """The sample snapshot's bugs (``bugs`` list, ``comments`` by bug id), else the built-in set."""
     if not snapshot.exists():
         return FALLBACK_BUGS
     data = json.loads(snapshot.read_text(encoding="utf-8"))
-    items = data.get("bugs", data) if isinstance(data, dict) else data
-    if isinstance(items, dict):
-        items = list(items.values())
+    comments = data.get("comments", {})
     bugs = []
-    for b in items:
-        description = next((c.get("text", "") for c in b.get("comments", ())
-                             if c.get("count") == 0), "") or "No description."
+    for b in data.get("bugs", []):
+        entry = comments.get(str(b["id"]), {})
+        listed = entry.get("comments", []) if isinstance(entry, dict) else entry
+        description = next((c.get("text", "") for c in listed if c.get("count") == 0), "")
         bugs.append(SampleBug(
             id=int(b["id"]), summary=b.get("summary", ""), product=b.get("product", "Xen"),
             component=b.get("component", "Hypervisor"), version=b.get("version", "unstable"),
             reporter=b.get("creator", "eve.hobbyist@gmail.com"),
             assignee=b.get("assigned_to", "") or "xen-devel@lists.xenproject.org",
-            description=description, status=b.get("status", "UNCONFIRMED"),
+            description=description or "No description.", status=b.get("status", "UNCONFIRMED"),
             severity=b.get("severity", "normal") or "normal"))
     return bugs or FALLBACK_BUGS
 
@@ -262,6 +266,8 @@ TRIAGER = ("triager@xenproject.org", "Xen Triage")
 def bug_story(bug: SampleBug, start: datetime, rng: random.Random) -> Iterator[bytes]:
     """A plausible life of a bug on the list: filed, asked for details, answered, confirmed."""
     t = start
+    final = bug.status
+    bug = SampleBug(**{**bug.__dict__, "status": "UNCONFIRMED"})
     yield new_bug_mail(bug, t, rng)
     t += timedelta(hours=rng.randint(1, 30))
     yield comment_mail(bug, t, rng, who=TRIAGER[0], who_name=TRIAGER[1], comment_no=1,
@@ -271,12 +277,21 @@ def bug_story(bug: SampleBug, start: datetime, rng: random.Random) -> Iterator[b
     t += timedelta(hours=rng.randint(2, 60))
     yield comment_mail(bug, t, rng, who=bug.reporter, who_name=bug.reporter.split("@")[0],
                        comment_no=2, text="Log attached: (XEN) Panic on CPU 0.")
+    if final == "UNCONFIRMED":
+        return
     t += timedelta(hours=rng.randint(1, 48))
     yield change_mail(bug, t, rng, who=TRIAGER[0], who_name=TRIAGER[1],
                       changes=[("Status", "UNCONFIRMED", "CONFIRMED"),
                                ("Whiteboard", "", "triage:complete"),
                                ("Ever confirmed", "0", "1")],
                       changed="bug_status status_whiteboard everconfirmed", status="CONFIRMED")
+    if final in ("RESOLVED", "VERIFIED"):
+        t += timedelta(days=rng.randint(2, 9))
+        yield change_mail(bug, t, rng, who=bug.assignee, who_name=bug.assignee.split("@")[0],
+                          changes=[("Status", "CONFIRMED", final), ("Resolution", "---", "FIXED")],
+                          changed="bug_status resolution", status=final,
+                          comment="Fixed by commit 5e1f0c2 (x86/vmx: handle the exit).",
+                          comment_no=3)
 
 
 def sample_archive(bugs: list[SampleBug], seed: int = 1) -> list[bytes]:
@@ -287,8 +302,9 @@ def sample_archive(bugs: list[SampleBug], seed: int = 1) -> list[bytes]:
         t0 = start + timedelta(hours=9 * i)
         for j, raw in enumerate(bug_story(bug, t0, rng)):
             mails.append((t0 + timedelta(minutes=j), raw))
-    claimers = [("Roger Pau Monne", "roger.pau@citrix.com"), ("Jan Beulich", "jbeulich@suse.com")]
-    for k, bug in enumerate(bugs[:2]):
+    claimers = [("Andrew Cooper", "andrew.cooper@citrix.com"), ("Jan Beulich", "jbeulich@suse.com")]
+    open_for_dev = [b for b in bugs if b.status == "CONFIRMED"] or bugs
+    for k, bug in enumerate(open_for_dev[:2]):
         t = start + timedelta(days=6 + k)
         name, addr = claimers[k % len(claimers)]
         mails.append((t, claim_mail(name, addr, bug, t, rng)))

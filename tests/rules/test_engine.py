@@ -149,7 +149,7 @@ def test_cap_zero_or_one(settings, store, cap):
 
 
 def test_scheduler_entry_point_runs_the_daily_pass(tmp_path, make_bugzilla_double, monkeypatch):
-    from triage.engine import run_triage_job
+    from triage.jobs import triage_job
 
     double = make_bugzilla_double(**double_options())
     monkeypatch.setenv(KEY_ENV, double.admin_api_key)
@@ -165,7 +165,7 @@ def test_scheduler_entry_point_runs_the_daily_pass(tmp_path, make_bugzilla_doubl
     store.migrate()
     sync_bugs(store, open_tracker(settings, production=False), settings)
     store.dispose()
-    summary = run_triage_job(str(config))
+    summary = triage_job(str(config), all_open=True)
     assert summary["selection"] == "daily pass over every open bug"
     assert (summary["planned"], summary["written"]) == (1, 1)
-    assert run_triage_job(str(config))["written"] == 0
+    assert triage_job(str(config), all_open=True)["written"] == 0

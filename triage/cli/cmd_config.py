@@ -22,15 +22,12 @@ def _validate_extras(settings: Settings) -> tuple[list[str], list[str]]:
     Returns (problems, warnings)."""
     problems: list[str] = []
     warnings: list[str] = []
+    from triage.rules import validate_rule_settings  # the rules validate their own tables
+
     try:
-        from triage.rules import validate_rule_settings  # the rules validate their own tables
-    except ImportError:
-        validate_rule_settings = None
-    if validate_rule_settings is not None:
-        try:
-            validate_rule_settings(settings)
-        except ConfigError as exc:
-            problems.append(str(exc))
+        validate_rule_settings(settings)
+    except ConfigError as exc:
+        problems.append(str(exc))
     if settings.bugzilla.url and not settings.bugzilla_api_key().is_set():
         # Reads work anonymously (public bugs only); writes cannot.
         (problems if settings.writes_enabled() else warnings).append(

@@ -35,7 +35,7 @@ from typing import Any, ClassVar
 
 import jinja2
 
-from triage.config import ConfigError, Settings, _build
+from triage.config import ConfigError, Settings, build_section
 from triage.model import (
     Bug,
     BugUpdate,
@@ -143,7 +143,7 @@ def parse_rule_settings(rule_name: str, cls: type[RuleSettings], table: Mapping[
     if not isinstance(table, Mapping):
         raise ConfigError(prefix, "must be a table")
     # The config module's strict builder: same messages and type rules as every other section.
-    built = typing.cast(RuleSettings, _build(prefix, cls, dict(table), base or Path.cwd()))
+    built = typing.cast(RuleSettings, build_section(prefix, cls, dict(table), base or Path.cwd()))
     for key, message in built.problems():
         raise ConfigError(f"{prefix}.{key}", message)
     return built

@@ -45,3 +45,25 @@ def test_every_command_is_documented():
     text = (DOCS / "cli.md").read_text()
     missing = [c for c in _commands(main) if f"`{c}" not in text]
     assert not missing, f"commands missing from docs/cli.md: {missing}"
+
+
+def test_every_rule_setting_is_documented():
+    from triage.config import iter_settings as walk
+    from triage.rules import rule_classes
+
+    documented = _documented_keys()
+    missing = [
+        f"rules.{cls.name}.{key}"
+        for cls in rule_classes()
+        for key, _ in walk(cls.settings_class)
+        if f"rules.{cls.name}.{key}" not in documented
+    ]
+    assert not missing, f"rule settings missing from docs/configuration.md: {missing}"
+
+
+def test_every_rule_is_described_in_rules_md():
+    from triage.rules import rule_classes
+
+    text = (DOCS / "rules.md").read_text()
+    missing = [cls.name for cls in rule_classes() if f"`{cls.name}`" not in text]
+    assert not missing, f"rules missing from docs/rules.md: {missing}"

@@ -227,11 +227,11 @@ def claim_mail(sender_name: str, sender: str, bug: SampleBug, when: datetime,
 
 FALLBACK_BUGS = [
     SampleBug(101, "Hypervisor crash (GPF in vmx_vmexit_handler) during local migration",
-              component="Hypervisor", reporter="frank@example.org",
+              component="Hypervisor", reporter="frank@example.org", status="CONFIRMED",
               description="Xen 4.18.1, dom0 Debian 12.\nSteps: xl migrate guest1 localhost\n"
                           "Expected: migration. Actual: (XEN) FATAL TRAP: vector = 13"),
     SampleBug(102, "xl doesnt work", component="Tools", reporter="eve.hobbyist@gmail.com",
-              description="it crashes. pls fix"),
+              description="it crashes. pls fix", status="RESOLVED"),
     SampleBug(103, "Unikraft build fails", component="Unikraft", version="unstable",
               reporter="frank@example.org", description="Build fails on my machine."),
     SampleBug(104, "xenstored leaks memory when watches are removed", component="Tools",
@@ -303,8 +303,9 @@ def sample_archive(bugs: list[SampleBug], seed: int = 1) -> list[bytes]:
         for j, raw in enumerate(bug_story(bug, t0, rng)):
             mails.append((t0 + timedelta(minutes=j), raw))
     claimers = [("Andrew Cooper", "andrew.cooper@citrix.com"), ("Jan Beulich", "jbeulich@suse.com")]
-    open_for_dev = [b for b in bugs if b.status == "CONFIRMED"] or bugs
-    for k, bug in enumerate(open_for_dev[:2]):
+    open_for_dev = [b for b in bugs if b.status == "CONFIRMED"]
+    candidates = open_for_dev + [b for b in bugs if b not in open_for_dev]
+    for k, bug in enumerate(candidates[:2]):
         t = start + timedelta(days=6 + k)
         name, addr = claimers[k % len(claimers)]
         mails.append((t, claim_mail(name, addr, bug, t, rng)))

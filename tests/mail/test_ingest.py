@@ -45,16 +45,16 @@ def test_backfill_stores_events_queues_bugs_and_checkpoints(store, make_mbox, ma
     path = make_mbox(mails)
     tracker = FakeTracker(known=[b.id for b in FALLBACK_BUGS])
     report = make_ingestor(tracker=tracker, chunk_size=7).run(open_archive(path))
-    assert report.received == report.processed == len(mails) == 20
-    assert report.kinds == {"new-bug": 4, "comment": 8, "flag-request": 4, "field-change": 4}
-    assert counts(store) == (20, 20, [101, 102, 103, 104])
+    assert report.received == report.processed == len(mails) == 19
+    assert report.kinds == {"new-bug": 4, "comment": 8, "flag-request": 4, "field-change": 3}
+    assert counts(store) == (19, 19, [101, 102, 103, 104])
     # one batched tracker call per chunk, never one per bug or per mail
     assert len(tracker.calls) == report.chunks == 3
     assert all(len(call) == len(set(call)) for call in tracker.calls)
     with store.session() as s:
         assert sorted(s.scalars(select(BugRow.id))) == [101, 102, 103, 104]
     source_id = open_archive(path).source_id
-    assert load_checkpoint(store, source_id)["uid"] == 20
+    assert load_checkpoint(store, source_id)["uid"] == 19
     # a second run finds nothing new; appending resumes after the checkpoint
     assert make_ingestor(tracker=tracker).run(open_archive(path)).received == 0
     extra = claim_mail("Jan", "jbeulich@suse.com", FALLBACK_BUGS[2],

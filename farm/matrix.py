@@ -81,6 +81,7 @@ class Platform:
     symbols: tuple[str, ...]
     image_suffix: str  # qemu | fc | xen | linuxu, the image's name part
     boot_platform: str  # the --platform value for workers.boot
+    boot_args: tuple[str, ...] = ()  # extra workers.boot options, e.g. ("--accel", "tcg")
 
 
 @dataclass(frozen=True)
@@ -370,7 +371,8 @@ def parse_matrix(doc: dict[str, Any], base_dir: Path, source: Path | None = None
             if not _SYMBOL_RE.match(s):
                 raise MatrixError(f"{p.key}.symbols", f"{s!r} is not a CONFIG_ symbol")
         suffix = p.text("image_suffix", _REQUIRED)
-        platforms.append(Platform(p.name(), symbols, suffix, p.text("boot_platform", suffix)))
+        platforms.append(Platform(p.name(), symbols, suffix, p.text("boot_platform", suffix),
+                                  p.strs("boot_args")))
         p.done()
     _unique("platform", (p.name for p in platforms))
 

@@ -232,6 +232,7 @@ class BootImage(CellShell):
                "--result-json", posixpath.join(cell_dir, "boot-result.json")]
         for line in cell.success_lines:
             cmd += ["--success-line", line]
+        cmd += list(cell.platform.boot_args)
         return [*cmd, self.getProperty("image_path")]
 
     def classify(self, cell, rc, text, seconds):  # type: ignore[no-untyped-def]

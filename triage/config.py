@@ -158,6 +158,9 @@ class MailSettings:
     sweep_interval_seconds: int = 300
     fetch_batch_size: int = 500
     list_address: str = "xen-bugs@lists.xenproject.org"
+    # Larger mails are quarantined unparsed (raw kept); text kept per event is capped.
+    max_message_bytes: int = 10 * 1024 * 1024
+    max_text_chars: int = 65536
 
 
 @dataclass
@@ -252,6 +255,9 @@ _VALIDATORS: dict[str, typing.Callable[[Any], str | None]] = {
     "bugzilla.comment_batch_size": lambda v: None if 1 <= v <= 5000 else "must be 1..5000",
     "bugzilla.page_size": lambda v: None if 1 <= v <= 500 else "must be 1..500",
     "bugzilla.retries": lambda v: None if 0 <= v <= 20 else "must be 0..20",
+    "mail.max_message_bytes": lambda v: None if v >= 1024 else "must be >= 1024",
+    "mail.max_text_chars": lambda v: None if v >= 100 else "must be >= 100",
+    "mail.fetch_batch_size": lambda v: None if 1 <= v <= 5000 else "must be 1..5000",
     "smtp.transport": lambda v: None if v in {"smtp", "outbox"} else "must be smtp or outbox",
     "smtp.port": lambda v: None if 1 <= v <= 65535 else "must be 1..65535",
     "smtp.timeout_seconds": lambda v: None if v > 0 else "must be > 0",

@@ -2,7 +2,7 @@
 
 Exactly once, by construction:
 
-* Each chunk of messages (``chunk_size``; 1 for the live watcher, hundreds for a backfill) is
+* Each chunk of messages (``chunk_size``: what one fetch brought, or hundreds for a backfill) is
   written in **one transaction**: its ``mail_messages`` rows, their ``mail_events``, the bugs
   upserted into the cache, the bug ids put on ``triage_queue``, and the source's checkpoint
   (UIDVALIDITY and last UID, or the archive offset) after its last message. A crash anywhere
@@ -26,14 +26,13 @@ import hashlib
 import logging
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -53,7 +52,8 @@ from triage.model import (
 from triage.store import Store
 from triage.store import bugs as bug_repo
 from triage.store.checkpoints import get_checkpoint, set_checkpoint
-from triage.store.tables import Checkpoint, MailEventRow, MailMessage, TriageQueueEntry
+from triage.store.queue import enqueue, upsert_rows
+from triage.store.tables import Checkpoint, MailEventRow, MailMessage
 from triage.sync import CHECKPOINT as SYNC_CHECKPOINT
 from triage.sync import SETTLE_MARGIN
 
@@ -119,23 +119,6 @@ class Quarantine:
             os.fsync(fh.fileno())
         tmp.replace(path)  # a crash leaves no half-written file under the final name
         return path
-
-
-def _upsert(session: Session, table: Table, rows: list[dict[str, Any]], key: str,
-            update_cols: Sequence[str]) -> None:
-    if not rows:
-        return
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        pg = postgresql.insert(table)
-        session.execute(pg.on_conflict_do_update(
-            index_elements=[key], set_={c: pg.excluded[c] for c in update_cols}), rows)
-    elif dialect == "sqlite":
-        lite = sqlite.insert(table)
-        session.execute(lite.on_conflict_do_update(
-            index_elements=[key], set_={c: lite.excluded[c] for c in update_cols}), rows)
-    else:  # pragma: no cover - the store supports SQLite and PostgreSQL only
-        raise NotImplementedError(dialect)
 
 
 def event_from_payload(payload: dict[str, Any]) -> MailEvent:
@@ -330,11 +313,9 @@ class Ingestor:
             if sync_cp is not None:  # without one, the next sync is a full one anyway
                 sync_cp["unsettled"] = sorted(set(sync_cp.get("unsettled", [])) | unsettled)
                 set_checkpoint(s, SYNC_CHECKPOINT, sync_cp)
-        _upsert(s, TriageQueueEntry.__table__,  # type: ignore[arg-type]
-                [{"bug_id": b, "reason": r, "queued_at": stamp} for b, r in queue.items()],
-                "bug_id", ["reason", "queued_at"])
+        enqueue(s, queue, stamp)
         self._fault("after-queue")
-        _upsert(s, Checkpoint.__table__,  # type: ignore[arg-type]
+        upsert_rows(s, Checkpoint.__table__,  # type: ignore[arg-type]
                 [{"name": checkpoint_name(batch.source_id), "value": chunk[-1].checkpoint,
                   "updated_at": stamp}], "name", ["value", "updated_at"])
         self._fault("before-commit")

@@ -36,6 +36,7 @@ _FATAL_DEFECTS = (
     "MissingHeaderBodySeparatorDefect",
 )
 _RAW_MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*(<[\x21-\x7e]{1,990}>)", re.I | re.M)
+_SIMPLE_ADDRESS = re.compile(r"^\s*(?:[\w .'-]*<)?([\w.+'-]+@[\w-]+(?:\.[\w-]+)+)>?\s*$", re.A)
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
 _SUBJECT_BUG = re.compile(r"\[Bug (\d+)\]")
@@ -117,6 +118,9 @@ def normalise_message_id(value: str) -> str:
 
 def normalise_address(value: str) -> str:
     """``Eve Hobbyist <Eve.Hobbyist@Gmail.com>`` → ``eve.hobbyist@gmail.com``."""
+    simple = _SIMPLE_ADDRESS.match(value)  # the common shapes, without the full RFC 5322 parser
+    if simple:
+        return simple.group(1).lower()
     return parseaddr(value)[1].strip().lower()
 
 
@@ -157,28 +161,95 @@ def _header_problem(raw: bytes) -> tuple[bytes, str]:
     return block, f"8-bit data in header {name.strip()[:60]!r}"
 
 
-def _text_of(msg: Message, limit: int) -> tuple[str, str]:
-    """(text/plain body, problem). The first text/plain part not an attachment; decoded with its
-    declared charset. An unknown or wrong charset is a problem, not a guess."""
-    for part in msg.walk():
-        if part.is_multipart() or part.get_content_type() != "text/plain":
-            continue
-        if (part.get("Content-Disposition") or "").lower().startswith("attachment"):
-            continue
-        payload = part.get_payload(decode=True)
-        if not isinstance(payload, bytes):
+Headers = dict[str, str]  # lower-cased name → first value (compat32 .get() scans a list)
+
+
+def _header_dict(msg: Message) -> Headers:
+    out: Headers = {}
+    for name, value in msg.items():
+        out.setdefault(name.lower(), value)
+    return out
+
+
+def _split_multipart(body: bytes, boundary: str) -> tuple[list[bytes], str]:
+    """Parts of a multipart body, found by plain byte search. The stdlib parser compiles a
+    regular expression for every distinct boundary (one per Bugzilla mail), which costs more
+    than the rest of the parse; this does the same job for well-formed input and names the
+    defect otherwise."""
+    delim = b"--" + boundary.encode("ascii", "replace")
+    idx = body.find(delim)
+    while idx > 0 and body[idx - 1 : idx] != b"\n":
+        idx = body.find(delim, idx + 1)
+    if idx < 0:
+        return [], "StartBoundaryNotFoundDefect"
+    parts: list[bytes] = []
+    while True:
+        after = idx + len(delim)
+        if body.startswith(b"--", after):
+            return parts, ""
+        line_end = body.find(b"\n", after)
+        if line_end < 0:
+            return parts, "CloseBoundaryNotFoundDefect"
+        nxt = body.find(b"\n" + delim, line_end)
+        if nxt < 0:
+            parts.append(body[line_end + 1 :])
+            return parts, "CloseBoundaryNotFoundDefect"
+        end = nxt - 1 if body[nxt - 1 : nxt] == b"\r" else nxt
+        parts.append(body[line_end + 1 : end])
+        idx = nxt + 1
+
+
+def _decode_part(part: Message, limit: int) -> tuple[str, str]:
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return "", ""
+    charset = (part.get_content_charset() or "us-ascii").strip()
+    try:
+        codecs.lookup(charset)
+    except LookupError:
+        return "", f"unknown charset {charset[:40]!r}"
+    try:
+        text = payload.decode(charset)
+    except UnicodeDecodeError as exc:
+        return "", f"body is not valid {charset}: {exc.reason} at byte {exc.start}"
+    return text[: limit + 16384].replace("\r\n", "\n"), ""
+
+
+def _text_of(msg: Message, body: bytes, limit: int, depth: int = 0) -> tuple[str, str]:
+    """(text/plain body, problem): the first text/plain part that is not an attachment, decoded
+    with its declared charset. An unknown or wrong charset, or a broken multipart structure, is
+    a problem, not a guess. ``msg`` holds headers only; ``body`` is the raw rest."""
+    ctype = msg.get_content_type()
+    if msg.get_content_maintype() == "multipart":
+        boundary = msg.get_boundary()
+        if not boundary:
+            return "", "broken MIME structure: NoBoundaryInMultipartDefect"
+        parts, defect = _split_multipart(body, boundary)
+        if defect:
+            return "", f"broken MIME structure: {defect}"
+        if depth >= 5:
             return "", ""
-        charset = (part.get_content_charset() or "us-ascii").strip()
-        try:
-            codecs.lookup(charset)
-        except LookupError:
-            return "", f"unknown charset {charset[:40]!r}"
-        try:
-            text = payload.decode(charset)
-        except UnicodeDecodeError as exc:
-            return "", f"body is not valid {charset}: {exc.reason} at byte {exc.start}"
-        return text[: limit + 16384].replace("\r\n", "\n"), ""
-    return "", ""
+        for raw_part in parts:
+            head_end = _HEADER_END.search(raw_part)
+            if raw_part.startswith((b"\n", b"\r\n")):
+                part_head, part_body = b"", raw_part.lstrip(b"\r\n")
+            elif head_end:
+                part_head, part_body = raw_part[: head_end.start()], raw_part[head_end.end() :]
+            else:
+                part_head, part_body = raw_part, b""
+            part = _PARSER.parsebytes(part_head + b"\n\n", headersonly=True)
+            if (part.get("Content-Disposition") or "").lower().startswith("attachment"):
+                continue
+            if part.get_content_maintype() == "multipart" or \
+                    part.get_content_type() == "text/plain":
+                text, problem = _text_of(part, part_body, limit, depth + 1)
+                if text or problem:
+                    return text, problem
+        return "", ""
+    if ctype != "text/plain":
+        return "", ""
+    msg.set_payload(body.decode("ascii", "surrogateescape"))
+    return _decode_part(msg, limit)
 
 
 def _strip_signature(text: str) -> str:
@@ -191,10 +262,9 @@ def parse_change_table(body: str) -> list[FieldChange]:
     lines with an empty *What*; a cell filled to the column's width was cut mid-word (an e-mail
     address), a shorter one at a space."""
     lines = body.split("\n")
-    for start, line in enumerate(lines):
-        if line.strip().startswith("What") and line.count("|") == 2:
-            break
-    else:
+    start = next((i for i, line in enumerate(lines)
+                  if line.strip().startswith("What") and line.count("|") == 2), None)
+    if start is None:
         return []
     header = lines[start]
     bar1 = header.index("|")
@@ -298,22 +368,22 @@ def find_commands(text: str, sender: str) -> tuple[TriageCommand, ...]:
     return tuple(found)
 
 
-def _basic(raw: bytes, msg: Message) -> ParsedMail:
-    mid = normalise_message_id(msg.get("Message-ID") or "")
-    refs = tuple(normalise_message_id(r) for r in (msg.get("References") or "").split() if r)
+def _basic(raw: bytes, h: Headers) -> ParsedMail:
+    mid = normalise_message_id(h.get("message-id") or "")
+    refs = tuple(normalise_message_id(r) for r in (h.get("references") or "").split() if r)
     date = None
     try:
-        if msg.get("Date"):
-            date = utc(parsedate_to_datetime(msg["Date"]))
+        if h.get("date"):
+            date = utc(parsedate_to_datetime(h["date"]))
     except (TypeError, ValueError, IndexError):
         date = None
     return ParsedMail(
         message_id=mid or synthetic_message_id(raw),
         synthetic_id=not mid,
-        subject=_decode(msg.get("Subject")),
-        sender=normalise_address(msg.get("From") or ""),
+        subject=_decode(h.get("subject")),
+        sender=normalise_address(h.get("from") or ""),
         date=date,
-        in_reply_to=normalise_message_id(msg.get("In-Reply-To") or ""),
+        in_reply_to=normalise_message_id(h.get("in-reply-to") or ""),
         references=refs,
     )
 
@@ -325,7 +395,7 @@ def _with(base: ParsedMail, **changes: object) -> ParsedMail:
 def parse_headers_only(raw_head: bytes) -> ParsedMail:
     """Identity of a mail from its header block alone (for oversized mails)."""
     msg = _PARSER.parsebytes(raw_head, headersonly=True)
-    return _basic(raw_head, msg)
+    return _basic(raw_head, _header_dict(msg))
 
 
 def parse_mail(
@@ -338,32 +408,34 @@ def parse_mail(
         return _with(base, problem=f"message too large ({len(raw)} bytes, limit "
                                    f"{limits.max_message_bytes}): kept raw, not parsed")
     try:
-        msg = _PARSER.parsebytes(raw)
-        base = _basic(raw, msg)
+        end = _HEADER_END.search(raw)
+        body = raw[end.end() :] if end else b""
+        msg = _PARSER.parsebytes(raw[: end.start()] + b"\n\n" if end else raw, headersonly=True)
+        h = _header_dict(msg)
+        base = _basic(raw, h)
     except Exception as exc:  # the parser is lenient; anything escaping it is broken input
         found = _RAW_MESSAGE_ID.search(block)
         mid = normalise_message_id(found.group(1).decode("ascii", "replace")) if found else ""
         return ParsedMail(message_id=mid or synthetic_message_id(raw), synthetic_id=not mid,
                           problem=problem_8bit or f"unparseable message: {type(exc).__name__}")
     # The loop guard comes first: our own mail is never quarantined nor acted on.
-    if msg.get(BOT_HEADER) is not None or (bot_email and base.sender == bot_email.lower()):
+    if BOT_HEADER.lower() in h or (bot_email and base.sender == bot_email.lower()):
         return _with(base, ignored="own mail (loop)")
     if problem_8bit:
         return _with(base, problem=problem_8bit)
-    raw_subject = _unfold_raw(msg.get("Subject") or "")
+    raw_subject = _unfold_raw(h.get("subject") or "")
     if any(c in base.subject or c in raw_subject for c in "\r\n"):
         return _with(base, problem="subject contains CR/LF (header injection attempt)")
-    defects = [d for part in msg.walk() for d in part.defects]
-    fatal = [type(d).__name__ for d in defects if type(d).__name__ in _FATAL_DEFECTS]
+    fatal = [type(d).__name__ for d in msg.defects if type(d).__name__ in _FATAL_DEFECTS]
     if fatal:
         return _with(base, problem=f"broken MIME structure: {', '.join(sorted(set(fatal)))}")
     if not base.sender:
         return _with(base, problem="missing or unreadable From header")
-    text, text_problem = _text_of(msg, limits.max_text_chars)
+    text, text_problem = _text_of(msg, body, limits.max_text_chars)
     if text_problem:
         return _with(base, problem=text_problem)
-    if msg.get("X-Bugzilla-Type") is not None or msg.get("X-Bugzilla-ID") is not None:
-        return _bugzilla(base, msg, text, limits)
+    if "x-bugzilla-type" in h or "x-bugzilla-id" in h:
+        return _bugzilla(base, h, text, limits)
     commands = find_commands(text, base.sender)
     kind = MailEventKind.COMMAND if commands else MailEventKind.LIST_MAIL
     bug_ids = {c.bug_id for c in commands}
@@ -373,9 +445,9 @@ def parse_mail(
     return _with(base, kind=kind.value, bug_id=bug_id, events=(event,))
 
 
-def _bugzilla(base: ParsedMail, msg: Message, text: str, limits: ParseLimits) -> ParsedMail:
-    bz_type = _unfold(msg.get("X-Bugzilla-Type")).lower()
-    id_header = _unfold(msg.get("X-Bugzilla-ID"))
+def _bugzilla(base: ParsedMail, h: Headers, text: str, limits: ParseLimits) -> ParsedMail:
+    bz_type = _unfold(h.get("x-bugzilla-type")).lower()
+    id_header = _unfold(h.get("x-bugzilla-id"))
     subject_bug = _SUBJECT_BUG.search(base.subject)
     if not id_header and subject_bug is None:
         return _with(base, problem="Bugzilla notification without X-Bugzilla-ID or [Bug N]")
@@ -387,8 +459,8 @@ def _bugzilla(base: ParsedMail, msg: Message, text: str, limits: ParseLimits) ->
             f"X-Bugzilla-ID {bug_id} disagrees with subject [Bug {subject_bug.group(1)}]"))
     if bz_type not in {"new", "changed", "request"}:
         return _with(base, bug_id=bug_id, problem=f"unknown X-Bugzilla-Type {bz_type[:40]!r}")
-    changed_names = _unfold(msg.get("X-Bugzilla-Changed-Fields")).split()
-    who = normalise_address(_unfold(msg.get("X-Bugzilla-Who")))
+    changed_names = _unfold(h.get("x-bugzilla-changed-fields")).split()
+    who = normalise_address(_unfold(h.get("x-bugzilla-who")))
     changes: list[FieldChange] = []
     comment = ""
     if bz_type == "new":
@@ -402,7 +474,7 @@ def _bugzilla(base: ParsedMail, msg: Message, text: str, limits: ParseLimits) ->
             found = table.pop(name, None)
             if found is None:  # headers name it, the body does not: the header's new value
                 header = _HEADER_VALUES.get(name)
-                found = FieldChange(name, "", _unfold(msg.get(header)) if header else "")
+                found = FieldChange(name, "", _unfold(h.get(header.lower())) if header else "")
             changes.append(found)
         changes.extend(table.values())  # body rows the header list left out (never lost)
         comment = _comments(text, limits.max_text_chars)
@@ -410,8 +482,8 @@ def _bugzilla(base: ParsedMail, msg: Message, text: str, limits: ParseLimits) ->
     event = MailEvent(
         kind=kind, message_id=base.message_id, subject=base.subject, sender=base.sender,
         date=base.date, bug_id=bug_id,
-        product=_unfold(msg.get("X-Bugzilla-Product")),
-        component=_unfold(msg.get("X-Bugzilla-Component")),
+        product=_unfold(h.get("x-bugzilla-product")),
+        component=_unfold(h.get("x-bugzilla-component")),
         who=who, bugzilla_type=bz_type, changed_fields=tuple(changes), comment_text=comment,
     )
     return _with(base, kind=kind.value, bug_id=bug_id, events=(event,))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from triage.adapters.mail import MailSourceUnavailable
 from triage.adapters.mail.imap import ImapSource
 from triage.adapters.tracker import TrackerUnavailable
-from triage.ingest import IngestReport, Ingestor, load_checkpoint
+from triage.ingest import Ingestor, IngestReport, load_checkpoint
 
 log = logging.getLogger(__name__)
 

@@ -36,6 +36,7 @@ from triage.model import Bug, Comment, HistoryEntry, format_bz_time, parse_bz_ti
 from triage.store import Store
 from triage.store import bugs as bug_repo
 from triage.store.checkpoints import get_checkpoint, set_checkpoint
+from triage.store.queue import enqueue
 from triage.store.tables import BugRow
 
 log = logging.getLogger(__name__)
@@ -163,6 +164,9 @@ def sync_bugs(
         now = datetime.now(UTC)
         with store.session() as s:
             stored_count += bug_repo.upsert_bugs(s, complete, fetched_at=now)
+            # Changed bugs go to the rules in the same transaction: the sync is the safety net
+            # for notifications the list never delivered, so it must trigger triage like a mail.
+            enqueue(s, {b.id: "changed in Bugzilla (sync)" for b in complete}, now)
             for bug in batch:
                 if bug.id in gone:
                     if s.get(BugRow, bug.id) is None:

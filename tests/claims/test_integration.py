@@ -4,16 +4,20 @@ re-runs and an SMTP outage."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import requests
 
 from triage.adapters import open_tracker
 from triage.adapters.mail.archive import MboxSource
 from triage.adapters.smtp import BOT_HEADER, writer_mail_sender
 from triage.engine import TriageEngine
 from triage.ingest import Ingestor, pending_events
+from triage.model import TriageState
 from triage.store import Store
+from triage.store import states as state_rows
 
 ADMIN = "admin@bugzilla.local"  # the bot writes with the admin's API key
 ALICE = "alice@example.org"
@@ -139,3 +143,82 @@ def test_smtp_outage_keeps_the_reply_pending_then_sends_it_once(world, tmp_path)
     assert f"Done: #triage claim {bug_id}" in reply.get_content()
     with store.session() as s:
         assert pending_events(s) == []
+
+
+# --- stale claims and fix documentation through the double ------------------------------------
+
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+def run_at(settings, store: Store, double, when: datetime, bug_id: int):
+    double.set_clock(when)
+    tracker = open_tracker(settings, production=True)
+    engine = TriageEngine(settings, store, tracker, clock=lambda: when,
+                          mail_sender=writer_mail_sender(settings, production=True))
+    report = engine.run(bug_ids=[bug_id], production=True)
+    assert not report.aborted and not report.failed, report.summary()
+    return report
+
+
+def test_stale_claim_is_nudged_then_released(world):
+    settings, store, double, _smtp, _ = world
+    (bug_id,) = double.seed_bugs([{
+        "summary": "hvm guest hangs", "product": "Xen", "component": "Hypervisor",
+        "version": "4.17", "status": "IN_PROGRESS", "assigned_to": ALICE,
+        "creator": "reporter@example.org", "description": "Xen 4.17.2, x86_64, hangs",
+        "creation_time": NOW - timedelta(days=40), "last_change_time": NOW - timedelta(days=40),
+    }])
+    run_at(settings, store, double, NOW, bug_id)
+    got = double.bug(bug_id)
+    assert "[xt:claim-nudged]" in got["whiteboard"]
+    # (The reporter may get the completeness follow-up too: that is the other rules' business.)
+    assert [(f["name"], f["status"]) for f in got["flags"] if f["requestee"] == ALICE] == [
+        ("needinfo", "?")]
+    assert any("Are you still working on it?" in c["text"] for c in double.comments(bug_id))
+    with store.session() as s:
+        assert state_rows.get_states(s, [bug_id])[bug_id].state == TriageState.NUDGED
+
+    # A week later: still waiting; a re-run the same day writes nothing new.
+    run_at(settings, store, double, NOW + timedelta(days=7), bug_id)
+    comments = len(double.comments(bug_id))
+    run_at(settings, store, double, NOW + timedelta(days=7), bug_id)
+    assert len(double.comments(bug_id)) == comments
+    assert sum("Are you still working" in c["text"] for c in double.comments(bug_id)) == 1
+
+    run_at(settings, store, double, NOW + timedelta(days=15), bug_id)
+    got = double.bug(bug_id)
+    assert (got["assigned_to"], got["status"]) == (ADMIN, "CONFIRMED")
+    assert [f for f in got["flags"] if f["requestee"] == ALICE] == []
+    assert "claim-nudged" not in got["whiteboard"]
+    assert any("open for developers again" in c["text"] for c in double.comments(bug_id))
+    with store.session() as s:
+        record = state_rows.get_states(s, [bug_id])[bug_id]
+    assert record.state == TriageState.OPEN_FOR_DEV and record.claimed_by == ""
+
+
+def test_fix_documentation_asks_once_then_records_the_reference(world):
+    settings, store, double, _smtp, _ = world
+    alice_key = double.api_key_for(ALICE)
+    (bug_id,) = double.seed_bugs([{
+        "summary": "xl crash", "product": "Xen", "component": "Tools", "version": "4.17",
+        "status": "RESOLVED", "resolution": "FIXED", "assigned_to": ALICE,
+        "creator": "reporter@example.org", "description": "xl create crashes",
+        "creation_time": NOW - timedelta(days=20), "last_change_time": NOW - timedelta(days=1),
+        "comments": [{"text": "fixed in 4.17.3", "creator": ALICE}],
+    }])
+    run_at(settings, store, double, NOW, bug_id)
+    run_at(settings, store, double, NOW + timedelta(days=8), bug_id)
+    texts = [c["text"] for c in double.comments(bug_id)]
+    assert sum("To help users and distributors find the fix" in t for t in texts) == 1
+    assert [f["name"] for f in double.bug(bug_id)["flags"] if f["requestee"] == ALICE] == [
+        "needinfo"]
+
+    response = requests.post(f"{double.url}bug/{bug_id}/comment",
+                             params={"api_key": alice_key}, timeout=10,
+                             json={"comment": "Fixed in commit 0a1b2c3d4e5f on staging."})
+    assert response.status_code in (200, 201), response.text
+    run_at(settings, store, double, NOW + timedelta(days=9), bug_id)
+    with store.session() as s:
+        record = state_rows.get_states(s, [bug_id])[bug_id]
+    assert record.state == TriageState.FIX_DOCUMENTED
+    assert record.fix_reference.startswith("commit 0a1b2c3d4e5f (comment ")

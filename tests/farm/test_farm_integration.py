@@ -120,3 +120,23 @@ def test_change_schedules_only_the_touched_librarys_cells(
     localfarm.send_change(farm.state, ["README.md"], project="fixture")
     localfarm.wait_idle(farm.state, 60, settle=2.0)
     assert localfarm.builds_since(farm.state, before) == []
+
+
+def test_cli_run_prints_the_result_table(farm: RunningFarm,
+                                         full_run: dict[str, dict[str, Any]]) -> None:
+    from click.testing import CliRunner
+
+    from triage.cli.cmd_farm import command as farm_command
+
+    result = CliRunner().invoke(farm_command, [
+        "run", "--state-dir", str(farm.state.state_dir), "--cells", "hello-cpuid-kvm-*",
+        "--timeout", "120"])
+    # cpuid fails to compile on arm64: the run reports it and exits with the failed-cells code.
+    assert result.exit_code == 8, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split()[:3] == ["cell", "result", "reason"]
+    rows = {ln.split()[0]: ln for ln in lines[2:] if ln.startswith("hello-")}
+    assert set(rows) == {"hello-cpuid-kvm-arm64", "hello-cpuid-kvm-x86_64"}
+    assert "build-failed" in rows["hello-cpuid-kvm-arm64"]
+    assert "passed" in rows["hello-cpuid-kvm-x86_64"]
+    assert lines[-1] == "2 cells: 1 build-failed, 1 passed"

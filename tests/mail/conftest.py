@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.mail.make_sample_mbox import write_mbox
 from triage.adapters.tracker import BugBatch
+from triage.ingest import Ingestor
 from triage.model import Bug
 from triage.store import Store
-from triage.ingest import Ingestor
-
-from tests.mail.make_sample_mbox import write_mbox
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

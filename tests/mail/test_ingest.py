@@ -195,3 +195,29 @@ def test_sample_archive_ingests_cleanly(store, make_mbox, make_ingestor):
     report = make_ingestor().run(open_archive(make_mbox(raws)))
     assert report.quarantined == 0 and report.processed == len(raws)
     assert report.kinds["command"] == 2 and report.kinds["list-mail"] == 2
+
+
+def test_exactly_once_on_sqlite_and_postgresql(any_store: Store, tmp_path: Path) -> None:
+    """Same pipeline, both back ends (bulk RETURNING inserts and upserts differ by dialect)."""
+    from triage.ingest import Ingestor
+
+    tracker = FakeTracker(known=[101, 102, 103, 104])
+    mails = story_mails()
+    batch = MailBatch("imap:pg", 9, [SourceMessage(i + 1, raw, {"uidvalidity": 9,
+                                                               "last_uid": i + 1})
+                                     for i, raw in enumerate(mails)])
+
+    def crash(step: str) -> None:
+        if step == "after-events":
+            raise Crash(step)
+
+    with pytest.raises(Crash):
+        Ingestor(any_store, quarantine_dir=tmp_path / "q", tracker=tracker, chunk_size=50,
+                 fault=crash).ingest(batch)
+    assert counts(any_store)[:2] == (0, 0)
+    ingestor = Ingestor(any_store, quarantine_dir=tmp_path / "q", tracker=tracker, chunk_size=8)
+    first = ingestor.ingest(batch)
+    second = ingestor.ingest(batch)
+    assert (first.processed, second.duplicates) == (len(mails), len(mails))
+    assert counts(any_store) == (len(mails), len(mails), [101, 102, 103, 104])
+    assert load_checkpoint(any_store, "imap:pg") == {"uidvalidity": 9, "last_uid": len(mails)}

@@ -15,16 +15,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import delete
+
 from tests.bugzilla_double.client import admin, user
 from tests.bugzilla_double.double import BugzillaDouble
 from triage.adapters import open_tracker
 from triage.adapters.mail import MailBatch, SourceMessage
 from triage.config import Settings
+from triage.engine import TriageEngine
 from triage.ingest import Ingestor
 from triage.store import Store
 from triage.store import bugs as bug_repo
+from triage.store.tables import TriageQueueEntry
 from triage.sync import sync_bugs
-
 
 LIST = "xen-bugs@lists.xenproject.org"
 
@@ -77,6 +80,9 @@ def test_change_whose_mail_was_lost_is_caught_by_the_next_sync(
     assert cached is not None and cached.status == "CONFIRMED"
     assert "triage:complete" not in cached.whiteboard  # mail alone missed it
 
+    with store.session() as s:  # a triage run handled what the mail queued
+        s.execute(delete(TriageQueueEntry))
+
     bugzilla_double.advance_clock(120)
     report = sync_bugs(store, tracker, settings)
     assert report.mode == "incremental"
@@ -84,3 +90,10 @@ def test_change_whose_mail_was_lost_is_caught_by_the_next_sync(
         synced = bug_repo.get_bug(s, bug_id)
     assert synced is not None and "triage:complete" in synced.whiteboard
     assert synced.status == "CONFIRMED"
+    # ...and the sync queued it for the rules, so the change is triaged although no mail came.
+    with store.session() as s:
+        entry = s.get(TriageQueueEntry, bug_id)
+    assert entry is not None and "sync" in entry.reason
+    run = TriageEngine(settings, store, None, refresh=False).run()
+    assert bug_id in {p.bug.id for p in run.plan.bugs}
+    assert run.selection == "queued bugs"

@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 
 USER = "lists"
-PASSWORD = "imap-test-password"  # noqa: S105 - a throwaway password of a test server
+PASSWORD = "imap-test-password"
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 DOVEADM = shutil.which("doveadm") or "/usr/bin/doveadm"
 
@@ -284,16 +284,10 @@ def _binary_missing() -> bool:
     return not (Path(DOVECOT).exists() and Path(DOVEADM).exists())
 
 
-@pytest.fixture(scope="session")
-def dovecot() -> Iterator[Dovecot]:
-    if _binary_missing():
-        if os.environ.get("CI"):
-            pytest.fail("dovecot (dovecot-imapd) is not installed but CI is set")
-        pytest.skip("dovecot (dovecot-imapd) is not installed")
-    try:
-        owner = pwd.getpwnam("dovecot")
-    except KeyError:
-        pytest.fail("the dovecot system user is missing (install dovecot-imapd)")
+@contextlib.contextmanager
+def running_dovecot() -> Iterator[Dovecot]:
+    """A private dovecot for the duration of the block (used by the fixture and the bench)."""
+    owner = pwd.getpwnam("dovecot")
     root = Path(tempfile.mkdtemp(prefix="xentriage-dovecot-"))
     root.chmod(0o755)
     for sub in ("run", "state", "mail", "home"):
@@ -312,6 +306,20 @@ def dovecot() -> Iterator[Dovecot]:
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[Dovecot]:
+    if _binary_missing():
+        if os.environ.get("CI"):
+            pytest.fail("dovecot (dovecot-imapd) is not installed but CI is set")
+        pytest.skip("dovecot (dovecot-imapd) is not installed")
+    try:
+        pwd.getpwnam("dovecot")
+    except KeyError:
+        pytest.fail("the dovecot system user is missing (install dovecot-imapd)")
+    with running_dovecot() as server:
+        yield server
 
 
 @pytest.fixture

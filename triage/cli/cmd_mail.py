@@ -18,7 +18,8 @@ from triage.adapters.mail import MailSourceError, open_archive
 from triage.adapters.tracker import Tracker, TrackerError
 from triage.cli.common import EXIT_CONFIG, EXIT_INPUT, EXIT_UNAVAILABLE, app, fail
 from triage.config import ConfigError, Settings
-from triage.ingest import IngestReport, Ingestor
+from triage.ingest import Ingestor, IngestReport
+from triage.mailparse import ParseLimits
 from triage.store.tables import Checkpoint, MailEventRow, MailMessage
 
 
@@ -42,8 +43,11 @@ def _tracker(settings: Settings, use_tracker: bool) -> Tracker | None:
 
 
 def _ingestor(settings: Settings, store: Any, tracker: Tracker | None, chunk: int) -> Ingestor:
+    limits = ParseLimits(max_message_bytes=settings.mail.max_message_bytes,
+                         max_text_chars=settings.mail.max_text_chars)
     return Ingestor(store, quarantine_dir=settings.state_dir / "quarantine",
-                    bot_email=settings.general.bot_email, tracker=tracker, chunk_size=chunk)
+                    bot_email=settings.general.bot_email, tracker=tracker, limits=limits,
+                    chunk_size=chunk)
 
 
 def _count_messages(path: Path) -> int | None:
@@ -131,7 +135,9 @@ def watch(ctx: click.Context, sweep_interval: float | None) -> None:
                         idle_timeout_seconds=m.idle_timeout_seconds)
     console = Console()
     watcher = MailWatcher(
-        ImapSource(params), _ingestor(settings, app(ctx).store, _tracker(settings, True), 1),
+        # What one sweep fetched together is one transaction and one batched tracker call.
+        ImapSource(params),
+        _ingestor(settings, app(ctx).store, _tracker(settings, True), m.fetch_batch_size),
         sweep_interval=sweep_interval or m.sweep_interval_seconds,
         idle_timeout=m.idle_timeout_seconds,
         on_report=lambda r: console.print(
@@ -162,7 +168,6 @@ def watch(ctx: click.Context, sweep_interval: float | None) -> None:
 def status(ctx: click.Context) -> None:
     """Per source: checkpoint, processed / quarantined / ignored, last message, pending events."""
     store = app(ctx).store
-    console = Console()
     with store.session() as s:
         counts = s.execute(
             select(MailMessage.source, MailMessage.status, func.count(),
@@ -181,15 +186,17 @@ def status(ctx: click.Context) -> None:
             entry["last"] = last
     for name in checkpoints:
         per_source.setdefault(name.removeprefix("mail:"), {"last": None})
-    table = Table(title="mail sources")
-    for col in ("source", "checkpoint", "processed", "quarantined", "ignored", "last message"):
-        table.add_column(col)
+    # Plain lines, not a table: source ids are long paths and scripts read this output.
     for source, entry in sorted(per_source.items()):
         cp = checkpoints.get(f"mail:{source}"[:200])
         cp_text = ", ".join(f"{k}={v}" for k, v in sorted(cp.value.items())
-                            if k != "fingerprint") if cp else "-"
+                            if k != "fingerprint") if cp else "none"
         last = entry["last"].strftime("%Y-%m-%d %H:%M:%SZ") if entry["last"] else "-"
-        table.add_row(source, cp_text, str(entry.get("processed", 0)),
-                      str(entry.get("quarantined", 0)), str(entry.get("ignored", 0)), last)
-    console.print(table)
-    console.print(f"pending events (not yet consumed by the triage engine): {pending}")
+        click.echo(source)
+        click.echo(f"  checkpoint: {cp_text}")
+        click.echo(f"  processed {entry.get('processed', 0)}, quarantined "
+                   f"{entry.get('quarantined', 0)}, ignored {entry.get('ignored', 0)}; "
+                   f"last message stored {last}")
+    if not per_source:
+        click.echo("no mail ingested yet")
+    click.echo(f"pending events (not yet consumed by the triage engine): {pending}")

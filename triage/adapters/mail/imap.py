@@ -39,8 +39,8 @@ with warnings.catch_warnings():
     import imaplib2
 
 log = logging.getLogger(__name__)
-# imaplib2 3.6 calls Thread.setDaemon / setName / getName and threading.currentThread, deprecated since
-# 3.10. Silence exactly those messages from that module, nothing else.
+# imaplib2 3.6 calls Thread.setDaemon / setName / getName and threading.currentThread,
+# deprecated since 3.10. Silence exactly those messages from that module, nothing else.
 warnings.filterwarnings("ignore", r"setDaemon\(\) is deprecated", DeprecationWarning, "imaplib2")
 warnings.filterwarnings("ignore", r"currentThread\(\) is deprecated", DeprecationWarning,
                         "imaplib2")
@@ -81,7 +81,9 @@ class _CheckedIMAP4_SSL(imaplib2.IMAP4_SSL):  # type: ignore[misc]
         super().__init__(host, port, timeout=timeout)
 
     def ssl_wrap_socket(self) -> None:
-        self.sock = self._ssl_context.wrap_socket(self.sock, server_hostname=self.host)
+        # self.sock is the plain socket imaplib2's open() made (untyped in imaplib2)
+        self.sock = self._ssl_context.wrap_socket(
+            self.sock, server_hostname=self.host)  # type: ignore[has-type]
         self.read_fd = self.sock.fileno()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
 

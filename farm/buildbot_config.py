@@ -107,11 +107,13 @@ def cell_factory(matrix: Matrix, cells: dict[str, Any]) -> BuildFactory:
     def fragment(props: Any) -> str:
         return fragments.fragment_text(cells[props.getProperty("cell")])
 
-    f.addStep(steps.Git(name="update tree", repourl=git_url, branch=git_branch,
-                        workdir=git_workdir, mode="incremental", doStepIf=is_git,
-                        hideStepIf=lambda results, step: not is_git(step), haltOnFailure=True))
-    f.addStep(steps.MakeDirectory(name="cell dir", dir=util.Property("cell_dir"),
-                                  haltOnFailure=True))
+    # Each step costs Buildbot a few database writes; add the git step only when a tree needs it.
+    if any(c.tree.is_git for c in cells.values()):
+        f.addStep(steps.Git(name="update tree", repourl=git_url, branch=git_branch,
+                            workdir=git_workdir, mode="incremental", doStepIf=is_git,
+                            hideStepIf=lambda results, step: not is_git(step),
+                            haltOnFailure=True))
+    # The worker creates the cell directory while writing the fragment (no separate mkdir step).
     f.addStep(steps.StringDownload(
         fragment, name="write fragment", haltOnFailure=True,
         workerdest=util.Interpolate(f"%(prop:cell_dir)s/{fragments.FRAGMENT_NAME}")))

@@ -192,6 +192,8 @@ def _dropped_summary(result: Mapping[str, Any]) -> str:
         elif isinstance(d, dict):
             sym = d.get("symbol", "?")
             dep = d.get("unmet") or d.get("depends_on") or d.get("dependency") or "?"
+            if isinstance(dep, list):
+                dep = ", ".join(str(x) for x in dep)
             parts.append(f"{sym} dropped (unmet dependency {dep})")
         else:
             parts.append(f"{d} dropped")
@@ -241,6 +243,9 @@ class BootImage(CellShell):
                                               3: "skipped"}.get(rc, "error"))
         reason = str(result.get("reason") or "")
         self.set_prop("boot_status", status)
+        # boot_seconds is the guest's time to its verdict; this is the whole step on the worker
+        # (VMM start and teardown included), which is what a farm's capacity planning needs.
+        self.set_prop("boot_wall_seconds", round(seconds, 3))
         if result.get("boot_seconds") is not None:
             self.set_prop("boot_seconds", result["boot_seconds"])
         if rc == 0:

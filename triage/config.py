@@ -179,12 +179,31 @@ class SmtpSettings:
     ca_file: Path | None = None  # CA certificates for STARTTLS instead of the system's
 
 
+DEFAULT_CORPORATE_DOMAINS = {
+    "citrix.com": "Citrix",
+    "cloud.com": "Cloud Software Group",
+    "xenserver.com": "Cloud Software Group",
+    "amd.com": "AMD",
+    "intel.com": "Intel",
+    "arm.com": "Arm",
+    "suse.com": "SUSE",
+    "suse.de": "SUSE",
+    "vates.tech": "Vates",
+    "vates.fr": "Vates",
+    "amazon.com": "Amazon",
+    "oracle.com": "Oracle",
+    "epam.com": "EPAM",
+}
+
+
 @dataclass
 class OrgSettings:
     """Corporate filter: who is a company working on the hypervisor."""
 
-    # email domain -> organisation; a subdomain matches its parent (hv.citrix.com -> citrix.com)
-    domains: dict[str, str] = field(default_factory=dict)
+    # email domain -> organisation; a subdomain matches its parent (hv.citrix.com -> citrix.com).
+    # The default names companies that develop Xen and track their own bugs; a deployment sets
+    # its own list (an explicit empty table turns the domain filter off).
+    domains: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CORPORATE_DOMAINS))
     # exact account -> organisation, or "" to force community (overrides domains)
     accounts: dict[str, str] = field(default_factory=dict)
     # Bugzilla groups whose members count as corporate (needs an API key that may read groups)

@@ -109,3 +109,19 @@ def test_email_path_builds_the_same_changes_under_the_same_keys(settings):
     rej = reject(bug, ctx, REVIEWER, "email command", "dup of <b>bug 3</b> {{ x }}")
     assert rej.changes[0].key == "review:1:reject"
     assert "wrote:\n  dup of <b>bug 3</b> {{ x }}\n" in rej.changes[0].update.comment
+
+
+def test_bug_already_taken_by_a_developer_skips_review(settings):
+    bug = make_bug(text=COMPLETE_XEN, status="IN_PROGRESS", assigned_to="dev@xenproject.org")
+    result = evaluate(settings, bug, TriageState.COMPLETE)
+    assert result.changes == ()
+    (d,) = result.decisions
+    assert d.outcome == "open-for-dev" and "dev@xenproject.org" in d.reason
+    assert result.state is not None and result.state.state == TriageState.OPEN_FOR_DEV
+
+
+def test_in_progress_without_a_person_still_goes_to_review(settings):
+    bug = make_bug(text=COMPLETE_XEN, status="IN_PROGRESS",
+                   assigned_to="xen-bugs@lists.xenproject.org")
+    (change,) = evaluate(settings, bug, TriageState.COMPLETE).changes
+    assert change.key.endswith(":queue")

@@ -175,6 +175,15 @@ def _reviewer_comment(bug: Bug, who: str) -> str:
     return ""
 
 
+def _taken_in_bugzilla(bug: Bug, ctx: RuleContext) -> str:
+    """The developer who took the bug in Bugzilla (in-progress status, a person assigned)."""
+    from triage.rules.claims_core import People, claim_in_bugzilla, claims_settings
+
+    people = People.of(claims_settings(ctx.settings), ctx.settings.general.bot_accounts)
+    claim = claim_in_bugzilla(bug, people, ctx.settings.bugzilla.workflow)
+    return claim.claimant if claim else ""
+
+
 class ReviewRule(Rule):
     name = "review"
     order = 40
@@ -212,6 +221,14 @@ class ReviewRule(Rule):
         verdict = verdict_in_bugzilla(bug, cfg)
         if verdict is not None and is_reviewer(cfg, ctx, verdict.by):
             return self._apply_verdict(bug, ctx, verdict)
+        taken = _taken_in_bugzilla(bug, ctx)
+        if taken:
+            # A developer already works on it: asking the reviewer whether it needs developer
+            # attention would be noise. The claims rule records the claim next.
+            reason = f"already taken in Bugzilla by {taken}: no review needed"
+            return RuleResult(decisions=(self.decision(bug, "open-for-dev", reason,
+                                                       TriageState.OPEN_FOR_DEV),),
+                              state=StateUpdate(TriageState.OPEN_FOR_DEV, reason))
         if _queue_marks_present(bug, cfg):
             reason = "already in the review queue in Bugzilla"
             return RuleResult(decisions=(self.decision(bug, "in-review", reason,

@@ -23,8 +23,9 @@ from triage.rules.base import sanitize
 
 def _safe(text: str, limit: int = 300) -> str:
     """Reasons and subjects can carry text from bugs and mails: one line, no control characters
-    (a terminal escape sequence in a bug summary must not reach the operator's terminal)."""
-    return str(sanitize(text, max_length=limit))
+    (a terminal escape sequence in a bug summary must not reach the operator's terminal). The
+    bot's own markers are shown as they will be written."""
+    return str(sanitize(text, max_length=limit, defuse_markers=False))
 
 
 def describe_change(change: Change) -> str:

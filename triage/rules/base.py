@@ -167,7 +167,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u
 _MARKER_LIKE = re.compile(r"\[\s*(xt|xentriage):", re.I)
 
 
-def sanitize(value: object, *, max_length: int = 200) -> Clean:
+def sanitize(value: object, *, max_length: int = 200, defuse_markers: bool = True) -> Clean:
     """User-controlled text made safe to quote inside a bot comment.
 
     One line (CR/LF/tabs become spaces), no control or bidi-override characters (they can make a
@@ -178,8 +178,9 @@ def sanitize(value: object, *, max_length: int = 200) -> Clean:
     text = unicodedata.normalize("NFC", str(value))
     text = text.replace("\r\n", " ").replace("\r", " ").replace("\n", " ").replace("\t", " ")
     text = _CONTROL.sub("", text)
-    # A non-breaking hyphen for the colon: quoted text can no longer pass for a bot marker.
-    text = _MARKER_LIKE.sub(lambda m: f"[{m.group(1)}\u2011", text)
+    if defuse_markers:
+        # A non-breaking hyphen for the colon: quoted text can no longer pass for a bot marker.
+        text = _MARKER_LIKE.sub(lambda m: f"[{m.group(1)}\u2011", text)
     text = re.sub(r" {2,}", " ", text).strip()
     if len(text) > max_length:
         text = text[: max_length - 1].rstrip() + "\u2026"

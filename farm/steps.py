@@ -246,7 +246,7 @@ class BootImage(CellShell):
         # boot_seconds is the guest's time to its verdict; this is the whole step on the worker
         # (VMM start and teardown included), which is what a farm's capacity planning needs.
         self.set_prop("boot_wall_seconds", round(seconds, 3))
-        if result.get("boot_seconds") is not None:
+        if result.get("boot_seconds") is not None and status != "skipped":
             self.set_prop("boot_seconds", result["boot_seconds"])
         if rc == 0:
             self.set_prop("cell_result", PASSED)

@@ -86,20 +86,41 @@ def sync(settings: Settings, store: Store, report: CycleReport, *, full: bool = 
     report.add("sync", result.summary())
 
 
-def triage_pass(settings: Settings, store: Store, report: CycleReport, *, production: bool,
-                all_open: bool, change_cap: int | None = None) -> None:
+def make_engine(settings: Settings, store: Store, *, production: bool,
+                refresh: bool | None = None) -> Any:
+    """The triage engine as every entry point builds it: the live tracker when writing or
+    refreshing (default: refresh when ``bugzilla.url`` is set), and the configured mail path."""
     from triage.adapters import open_tracker
     from triage.adapters.smtp import writer_mail_sender
-    from triage.adapters.tracker import TrackerError
-    from triage.cli.cmd_triage import render_plan
     from triage.engine import TriageEngine
 
+    refresh = bool(settings.bugzilla.url) if refresh is None else refresh
+    tracker = open_tracker(settings, production=production) if (production or refresh) else None
+    return TriageEngine(settings, store, tracker, refresh=refresh,
+                        mail_sender=writer_mail_sender(settings, production=production))
+
+
+def preview_planned_mails(result: Any, settings: Settings) -> tuple[int, Path]:
+    """A dry run's planned mails, written as they would be sent (same Message-IDs) into
+    ``<state_dir>/outbox/dry-run/`` so they can be read before anything is sent."""
+    from triage.adapters.smtp import OutboxTransport, deliver, outbox_dir
+
+    folder = outbox_dir(settings) / "dry-run"
+    transport = OutboxTransport(folder)
+    mails = [pc.change for pc in result.plan.to_write if pc.change.mail is not None]
+    for change in mails:
+        deliver(change, settings, transport)
+    return len(mails), folder
+
+
+def triage_pass(settings: Settings, store: Store, report: CycleReport, *, production: bool,
+                all_open: bool, change_cap: int | None = None) -> None:
+    from triage.adapters.tracker import TrackerError
+    from triage.cli.cmd_triage import render_plan
+
     production = settings.writes_enabled(production)
-    live = bool(settings.bugzilla.url)
     try:
-        tracker = open_tracker(settings, production=production) if (production or live) else None
-        engine = TriageEngine(settings, store, tracker, refresh=live,
-                              mail_sender=writer_mail_sender(settings, production=production))
+        engine = make_engine(settings, store, production=production)
         result = engine.run(all_open=all_open, production=production, change_cap=change_cap)
     except TrackerError as exc:
         report.fail("triage", str(exc))
@@ -113,6 +134,10 @@ def triage_pass(settings: Settings, store: Store, report: CycleReport, *, produc
                          f"decisions, {s['planned']} writes planned, {s['written']} written, "
                          f"{s['suppressed']} held back by the nag ledger, "
                          f"{s['already_applied']} already applied, {s['failed']} failed")
+    if not production and not result.aborted:
+        count, folder = preview_planned_mails(result, settings)
+        if count:
+            report.add("triage", f"{count} planned mails previewed in {folder}")
     if result.failed:
         report.fail("triage", f"{len(result.failed)} writes failed (they stay pending)")
 

@@ -86,3 +86,26 @@ def test_commit_beats_weaker_references_and_url_field_counts():
     via_url = bug(2, url="https://xenbits.xenproject.org/gitweb/?p=xen.git;h=0a1b2c3")
     ref = find_fix_reference(via_url)
     assert ref is not None and ref.where == "URL field"
+
+
+HOSTILE_TEXTS = {
+    "url runs": "http://" * 150_000,
+    "xen.git runs": "https://x/xen.gi" * 60_000,
+    "context words": "merged into staging as " * 45_000,
+    "long tokens": ("landed in " + "a" * 5_000 + " ") * 200,
+    "hex": "a1" * 500_000,
+    "changesets": "c/s " * 250_000,
+    "trailers": "Reviewed-by: " * 80_000,
+    "diff lines": ("diff --git a/" + "x" * 1000 + "\n") * 1000,
+    "markup": "<b>{{ 7*7 }}</b> [[Category:X]] '''y''' {% raw %}\r\n" * 20_000,
+}
+
+
+@pytest.mark.timeout(30)  # a quadratic pattern would take minutes on these
+@pytest.mark.parametrize("name", sorted(HOSTILE_TEXTS))
+def test_a_megabyte_of_hostile_text_is_scanned_quickly(name):
+    text = HOSTILE_TEXTS[name]
+    assert len(text) >= 900_000
+    b = bug(1, comments=[comment(1, 0, "a@example.org", text)])
+    ref = find_fix_reference(b)
+    assert ref is None or len(ref.value) <= 400

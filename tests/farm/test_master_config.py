@@ -68,4 +68,18 @@ def test_cells_command_reports_invalid_matrix(tmp_path: Path) -> None:
     bad = tmp_path / "m.toml"
     bad.write_text("[farm]\njbos = 2\n")
     result = CliRunner().invoke(farm_command, ["cells", "--matrix", str(bad)])
-    assert result.exit_code != 0 and "farm.jbos" in result.output
+    assert result.exit_code == 3 and "farm.jbos" in result.output
+
+
+def test_git_tree_adds_the_update_step(tmp_path: Path) -> None:
+    text = (REPO / "ci" / "matrix.toml").read_text().replace(
+        'path = "../tests/fixtures/uktree"',
+        'url = "https://git.example.org/unikraft.git"\nbranch = "staging"')
+    (tmp_path / "matrix.toml").write_text(text)
+    (tmp_path / "farm.json").write_text(json.dumps({
+        "matrix": str(tmp_path / "matrix.toml"), "workers": str(REPO / "ci" / "workers.json")}))
+    c = build_master_config(load_master_settings(tmp_path, REPO / "ci"))
+    step_names = [s.kwargs.get("name") for s in c["builders"][0].factory.steps]
+    assert step_names[:2] == [None, "update tree"]
+    cell = load_matrix(tmp_path / "matrix.toml").cells()[0]
+    assert cell.tree.is_git and cell.tree.branch == "staging"

@@ -169,3 +169,10 @@ def test_a_reopened_expired_bug_with_an_answer_continues(settings):
     bug = add_comment(bug, "Reopening: x86_64 on Debian 12", at=day(40))
     results, _ = chain(settings, bug, day(40), TriageState.EXPIRED)
     assert results["followup"].changes[0].key == "followup:1:round2"
+
+
+def test_a_bug_a_developer_already_took_is_not_followed_up(settings):
+    bug = make_bug(text=VAGUE, status="IN_PROGRESS", assigned_to=DEV)
+    results, plan = chain(settings, bug, day(0))
+    assert "followup" not in results  # the developer asks for what they need
+    assert not [c for r in plan.results for c in r.result.changes if c.recipient == REPORTER]

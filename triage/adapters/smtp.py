@@ -28,7 +28,7 @@ import re
 import smtplib
 import ssl
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -50,7 +50,7 @@ _RESERVED = {
     "content-transfer-encoding", BOT_HEADER.lower(),
 }
 _HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # RFC 5322 ftext: printable ASCII except ':'
-_MSGID = re.compile(r"^<[!-;=?-~]+@[!-;=?-~]+>$")  # no space, no CR/LF, no '<' '>' inside
+_MSGID = re.compile(r"^<[!-;=?A-~]+@[!-;=?A-~]+>$")  # one '@'; no space, CR/LF, '<' or '>'
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
 _AUTO_SUBMITTED = {"auto-generated", "auto-replied", "auto-notified"}
 MAX_SUBJECT = 200
@@ -351,14 +351,3 @@ def deliver(change: Change, settings: Settings, transport: MailTransport) -> str
         raise ValueError("deliver() needs a Change carrying a mail")
     msg = build_message(change.mail, settings, message_id=message_id_for_key(change.key, settings))
     return transport.send_message(msg)
-
-
-def addresses(values: Iterable[str]) -> list[str]:
-    """Plain addresses of ``values`` (display names dropped), invalid ones skipped."""
-    out: list[str] = []
-    for value in values:
-        try:
-            out.append(parse_address(value).addr_spec.lower())
-        except MailHeaderError:
-            continue
-    return out

@@ -11,9 +11,11 @@ import click
 from farm import localfarm
 from farm.matrix import MatrixError, load_matrix
 from farm.table import render_table, rows_from_builds
+from triage.cli.common import EXIT_CONFIG, EXIT_UNAVAILABLE
 
 DEFAULT_MATRIX = localfarm.CI_DIR / "matrix.toml"
-EXIT_CONFIG, EXIT_UNAVAILABLE, EXIT_FAILED_CELLS = 3, 4, 8
+# `farm run` only: the run completed and at least one cell failed (build, boot or timeout).
+EXIT_FAILED_CELLS = 8
 
 _matrix_opt = click.option(
     "--matrix", "matrix_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -37,7 +39,8 @@ def cells_cmd(matrix_path: Path, as_json: bool) -> None:
     try:
         cells = load_matrix(matrix_path).cells()
     except (MatrixError, OSError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
     if as_json:
         click.echo(json.dumps([{
             "name": c.name, "tree": c.tree.name, "app": c.app.name,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
 
 import click
 
@@ -15,7 +14,7 @@ from triage.cli.common import (
     fail,
     write_mode_options,
 )
-from triage.config import ConfigError, Settings
+from triage.config import ConfigError
 from triage.engine import ALREADY_APPLIED, SUPPRESSED, WRITE, PlannedChange, RunReport
 from triage.model import Change
 from triage.rules.base import sanitize
@@ -105,18 +104,6 @@ def _rule_order(report: RunReport, rule: str) -> tuple[int, str]:
     return order.get(rule, 10_000), rule
 
 
-def _tracker(settings: Settings, production: bool) -> Any:
-    from triage.adapters import open_tracker  # the gateway's factory (live or snapshot)
-
-    return open_tracker(settings, production=production)
-
-
-def _mail_sender(settings: Settings, production: bool) -> Any:
-    from triage.adapters.smtp import writer_mail_sender  # the mail side's Writer hook
-
-    return writer_mail_sender(settings, production=production)
-
-
 @click.command("triage")
 @click.option("--bug", "bug_ids", type=int, multiple=True, metavar="ID",
               help="Triage these bugs (repeatable). Default: the queue.")
@@ -137,18 +124,14 @@ def command(ctx: click.Context, bug_ids: tuple[int, ...], all_open: bool,
     Exits 5 when the plan exceeds the change cap (nothing is written then).
     """
     from triage.adapters.tracker import TrackerError
-    from triage.engine import TriageEngine
+    from triage.jobs import make_engine, preview_planned_mails
 
     a = app(ctx)
     settings = a.settings
     if bug_ids and all_open:
         raise click.UsageError("--bug and --all exclude each other")
-    live = bool(settings.bugzilla.url)
-    wanted_refresh = live if refresh is None else refresh
     try:
-        tracker = _tracker(settings, production) if (production or wanted_refresh) else None
-        engine = TriageEngine(settings, a.store, tracker, refresh=wanted_refresh,
-                              mail_sender=_mail_sender(settings, production))
+        engine = make_engine(settings, a.store, production=production, refresh=refresh)
         report = engine.run(bug_ids=bug_ids, all_open=all_open, production=production,
                             change_cap=change_cap)
     except ConfigError as exc:
@@ -156,6 +139,10 @@ def command(ctx: click.Context, bug_ids: tuple[int, ...], all_open: bool,
     except TrackerError as exc:
         fail(f"Bugzilla: {exc}", EXIT_UNAVAILABLE)
     click.echo(render_plan(report, show_comments=show_comments))
+    if not production and not report.aborted:
+        count, folder = preview_planned_mails(report, settings)
+        if count:
+            click.echo(f"{count} planned mails previewed in {folder}")
     if report.aborted:
         raise SystemExit(EXIT_ABORTED)
     if report.failed:

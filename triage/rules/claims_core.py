@@ -16,7 +16,7 @@ from datetime import datetime
 
 from triage.config import Settings, WorkflowSettings
 from triage.model import Bug
-from triage.rules.base import RuleSettings, parse_rule_settings
+from triage.rules.base import RuleContext, RuleSettings, parse_rule_settings
 
 # Accounts that are never a person, whatever the configuration adds.
 DEFAULT_NON_PERSON = ("nobody@*", "*-bugs@*", "*-devel@*", "*-triage@*")
@@ -96,6 +96,14 @@ def claim_in_bugzilla(bug: Bug, people: People, workflow: WorkflowSettings) -> C
     if not people.is_person(bug.assigned_to):
         return None
     return Claim(bug.assigned_to.lower(), claim_time(bug, workflow))
+
+
+def taken_in_bugzilla(bug: Bug, ctx: RuleContext) -> str:
+    """The developer who took the bug in Bugzilla (in-progress status, a person assigned), or "".
+    Review and follow-ups leave such bugs alone: a developer is on it and asks what they need."""
+    people = People.of(claims_settings(ctx.settings), ctx.settings.general.bot_accounts)
+    claim = claim_in_bugzilla(bug, people, ctx.settings.bugzilla.workflow)
+    return claim.claimant if claim else ""
 
 
 def claim_time(bug: Bug, workflow: WorkflowSettings) -> datetime:

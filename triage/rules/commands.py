@@ -49,7 +49,7 @@ from triage.rules.claims_core import (
 
 RULE = "commands"  # Decision.rule and the reply's key prefix
 CLAIMS_RULE = "claims"  # the Bugzilla writes belong to the claims rule (templates claims_*.j2)
-_MSGID = re.compile(r"^<[!-;=?-~]+@[!-;=?-~]+>$")
+_MSGID = re.compile(r"^<[!-;=?A-~]+@[!-;=?A-~]+>$")
 
 
 @dataclass(frozen=True)

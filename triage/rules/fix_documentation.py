@@ -48,24 +48,27 @@ _COMMIT_CONTEXT = re.compile(
     r"commit(?:ted)?(?:\s+(?:as|in|to))?"
     r"|(?:fix(?:ed)?|resolved|addressed)\s+(?:in|by|with|as)(?:\s+commit)?"
     r"|(?:landed|merged|pushed|applied|backported|cherry[- ]picked)"
-    r"(?:\s+(?:as|in|to|from|into)(?:\s+\S+){0,2}?)?(?:\s+(?:as|commit))?"
+    r"(?:\s+(?:as|in|to|from|into)(?:\s+\S{1,40}){0,2}?)?(?:\s+(?:as|commit))?"
     r"|revert(?:s|ed)?(?:\s+commit)?"
     r"|upstream(?:\s+commit)?"
     r"|fixes:"
     r"|sha(?:1)?:?"
     r")[\s:#]*[\"'`(]?(" + _SHA + r")\b(?![.\-]\d)"
 )
-_URLS = (
-    # xenbits gitweb / cgit and anything under xen.git
-    re.compile(r"(?i)https?://xenbits\.(?:xen|xenproject)\.org/\S+"),
-    re.compile(r"(?i)https?://\S*xen\.git\S*"),
-    re.compile(r"(?i)https?://git\.kernel\.org/\S+/(?:commit|patch)/\S*[?&]id=[0-9a-f]{7,40}"),
+# URLs are found in two steps so hostile text cannot make matching quadratic: a bounded,
+# linear candidate scan, then anchored checks on each (short) candidate.
+_URL_CANDIDATE = re.compile(r"(?i)https?://[^\s<>\"'()\[\]{}|\\^`]{1,400}")
+_URL_KINDS = (
+    # xenbits gitweb / cgit, and anything under xen.git
+    re.compile(r"(?i)https?://xenbits\.(?:xen|xenproject)\.org/."),
+    re.compile(r"(?i)https?://.*xen\.git"),
+    re.compile(r"(?i)https?://git\.kernel\.org/.+/(?:commit|patch)/.*[?&]id=[0-9a-f]{7,40}"),
     re.compile(r"(?i)https?://(?:www\.)?github\.com/[\w.-]+/[\w.-]+/(?:commit/[0-9a-f]{7,40}"
                r"|pull/\d+)"),
     re.compile(r"(?i)https?://gitlab\.com/[\w./-]+/-/(?:commit/[0-9a-f]{7,40}"
                r"|merge_requests/\d+)"),
-    re.compile(r"(?i)https?://(?:lore\.kernel\.org|patchew\.org|patchwork\.kernel\.org)/\S+"),
-    re.compile(r"(?i)https?://lists\.xen(?:project)?\.org/archives/html/xen-devel/\S+"),
+    re.compile(r"(?i)https?://(?:lore\.kernel\.org|patchew\.org|patchwork\.kernel\.org)/."),
+    re.compile(r"(?i)https?://lists\.xen(?:project)?\.org/archives/html/xen-devel/."),
 )
 _CHANGESET = re.compile(r"(?i)\b(?:changeset|c/s)[\s:#]*(\d{3,7}(?::[0-9a-f]{7,40})?"
                         r"|[0-9a-f]{12,40})\b")
@@ -98,9 +101,10 @@ def references_in_text(text: str, where: str) -> list[FixReference]:
         sha = match.group(1).lower()
         if _is_hash(sha):
             found.append(FixReference("commit", sha, where))
-    for pattern in _URLS:
-        for match in pattern.finditer(text):
-            found.append(FixReference("url", match.group(0).rstrip(".,;:)>'\""), where))
+    for match in _URL_CANDIDATE.finditer(text):
+        url = match.group(0).rstrip(".,;:")
+        if any(kind.match(url) for kind in _URL_KINDS):
+            found.append(FixReference("url", url, where))
     for match in _CHANGESET.finditer(text):
         value = match.group(1)
         if value.isdigit() or ":" in value or _is_hash(value):

@@ -40,6 +40,7 @@ from triage.rules.base import (
     trusted,
 )
 from triage.rules.checklist import ITEMS, labels
+from triage.rules.claims_core import taken_in_bugzilla
 
 NEEDINFO_MARKER = marker("needinfo")
 REMINDED_MARKER = marker("reminded")
@@ -90,7 +91,8 @@ class FollowupRule(Rule):
 
     def applies_to(self, bug: Bug, ctx: RuleContext) -> bool:
         verdict = ctx.earlier.get("completeness", ())
-        return bug.is_open and any(d.outcome == "incomplete" for d in verdict)
+        return (bug.is_open and any(d.outcome == "incomplete" for d in verdict)
+                and not taken_in_bugzilla(bug, ctx))
 
     # -- reading Bugzilla --
     def rounds(self, bug: Bug, ctx: RuleContext) -> list[Round]:

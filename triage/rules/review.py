@@ -32,6 +32,7 @@ from triage.rules.base import (
     parse_rule_settings,
     sanitize,
 )
+from triage.rules.claims_core import taken_in_bugzilla
 from triage.rules.followup import NEEDINFO_MARKER, REMINDED_MARKER
 
 REVIEW_MARKER = marker("review")
@@ -175,15 +176,6 @@ def _reviewer_comment(bug: Bug, who: str) -> str:
     return ""
 
 
-def _taken_in_bugzilla(bug: Bug, ctx: RuleContext) -> str:
-    """The developer who took the bug in Bugzilla (in-progress status, a person assigned)."""
-    from triage.rules.claims_core import People, claim_in_bugzilla, claims_settings
-
-    people = People.of(claims_settings(ctx.settings), ctx.settings.general.bot_accounts)
-    claim = claim_in_bugzilla(bug, people, ctx.settings.bugzilla.workflow)
-    return claim.claimant if claim else ""
-
-
 class ReviewRule(Rule):
     name = "review"
     order = 40
@@ -221,7 +213,7 @@ class ReviewRule(Rule):
         verdict = verdict_in_bugzilla(bug, cfg)
         if verdict is not None and is_reviewer(cfg, ctx, verdict.by):
             return self._apply_verdict(bug, ctx, verdict)
-        taken = _taken_in_bugzilla(bug, ctx)
+        taken = taken_in_bugzilla(bug, ctx)
         if taken:
             # A developer already works on it: asking the reviewer whether it needs developer
             # attention would be noise. The claims rule records the claim next.

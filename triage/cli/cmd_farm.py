@@ -11,11 +11,10 @@ import click
 from farm import localfarm
 from farm.matrix import MatrixError, load_matrix
 from farm.table import render_table, rows_from_builds
-from triage.cli.common import EXIT_CONFIG, EXIT_UNAVAILABLE
+from triage.cli.common import EXIT_CONFIG, EXIT_FAILED_CELLS, EXIT_UNAVAILABLE
 
 DEFAULT_MATRIX = localfarm.CI_DIR / "matrix.toml"
 # `farm run` only: the run completed and at least one cell failed (build, boot or timeout).
-EXIT_FAILED_CELLS = 8
 
 _matrix_opt = click.option(
     "--matrix", "matrix_path", type=click.Path(dir_okay=False, path_type=Path),

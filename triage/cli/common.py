@@ -24,6 +24,7 @@ EXIT_UNAVAILABLE = 4  # an external service (Bugzilla, IMAP, SMTP, wiki, Buildbo
 EXIT_ABORTED = 5  # a safety limit (change cap, kill switch) stopped the run
 EXIT_NOT_FOUND = 6  # the thing asked for does not exist
 EXIT_INPUT = 7  # bad input data (a file that cannot be read or parsed)
+EXIT_FAILED_CELLS = 8  # `farm run` finished and at least one cell failed
 
 log = logging.getLogger("xentriage")
 F = TypeVar("F", bound=Callable[..., Any])

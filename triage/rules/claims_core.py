@@ -16,7 +16,7 @@ from datetime import datetime
 
 from triage.config import Settings, WorkflowSettings
 from triage.model import Bug
-from triage.rules.base import RuleContext, RuleSettings, parse_rule_settings
+from triage.rules.base import Rule, RuleContext, RuleSettings, parse_rule_settings
 
 # Accounts that are never a person, whatever the configuration adds.
 DEFAULT_NON_PERSON = ("nobody@*", "*-bugs@*", "*-devel@*", "*-triage@*")
@@ -172,3 +172,20 @@ def known_accounts(bugs: Iterable[Bug], config: ClaimsSettings) -> frozenset[str
                 seen.add(flag.requestee.lower())
     seen.discard("")
     return frozenset(seen)
+
+
+class ClaimsAwareRule(Rule):
+    """Base of the rules that also read ``[rules.claims]`` (who is a person, default assignees):
+    stale claims and fix documentation. Has no ``name``, so the registry does not run it."""
+
+    def __init__(self, settings: RuleSettings | None = None,
+                 claims: ClaimsSettings | None = None) -> None:
+        super().__init__(settings)
+        self.claims = claims or ClaimsSettings()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Rule:
+        rule = super().from_settings(settings)
+        assert isinstance(rule, ClaimsAwareRule)
+        rule.claims = claims_settings(settings)
+        return rule

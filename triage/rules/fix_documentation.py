@@ -24,11 +24,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from triage.config import Settings
 from triage.model import Bug, BugUpdate, TriageState
 from triage.rules.base import (
     NOTHING,
-    Rule,
     RuleContext,
     RuleResult,
     RuleSettings,
@@ -39,7 +37,7 @@ from triage.rules.base import (
     needinfo,
     sanitize,
 )
-from triage.rules.claims_core import ClaimsSettings, People, claims_settings
+from triage.rules.claims_core import ClaimsAwareRule, People
 
 _SHA = r"[0-9a-f]{7,40}"
 # Context words that make a following hash a commit.
@@ -167,24 +165,13 @@ def closed_at(bug: Bug, closed_statuses: Iterable[str]) -> datetime:
     return when or bug.last_change_time
 
 
-class FixDocumentationRule(Rule):
+class FixDocumentationRule(ClaimsAwareRule):
     name = "fix_documentation"
     order = 520
     summary = "a claimed bug closed FIXED must name its commit, patch or changeset"
     settings_class = FixDocumentationSettings
     settings: FixDocumentationSettings
 
-    def __init__(self, settings: RuleSettings | None = None,
-                 claims: ClaimsSettings | None = None) -> None:
-        super().__init__(settings)
-        self.claims = claims or ClaimsSettings()
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Rule:
-        rule = super().from_settings(settings)
-        assert isinstance(rule, FixDocumentationRule)
-        rule.claims = claims_settings(settings)
-        return rule
 
     def applies_to(self, bug: Bug, ctx: RuleContext) -> bool:
         workflow = ctx.settings.bugzilla.workflow

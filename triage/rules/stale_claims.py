@@ -20,11 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from triage.config import Settings
 from triage.model import Bug, BugUpdate, TriageState
 from triage.rules.base import (
     NOTHING,
-    Rule,
     RuleContext,
     RuleResult,
     RuleSettings,
@@ -37,10 +35,9 @@ from triage.rules.base import (
     sanitize,
 )
 from triage.rules.claims_core import (
-    ClaimsSettings,
+    ClaimsAwareRule,
     People,
     claim_in_bugzilla,
-    claims_settings,
     default_assignee,
     last_activity,
 )
@@ -76,24 +73,13 @@ def nudge_time(bug: Bug, ctx: RuleContext) -> datetime | None:
     return found
 
 
-class StaleClaimsRule(Rule):
+class StaleClaimsRule(ClaimsAwareRule):
     name = "stale_claims"
     order = 510
     summary = "a quiet claim is nudged (comment + needinfo), then released"
     settings_class = StaleClaimsSettings
     settings: StaleClaimsSettings
 
-    def __init__(self, settings: RuleSettings | None = None,
-                 claims: ClaimsSettings | None = None) -> None:
-        super().__init__(settings)
-        self.claims = claims or ClaimsSettings()
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Rule:
-        rule = super().from_settings(settings)
-        assert isinstance(rule, StaleClaimsRule)
-        rule.claims = claims_settings(settings)
-        return rule
 
     def applies_to(self, bug: Bug, ctx: RuleContext) -> bool:
         return bug.is_open and bug.status == ctx.settings.bugzilla.workflow.in_progress

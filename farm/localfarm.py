@@ -227,10 +227,26 @@ def down(state_dir: Path) -> list[str]:
 # --- REST API ----------------------------------------------------------------------------
 
 
-def api_get(state: FarmState, path: str, **params: Any) -> dict[str, Any]:
-    resp = requests.get(f"{state.api}/{path}", params=params, timeout=30)
-    resp.raise_for_status()
-    return dict(resp.json())
+# Buildbot's www gzips its answers; under load its gzip stream was seen to come out corrupt
+# ("incorrect header check"). On loopback compression buys nothing, so ask for none.
+PLAIN = {"Accept-Encoding": "identity"}
+
+
+def api_get(state: FarmState, path: str, *, attempts: int = 3, **params: Any) -> dict[str, Any]:
+    """GET from the master's data API, retrying a transient failure (a busy master may drop
+    a connection or answer 5xx while it starts builds)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            resp = requests.get(f"{state.api}/{path}", params=params, headers=PLAIN, timeout=30)
+            resp.raise_for_status()
+            return dict(resp.json())
+        except (requests.ConnectionError, requests.exceptions.ContentDecodingError,
+                requests.HTTPError) as exc:
+            status = getattr(getattr(exc, "response", None), "status_code", None)
+            if attempt == attempts or (status is not None and status < 500):
+                raise
+            time.sleep(0.5 * attempt)
+    raise AssertionError("unreachable")
 
 
 def wait_for_workers(state: FarmState, names: Sequence[str], timeout: float) -> None:
@@ -257,7 +273,8 @@ def max_build_id(state: FarmState) -> int:
 def force(state: FarmState, cells: str = "*", reason: str = "xentriage farm run") -> None:
     body = {"jsonrpc": "2.0", "method": "force", "id": 1,
             "params": {"cells": cells, "reason": reason, "owner": "xentriage"}}
-    resp = requests.post(f"{state.api}/forceschedulers/{FORCE_SCHEDULER}", json=body, timeout=60)
+    resp = requests.post(f"{state.api}/forceschedulers/{FORCE_SCHEDULER}", json=body,
+                         headers=PLAIN, timeout=60)
     resp.raise_for_status()
     if "error" in resp.json():
         raise FarmError(f"force failed: {resp.json()['error'].get('message')}")
@@ -270,7 +287,7 @@ def send_change(state: FarmState, files: Sequence[str], project: str = "",
         f"http://127.0.0.1:{state.www_port}/change_hook/base",
         data={"comments": comments, "files": json.dumps(list(files)), "project": project,
               "repository": "", "branch": "master", "author": "farm <farm@localhost>",
-              "revision": secrets.token_hex(20)}, timeout=30)
+              "revision": secrets.token_hex(20)}, headers=PLAIN, timeout=30)
     resp.raise_for_status()
 
 

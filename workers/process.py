@@ -29,6 +29,19 @@ class ProcessOutcome:
     seconds: float
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGKILL it if the boot runner dies (Linux PR_SET_PDEATHSIG).
+    Without it a runner killed hard (a worker stopped mid-build) leaves a hung guest spinning
+    on a CPU for ever; its own timeout can only kill what it outlives."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the timeout still applies
+        pass
+
+
 def kill_group(proc: subprocess.Popen[bytes], grace: float = 1.0) -> None:
     """SIGTERM the whole process group, SIGKILL it if it is still there after ``grace``."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -62,7 +75,8 @@ def run_streaming(
     if use_pty:
         master, slave = pty.openpty()
         proc = subprocess.Popen(
-            argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True, cwd=cwd
+            argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True, cwd=cwd,
+            preexec_fn=_die_with_parent,
         )
         os.close(slave)
         fd = master
@@ -74,6 +88,7 @@ def run_streaming(
             stderr=subprocess.STDOUT,
             start_new_session=True,
             cwd=cwd,
+            preexec_fn=_die_with_parent,
         )
         assert proc.stdout is not None
         fd = proc.stdout.fileno()

@@ -32,7 +32,8 @@ def full_run(farm: RunningFarm) -> dict[str, dict[str, Any]]:
 def step_log(farm: RunningFarm, buildid: int, step: str) -> str:
     steps = localfarm.api_get(farm.state, f"builds/{buildid}/steps")["steps"]
     stepid = next(s["stepid"] for s in steps if s["name"] == step)
-    resp = requests.get(f"{farm.state.api}/steps/{stepid}/logs/stdio/raw", timeout=30)
+    resp = requests.get(f"{farm.state.api}/steps/{stepid}/logs/stdio/raw",
+                        headers=localfarm.PLAIN, timeout=30)
     resp.raise_for_status()
     return resp.text
 

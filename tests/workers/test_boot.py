@@ -124,3 +124,45 @@ def test_errors_exit_4(tmp_path: Path) -> None:
     usage = subprocess.run([sys.executable, "-m", "workers.boot", "--platform", "nope"],
                            capture_output=True, cwd=REPO, timeout=30)
     assert usage.returncode == 4
+
+
+def test_guest_dies_with_a_runner_killed_hard(uk_cell: CellFactory) -> None:
+    """A worker stopped mid-build SIGKILLs its boot runner: the hung guest must not outlive it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    require_binary("qemu-system-x86_64")
+    cell = uk_cell("kvm-x86-syncwait", "x86_64", ["CONFIG_PLAT_KVM", "CONFIG_LIBSYNCWAIT"])
+    image = str(cell.image("qemu"))
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "workers.boot", "--platform", "kvm", "--arch", "x86_64",
+         "--accel", "tcg", "--timeout", "300", image],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert runner.stdout is not None
+    deadline = time.monotonic() + 30
+    guests: list[int] = []
+    while time.monotonic() < deadline and not guests:
+        out = subprocess.run(["pgrep", "-f", image], capture_output=True, text=True).stdout
+        guests = [int(p) for p in out.split() if int(p) != runner.pid]
+        time.sleep(0.2)
+    assert guests, "the guest never started"
+    runner.send_signal(signal.SIGKILL)
+    runner.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    alive = guests
+    while time.monotonic() < deadline and alive:
+        alive = [p for p in guests if _alive(p)]
+        time.sleep(0.1)
+    for p in alive:  # do not leak a spinning guest whatever the outcome
+        os.kill(p, signal.SIGKILL)
+    assert not alive, "the guest outlived its runner"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0] != "Z"
+    except OSError:
+        return False

@@ -19,11 +19,10 @@ from typing import Any
 from buildbot.plugins import schedulers, steps, util, worker
 from buildbot.process.factory import BuildFactory
 
-from farm import fragments
 from farm.matrix import Matrix, check_unique_names, load_matrix
 from farm.routing import Route, WorkerSpec, load_workers, route
 from farm.schedulers import cell_scheduler
-from farm.steps import BootImage, BuildImage, Defconfig, KconfigCheck, PrepareCell, not_finished
+from farm.steps import BootImage, BuildImage, Configure, PrepareCell, not_finished
 
 log = logging.getLogger(__name__)
 
@@ -103,22 +102,13 @@ def cell_factory(matrix: Matrix, cells: dict[str, Any]) -> BuildFactory:
     def git_workdir(props: Any) -> str:
         return "trees/" + cells[props.getProperty("cell")].tree.name
 
-    @util.renderer
-    def fragment(props: Any) -> str:
-        return fragments.fragment_text(cells[props.getProperty("cell")])
-
     # Each step costs Buildbot a few database writes; add the git step only when a tree needs it.
     if any(c.tree.is_git for c in cells.values()):
         f.addStep(steps.Git(name="update tree", repourl=git_url, branch=git_branch,
                             workdir=git_workdir, mode="incremental", doStepIf=is_git,
                             hideStepIf=lambda results, step: not is_git(step),
                             haltOnFailure=True))
-    # The worker creates the cell directory while writing the fragment (no separate mkdir step).
-    f.addStep(steps.StringDownload(
-        fragment, name="write fragment", haltOnFailure=True,
-        workerdest=util.Interpolate(f"%(prop:cell_dir)s/{fragments.FRAGMENT_NAME}")))
-    f.addStep(Defconfig(cells, farm, haltOnFailure=True, timeout=farm.build_timeout))
-    f.addStep(KconfigCheck(cells, farm, doStepIf=not_finished, timeout=300))
+    f.addStep(Configure(cells, farm, haltOnFailure=True, timeout=farm.build_timeout))
     f.addStep(BuildImage(cells, farm, doStepIf=not_finished, haltOnFailure=True,
                          timeout=farm.build_timeout, maxTime=farm.build_timeout))
     f.addStep(BootImage(cells, farm, doStepIf=not_finished, timeout=None, warnOnWarnings=True,

@@ -66,6 +66,29 @@ def defconfig_command(cell: Cell, tree_root: str, build_dir: str) -> list[str]:
     return [*make_args(cell, tree_root, build_dir), f"UK_DEFCONFIG={frag}", "defconfig"]
 
 
+DEFCONFIG_FAILED = "XENTRIAGE-DEFCONFIG-FAILED"
+
+
+def configure_command(cell: Cell, tree_root: str, build_dir: str, worker_python: str) -> str:
+    """One remote command for what used to be three steps (write the fragment, ``defconfig``,
+    the ``.config`` check): Buildbot's fixed cost per step and per remote command is larger than
+    a small cell's whole configure. Exit 0 configured, 3 unsupported (the check's verdict),
+    anything else with the ``DEFCONFIG_FAILED`` marker: defconfig itself failed."""
+    frag = posixpath.join(build_dir, FRAGMENT_NAME)
+    check = [worker_python, "-m", "workers.kconfig_check", "--root", tree_root,
+             "--app", app_dir(cell, tree_root)]
+    for lib in external_libs(cell, tree_root):
+        check += ["--lib", lib]
+    check += ["--fragment", frag, "--config", posixpath.join(build_dir, ".config")]
+    return (
+        f"mkdir -p {shlex.quote(build_dir)} && "
+        f"printf '%s' {shlex.quote(fragment_text(cell))} > {shlex.quote(frag)} && "
+        f"{{ {shlex.join(defconfig_command(cell, tree_root, build_dir))} || "
+        f"{{ rc=$?; echo {DEFCONFIG_FAILED} $rc; exit $rc; }}; }} && "
+        f"exec {shlex.join(check)}"
+    )
+
+
 def build_command(cell: Cell, tree_root: str, build_dir: str, farm: FarmSettings,
                   use_ccache: bool) -> str:
     """A shell command: make, then print the image size on a marker line the step parses.

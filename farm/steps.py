@@ -86,8 +86,8 @@ class PrepareCell(CellStepMixin, buildstep.BuildStep):
         self.cells, self.farm = cells, farm
         super().__init__(**kw)
 
-    @defer.inlineCallbacks
     def run(self):  # type: ignore[no-untyped-def]
+        # Master-side only (no remote command, no log): each costs Buildbot database writes.
         cell = self.cell()
         builddir = self.getProperty("builddir")
         if cell.tree.is_git:
@@ -99,7 +99,6 @@ class PrepareCell(CellStepMixin, buildstep.BuildStep):
         self.set_prop("platform", cell.platform.name)
         self.set_prop("arch", cell.arch.name)
         self.set_prop("libraries", [lib.name for lib in cell.libraries])
-        yield self.addCompleteLog("fragment", fragments.fragment_text(cell))
         self.descriptionDone = [cell.name]
         return SUCCESS
 
@@ -144,35 +143,22 @@ class CellShell(CellStepMixin, buildstep.ShellMixin, buildstep.BuildStep):
         return result
 
 
-class Defconfig(CellShell):
-    name = "defconfig"
+class Configure(CellShell):
+    """Fragment, ``defconfig`` and the ``.config`` check in one remote command. Kconfig silently
+    drops a symbol whose dependencies are unmet: that makes the cell unsupported, not failed."""
 
-    def command_for(self, cell: Cell, root: str, cell_dir: str) -> list[str]:
-        return fragments.defconfig_command(cell, root, cell_dir)
+    name = "configure"
 
-    def classify(self, cell, rc, text, seconds):  # type: ignore[no-untyped-def]
-        if rc != 0:
-            return self.fail(BUILD_FAILED, f"defconfig failed: {first_build_error(text)}")
-        return SUCCESS
-
-
-class KconfigCheck(CellShell):
-    """Kconfig silently drops a symbol whose dependencies are unmet; report that as unsupported."""
-
-    name = "kconfig check"
-
-    def command_for(self, cell: Cell, root: str, cell_dir: str) -> list[str]:
-        cmd = [self.farm.worker_python, "-m", "workers.kconfig_check", "--root", root,
-               "--app", fragments.app_dir(cell, root)]
-        for lib in fragments.external_libs(cell, root):
-            cmd += ["--lib", lib]
-        return [*cmd, "--fragment", posixpath.join(cell_dir, fragments.FRAGMENT_NAME),
-                "--config", posixpath.join(cell_dir, ".config")]
+    def command_for(self, cell: Cell, root: str, cell_dir: str) -> str:
+        return fragments.configure_command(cell, root, cell_dir, self.farm.worker_python)
 
     def classify(self, cell, rc, text, seconds):  # type: ignore[no-untyped-def]
-        result = last_marker_json(text, KCONFIG_MARKER) or {}
+        self.set_prop("configure_seconds", round(seconds, 3))
         if rc == 0:
             return SUCCESS
+        if fragments.DEFCONFIG_FAILED in text:
+            return self.fail(BUILD_FAILED, f"defconfig failed: {first_build_error(text)}")
+        result = last_marker_json(text, KCONFIG_MARKER) or {}
         if rc == 3:
             reason = _dropped_summary(result) or result.get("message") or first_build_error(text)
             self.fail(UNSUPPORTED, f"unsupported: {reason}", SKIPPED)

@@ -9,6 +9,8 @@ and the next run picks up where the checkpoints say. That is what makes a restar
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -157,46 +159,40 @@ def run_cycle(settings: Settings, store: Store, *, production: bool, all_open: b
 # --- scheduled wrappers (stored by reference; plain arguments only) ------------------------------
 
 
-def _with(config_path: str | None) -> tuple[Settings, Store]:
+@contextmanager
+def _scheduled(config_path: str | None) -> Iterator[tuple[Settings, Store, CycleReport]]:
+    """Settings, a migrated store and a report for one scheduled run; logs what the run did and
+    releases the store's connections whatever happened."""
     settings = load_settings(config_path)
-    return settings, open_store(settings)
-
-
-def sync_job(config_path: str | None = None) -> None:
-    settings, store = _with(config_path)
+    store = open_store(settings)
+    report = CycleReport()
     try:
-        report = CycleReport()
-        sync(settings, store, report)
+        yield settings, store, report
+        if report.aborted:
+            log.error("triage run aborted: %s", report.aborted)
         log.info("; ".join(report.lines + report.failures))
     finally:
         store.dispose()
+
+
+def sync_job(config_path: str | None = None) -> None:
+    with _scheduled(config_path) as (settings, store, report):
+        sync(settings, store, report)
 
 
 def triage_job(config_path: str | None = None, all_open: bool = False) -> dict[str, Any]:
     """The queue every few minutes; with ``all_open`` the daily pass. Production only if the
     configuration says so (``safety.production``): a scheduler has no command line. Returns the
     run's summary; an aborted run is logged as an error (the cap held), not raised."""
-    settings, store = _with(config_path)
-    try:
-        report = CycleReport()
+    with _scheduled(config_path) as (settings, store, report):
         triage_pass(settings, store, report, production=settings.safety.production,
                     all_open=all_open)
-        if report.aborted:
-            log.error("triage run aborted: %s", report.aborted)
-        log.info("; ".join(report.lines + report.failures))
-    finally:
-        store.dispose()
     return report.triage_summary
 
 
 def archive_job(config_path: str | None = None) -> None:
-    settings, store = _with(config_path)
-    try:
-        report = CycleReport()
+    with _scheduled(config_path) as (settings, store, report):
         ingest_archive(settings, store, report)
-        log.info("; ".join(report.lines + report.failures))
-    finally:
-        store.dispose()
 
 
 def service_jobs(settings: Settings, config_path: str | None) -> list[JobSpec]:

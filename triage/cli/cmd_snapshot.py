@@ -8,12 +8,10 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from triage.adapters import open_tracker
 from triage.adapters.snapshot import take_snapshot
 from triage.adapters.tracker import AuthenticationError, TrackerError
 from triage.cli.cmd_sync import parse_since
-from triage.cli.common import EXIT_CONFIG, EXIT_UNAVAILABLE, app, fail
-from triage.config import SecretUnavailable
+from triage.cli.common import EXIT_CONFIG, EXIT_UNAVAILABLE, app, fail, open_tracker_or_exit
 
 
 @click.command("snapshot")
@@ -31,12 +29,7 @@ def command(ctx: click.Context, output: Path, products: tuple[str, ...],
     `bugzilla.url` empty (docs/snapshot.md describes the format)."""
     settings = app(ctx).settings
     since = parse_since(since_text)
-    try:
-        tracker = open_tracker(settings, production=False)
-    except SecretUnavailable as exc:
-        fail(str(exc), EXIT_CONFIG)
-    except TrackerError as exc:
-        fail(f"cannot open the tracker: {exc}", EXIT_UNAVAILABLE)
+    tracker = open_tracker_or_exit(settings)
     console = Console(stderr=True)
     progress = Progress(TextColumn("saving"), BarColumn(), MofNCompleteColumn(), console=console,
                         disable=not console.is_terminal, transient=True)

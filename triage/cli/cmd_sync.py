@@ -15,10 +15,8 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from triage.adapters import open_tracker
-from triage.adapters.tracker import AuthenticationError, TrackerError, TrackerUnavailable
-from triage.cli.common import EXIT_CONFIG, EXIT_UNAVAILABLE, app, fail
-from triage.config import SecretUnavailable
+from triage.adapters.tracker import AuthenticationError, TrackerError
+from triage.cli.common import EXIT_CONFIG, EXIT_UNAVAILABLE, app, fail, open_tracker_or_exit
 from triage.model import parse_bz_time
 from triage.sync import SyncProgress, sync_bugs
 
@@ -53,12 +51,7 @@ def command(ctx: click.Context, full: bool, since_text: str | None, quiet: bool)
     since = parse_since(since_text)
     a = app(ctx)
     settings = a.settings
-    try:
-        tracker = open_tracker(settings, production=False)
-    except SecretUnavailable as exc:
-        fail(str(exc), EXIT_CONFIG)
-    except TrackerError as exc:
-        fail(f"cannot open the tracker: {exc}", EXIT_UNAVAILABLE)
+    tracker = open_tracker_or_exit(settings)
     console = Console(stderr=True)
     show = not quiet and console.is_terminal
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -77,7 +70,7 @@ def command(ctx: click.Context, full: bool, since_text: str | None, quiet: bool)
                                progress=on_progress)
     except AuthenticationError as exc:
         fail(f"Bugzilla refused the API key: {exc}", EXIT_CONFIG)
-    except (TrackerUnavailable, TrackerError) as exc:
+    except TrackerError as exc:  # unavailable, or any other Bugzilla refusal
         fail(f"sync failed: {exc}", EXIT_UNAVAILABLE)
     click.echo(report.summary())
     if report.unavailable:

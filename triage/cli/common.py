@@ -113,3 +113,17 @@ def write_mode_options(func: F) -> F:
         return ctx.invoke(func, *args, production=writes, change_cap=cap, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def open_tracker_or_exit(settings: Settings, *, production: bool = False) -> Any:
+    """The configured tracker, or exit 3 (a missing API key) / 4 (Bugzilla unreachable)."""
+    from triage.adapters import open_tracker
+    from triage.adapters.tracker import TrackerError
+    from triage.config import SecretUnavailable
+
+    try:
+        return open_tracker(settings, production=production)
+    except SecretUnavailable as exc:
+        fail(str(exc), EXIT_CONFIG)
+    except TrackerError as exc:
+        fail(f"cannot open the tracker: {exc}", EXIT_UNAVAILABLE)

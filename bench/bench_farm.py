@@ -1,18 +1,23 @@
 #!/usr/bin/env python3
 """CI farm benchmark: prints its figures; docs/BENCHMARKS.md ("CI farm") records them.
 
-1. Full fixture matrix on a local farm (one worker, max_builds = cores): wall time vs the sum
-   of per-cell build+boot wall time divided by the cores -> ratio (target <= 1.3).
+1. Full fixture matrix on a local farm (one worker, max_builds = N x build cores): wall time
+   vs the sum of the cells' own CPU time (configure, make, compilers, boots) divided by the
+   build cores -> ratio (target <= 1.3); Buildbot's own CPU (master, worker daemon) and the
+   idle rest. Two arrangements side by side: everything sharing all CPUs, and the master
+   pinned to CPU 0 with the worker and its builds on the others.
 2. Rebuild of an unchanged cell and of a one-file-changed cell vs its cold build, with and
    without ccache -> speed-ups (target >= 3x), using the farm's own make command lines.
 3. Master start-up time with a generated 1,000-cell matrix (target < 10 s).
 
 Usage: python bench/bench_farm.py [--skip-matrix] [--skip-rebuild] [--skip-startup]
+       [--arrangement shared|pinned|both] [--builds-per-core N ...] [--per-cell]
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import datetime
 import json
 import os
@@ -57,41 +62,47 @@ def self_cpu_seconds(pid_file: Path) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def bench_matrix(tmp: Path, builds_per_core: int) -> None:
-    cores = os.cpu_count() or 1
-    plan = localfarm.WorkerPlan("bench", max_builds=builds_per_core * cores)
+def bench_matrix(tmp: Path, builds_per_core: int, pinned: bool) -> None:
+    """``pinned``: the master on CPU 0, the worker and its builds on the others (a master with
+    a host of its own); else everything shares every CPU."""
+    all_cpus = sorted(os.sched_getaffinity(0))
+    worker_cpus = frozenset(all_cpus[1:]) if pinned else None
+    master_cpus = frozenset(all_cpus[:1]) if pinned else None
+    cores = len(worker_cpus) if worker_cpus else len(all_cpus)
+    plan = localfarm.WorkerPlan("bench", max_builds=builds_per_core * cores, cpus=worker_cpus)
     state_dir = tmp / "farm"
+    arrangement = (f"master on CPU {all_cpus[0]}, worker + builds on {cores} other core(s)"
+                   if pinned else f"master, worker and builds sharing {cores} cores")
     try:
-        state = localfarm.up(state_dir, MATRIX, [plan])
+        state = localfarm.up(state_dir, MATRIX, [plan], master_cpus=master_cpus)
         pid_file = state_dir / "workers" / plan.name / "twistd.pid"
         before = localfarm.max_build_id(state)
         cpu_before = children_cpu_seconds(pid_file)
         master_pid = state_dir / "master" / "twistd.pid"
-        own_before = self_cpu_seconds(master_pid) + self_cpu_seconds(pid_file)
+        master_before = self_cpu_seconds(master_pid)
+        worker_before = self_cpu_seconds(pid_file)
         started = time.monotonic()
         localfarm.force(state, "*")
-        localfarm.wait_idle(state, 1800, settle=0.5)
-        wall = time.monotonic() - started
+        wall = localfarm.wait_idle(state, 1800, settle=0.5) - started
         cpu = children_cpu_seconds(pid_file) - cpu_before
-        own = self_cpu_seconds(master_pid) + self_cpu_seconds(pid_file) - own_before
+        master_own = self_cpu_seconds(master_pid) - master_before
+        worker_own = self_cpu_seconds(pid_file) - worker_before
         builds = localfarm.builds_since(state, before)
     finally:
         localfarm.down(state_dir)
-    print(f"matrix: cells' CPU time (configure + build + boot processes) {cpu:.1f} s / {cores} "
+    own = master_own + worker_own
+    results = collections.Counter(str(b["props"].get("cell_result", "?")) for b in builds)
+    print(f"matrix [{arrangement}]: {len(builds)} cells, max_builds {plan.max_builds}, "
+          f"wall {wall:.1f} s ({', '.join(f'{n} {r}' for r, n in sorted(results.items()))})")
+    print(f"  cells' CPU time (configure + build + boot processes) {cpu:.1f} s / {cores} "
           f"= {cpu / cores:.1f} s -> ratio wall/ideal {wall / (cpu / cores):.2f} "
           "(the issue's measure; target <= 1.3)")
-    print(f"matrix: Buildbot's own CPU (master + worker daemons) {own:.1f} s; idle "
-          f"{max(0.0, wall * cores - cpu - own):.1f} core-seconds of {wall * cores:.1f}")
-    work = sum((b["props"].get("configure_seconds") or 0) + (b["props"].get("build_seconds") or 0)
-               + (b["props"].get("boot_wall_seconds") or 0) for b in builds)
-    whole = sum((b["complete_at"] or 0) - (b["started_at"] or 0) for b in builds)
-    ideal = work / cores
-    print(f"matrix: {len(builds)} cells on {cores} cores, max_builds {plan.max_builds}, "
-          f"wall {wall:.1f} s")
-    print(f"matrix: sum(configure + build + boot step wall) {work:.1f} s / {cores} = {ideal:.1f} s "
-          f"-> ratio wall/ideal {wall / ideal:.2f} (target <= 1.3)")
-    print(f"matrix: sum(whole builds incl. configure, kconfig check, Buildbot steps) "
-          f"{whole:.1f} s / {cores} = {whole / cores:.1f} s -> ratio {wall / (whole / cores):.2f}")
+    build_core_seconds = wall * cores
+    on_build_cores = cpu + (worker_own if pinned else own)
+    print(f"  Buildbot's own CPU {own:.1f} s (master {master_own:.1f} s, worker daemon "
+          f"{worker_own:.1f} s); build cores idle "
+          f"{max(0.0, build_core_seconds - on_build_cores):.1f} of {build_core_seconds:.1f} "
+          "core-seconds")
 
 
 def _timed(cmd: list[str] | str, env: dict[str, str]) -> float:
@@ -111,17 +122,19 @@ def bench_rebuild(tmp: Path, cell_name: str = "hello-crc-kvm-x86_64") -> None:
         env = {**os.environ, "CCACHE_DIR": str(tmp / f"ccache-{use_ccache}")}
         label = "with ccache" if use_ccache else "without ccache"
 
-        def cold(build_dir: Path, env: dict[str, str] = env, use: bool = use_ccache) -> float:
+        if use_ccache:
+            env["PATH"] = f"{fragments.CCACHE_DIR}:{env['PATH']}"
+
+        def cold(build_dir: Path, env: dict[str, str] = env) -> float:
             shutil.rmtree(build_dir, ignore_errors=True)
             build_dir.mkdir(parents=True)
             (build_dir / fragments.FRAGMENT_NAME).write_text(fragments.fragment_text(cell))
             t = _timed(fragments.defconfig_command(cell, str(tree), str(build_dir)), env)
-            return t + _timed(fragments.build_command(cell, str(tree), str(build_dir), m.farm,
-                                                      use), env)
+            return t + _timed(fragments.build_argv(cell, str(tree), str(build_dir), m.farm), env)
 
         build_dir = tmp / f"cell-{use_ccache}"
         t_cold = cold(build_dir)
-        cmd = fragments.build_command(cell, str(tree), str(build_dir), m.farm, use_ccache)
+        cmd = fragments.build_argv(cell, str(tree), str(build_dir), m.farm)
         t_same = _timed(cmd, env)
         touched.write_text(touched.read_text() + f"\n/* bench {time.time()} */\n")
         t_one = _timed(cmd, env)
@@ -181,8 +194,11 @@ def main() -> None:
     ap.add_argument("--skip-matrix", action="store_true")
     ap.add_argument("--skip-rebuild", action="store_true")
     ap.add_argument("--skip-startup", action="store_true")
-    ap.add_argument("--builds-per-core", type=int, nargs="+", default=[1, 2],
-                    help="worker max_builds = this x cores; one matrix run per value")
+    ap.add_argument("--builds-per-core", type=int, nargs="+", default=[1],
+                    help="worker max_builds = this x build cores; one matrix run per value")
+    ap.add_argument("--arrangement", choices=("shared", "pinned", "both"), default="both",
+                    help="shared: master, worker and builds on every CPU; pinned: the master "
+                         "on CPU 0, the worker and builds on the rest (needs 2+ CPUs)")
     ap.add_argument("--per-cell", action="store_true",
                     help="also time the 1,000-cell matrix with one real builder per cell (slow)")
     args = ap.parse_args()
@@ -192,8 +208,12 @@ def main() -> None:
         if not args.skip_rebuild:
             bench_rebuild(tmp)
         if not args.skip_matrix:
+            modes = {"shared": [False], "pinned": [True], "both": [False, True]}[args.arrangement]
+            if len(os.sched_getaffinity(0)) < 2:
+                modes = [False]
             for per_core in args.builds_per_core:
-                bench_matrix(tmp / f"m{per_core}", per_core)
+                for pinned in modes:
+                    bench_matrix(tmp / f"m{per_core}-{pinned}", per_core, pinned)
         if not args.skip_startup:
             bench_startup(tmp, args.per_cell)
     print(json.dumps({"done": True}))

@@ -22,7 +22,7 @@ from buildbot.process.factory import BuildFactory
 from farm.matrix import Matrix, check_unique_names, load_matrix
 from farm.routing import Route, WorkerSpec, load_workers, route
 from farm.schedulers import cell_scheduler
-from farm.steps import BootImage, BuildImage, Configure, PrepareCell, not_finished
+from farm.steps import RunCell
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,6 @@ def worker_password(spec: WorkerSpec) -> str:
 def cell_factory(matrix: Matrix, cells: dict[str, Any]) -> BuildFactory:
     farm = matrix.farm
     f = BuildFactory()
-    f.addStep(PrepareCell(cells, farm))
 
     def is_git(step: Any) -> bool:
         return bool(cells[step.getProperty("cell")].tree.is_git)
@@ -102,18 +101,40 @@ def cell_factory(matrix: Matrix, cells: dict[str, Any]) -> BuildFactory:
     def git_workdir(props: Any) -> str:
         return "trees/" + cells[props.getProperty("cell")].tree.name
 
-    # Each step costs Buildbot a few database writes; add the git step only when a tree needs it.
+    # Each step costs Buildbot a few dozen database writes; add the git step only when a tree
+    # needs it.
     if any(c.tree.is_git for c in cells.values()):
         f.addStep(steps.Git(name="update tree", repourl=git_url, branch=git_branch,
                             workdir=git_workdir, mode="incremental", doStepIf=is_git,
                             hideStepIf=lambda results, step: not is_git(step),
                             haltOnFailure=True))
-    f.addStep(Configure(cells, farm, haltOnFailure=True, timeout=farm.build_timeout))
-    f.addStep(BuildImage(cells, farm, doStepIf=not_finished, haltOnFailure=True,
-                         timeout=farm.build_timeout, maxTime=farm.build_timeout))
-    f.addStep(BootImage(cells, farm, doStepIf=not_finished, timeout=None, warnOnWarnings=True,
-                        maxTime=max(c.boot_timeout for c in cells.values()) + 60))
+    longest_boot = max(c.boot_timeout for c in cells.values())
+    # timeout: seconds without output (a hung make); maxTime: configure and make each get
+    # build_timeout, the boot its own timeout, plus slack for the VMM's start and teardown.
+    f.addStep(RunCell(cells, farm, timeout=farm.build_timeout,
+                      maxTime=2 * farm.build_timeout + longest_boot + 120, logEnviron=False,
+                      warnOnWarnings=True))
     return f
+
+
+def least_busy_first(master: Any, builders: list[Any]) -> list[Any]:
+    """``prioritizeBuilders``: the real builders with the fewest running builds first.
+
+    Buildbot's default sorter asks the database for each builder's oldest and highest-priority
+    request on every distribution round; with a few real builders carrying many cells that
+    was a third of the master's database work per build. Least-busy-first needs no query and
+    keeps platforms interleaved (a burst of boots on one builder next to builds on another).
+    """
+    return sorted(builders, key=lambda b: (len(b.building), b.name))
+
+
+def cache_sizes(cell_count: int) -> dict[str, int]:
+    """Buildbot's default BuildRequests cache holds one entry, so every distribution round
+    re-reads each pending request's buildset, properties and source stamps; a full-matrix run
+    has a request per cell pending at once."""
+    pending = max(100, 2 * cell_count)
+    return {"BuildRequests": pending, "SourceStamps": pending, "ssdicts": pending,
+            "chdicts": 100, "Changes": 100, "Builds": 100}
 
 
 def build_master_config(settings: MasterSettings) -> dict[str, Any]:
@@ -139,7 +160,6 @@ def build_master_config(settings: MasterSettings) -> dict[str, Any]:
             name=name, workernames=list(routes[name].workers), factory=factory,
             collapseRequests=False, description=routes[name].note,
             tags=["farm", *name.split("-", 1)],
-            properties={"boot_capable": routes[name].boot_capable},
         )
         for name in used_builders
     ]
@@ -147,8 +167,7 @@ def build_master_config(settings: MasterSettings) -> dict[str, Any]:
         builders = [
             util.BuilderConfig(
                 name=cell.name, workernames=list(routes[cell.real_builder].workers),
-                factory=factory, collapseRequests=False,
-                properties={"boot_capable": routes[cell.real_builder].boot_capable})
+                factory=factory, collapseRequests=False)
             for cell in cell_list
         ]
         used_builders = [cell.name for cell in cell_list]
@@ -156,8 +175,9 @@ def build_master_config(settings: MasterSettings) -> dict[str, Any]:
         "title": settings.title,
         "titleURL": settings.buildbot_url,
         "buildbotURL": settings.buildbot_url,
-        "workers": [worker.Worker(s.name, worker_password(s), max_builds=s.max_builds,
-                                  properties={"build_archs": sorted(s.build_archs)})
+        # No builder or worker properties: every property is a database write per build, and
+        # routing (which worker builds and boots what) is decided here, not in the steps.
+        "workers": [worker.Worker(s.name, worker_password(s), max_builds=s.max_builds)
                     for s in specs],
         "protocols": {"pb": {"port": f"tcp:{settings.pb_port}:interface=127.0.0.1"}},
         "builders": builders,
@@ -180,6 +200,8 @@ def build_master_config(settings: MasterSettings) -> dict[str, Any]:
         "buildbotNetUsageData": None,
         # Several cells share a real builder; do not let one request wait on another's merge.
         "collapseRequests": False,
+        "prioritizeBuilders": least_busy_first,
+        "caches": cache_sizes(len(cell_list)),
     }
     if settings.www_port is not None:
         c["www"] = {

@@ -2,18 +2,19 @@
 
 The fragment is fed to ``make ... UK_DEFCONFIG=<abs fragment> defconfig``; Kconfig then fills
 every other symbol with its default. Symbols a cell asks for are listed explicitly so that
-``workers.kconfig_check`` can tell which of them Kconfig dropped (an unmet dependency).
+``workers.cell`` (through ``workers.kconfig_check``) can tell which of them Kconfig dropped (an
+unmet dependency). ``cell_spec`` renders everything a worker needs for one cell.
 """
 
 from __future__ import annotations
 
 import posixpath
-import shlex
 
 from farm.matrix import Cell, FarmSettings
+from workers.cell import FRAGMENT_NAME, CellSpec
 
-# The fragment file and the .config live inside the cell's persistent build directory.
-FRAGMENT_NAME = "xentriage.fragment"
+# The fragment file (FRAGMENT_NAME) and the .config live inside the cell's persistent build
+# directory; workers.cell writes the fragment there.
 
 
 def fragment_text(cell: Cell) -> str:
@@ -66,49 +67,44 @@ def defconfig_command(cell: Cell, tree_root: str, build_dir: str) -> list[str]:
     return [*make_args(cell, tree_root, build_dir), f"UK_DEFCONFIG={frag}", "defconfig"]
 
 
-DEFCONFIG_FAILED = "XENTRIAGE-DEFCONFIG-FAILED"
+CCACHE_DIR = "/usr/lib/ccache"
 
 
-def configure_command(cell: Cell, tree_root: str, build_dir: str, worker_python: str) -> str:
-    """One remote command for what used to be three steps (write the fragment, ``defconfig``,
-    the ``.config`` check): Buildbot's fixed cost per step and per remote command is larger than
-    a small cell's whole configure. Exit 0 configured, 3 unsupported (the check's verdict),
-    anything else with the ``DEFCONFIG_FAILED`` marker: defconfig itself failed."""
-    frag = posixpath.join(build_dir, FRAGMENT_NAME)
-    check = [worker_python, "-m", "workers.kconfig_check", "--root", tree_root,
-             "--app", app_dir(cell, tree_root)]
-    for lib in external_libs(cell, tree_root):
-        check += ["--lib", lib]
-    check += ["--fragment", frag, "--config", posixpath.join(build_dir, ".config")]
-    return (
-        f"mkdir -p {shlex.quote(build_dir)} && "
-        f"printf '%s' {shlex.quote(fragment_text(cell))} > {shlex.quote(frag)} && "
-        f"{{ {shlex.join(defconfig_command(cell, tree_root, build_dir))} || "
-        f"{{ rc=$?; echo {DEFCONFIG_FAILED} $rc; exit $rc; }}; }} && "
-        f"exec {shlex.join(check)}"
-    )
+def build_argv(cell: Cell, tree_root: str, build_dir: str, farm: FarmSettings) -> list[str]:
+    return [*make_args(cell, tree_root, build_dir), f"-j{farm.jobs}"]
 
 
-def build_command(cell: Cell, tree_root: str, build_dir: str, farm: FarmSettings,
-                  use_ccache: bool) -> str:
-    """A shell command: make, then print the image size on a marker line the step parses.
+def boot_options(cell: Cell) -> list[str]:
+    """``workers.boot`` options for the cell (everything but the image)."""
+    opts = ["--platform", cell.platform.boot_platform, "--arch", cell.arch.name,
+            "--timeout", str(cell.boot_timeout)]
+    for line in cell.success_lines:
+        opts += ["--success-line", line]
+    return [*opts, *cell.platform.boot_args]
+
+
+def cell_spec(cell: Cell, tree_root: str, build_dir: str, farm: FarmSettings) -> CellSpec:
+    """What ``python -m workers.cell`` needs to configure, build and boot ``cell``.
 
     ccache is enabled through Debian's masquerade directory (``/usr/lib/ccache`` first on PATH),
     which works with any Makefile that calls ``$(CROSS_COMPILE)gcc`` and needs no CC override.
     """
-    make = shlex.join([*make_args(cell, tree_root, build_dir), f"-j{farm.jobs}"])
-    prefix = 'PATH="/usr/lib/ccache:$PATH" ' if use_ccache else ""
-    return (
-        f"{prefix}{make} || exit $?; for f in {image_path_glob(cell, build_dir)}; do "
-        'if test -f "$f"; then echo "XENTRIAGE-IMAGE $(stat -c %s "$f") $f"; fi; done'
+    return CellSpec(
+        name=cell.name,
+        build_dir=build_dir,
+        fragment=fragment_text(cell),
+        defconfig=defconfig_command(cell, tree_root, build_dir),
+        build=build_argv(cell, tree_root, build_dir, farm),
+        image_glob=image_glob(cell),
+        boot=boot_options(cell),
+        kconfig_root=tree_root,
+        kconfig_app=app_dir(cell, tree_root),
+        kconfig_libs=external_libs(cell, tree_root),
+        path_prepend=[CCACHE_DIR] if farm.ccache else [],
+        build_timeout=float(farm.build_timeout),
     )
 
 
 def image_glob(cell: Cell) -> str:
     """The image name with the CONFIG_UK_NAME part left open (it comes from the .config)."""
     return f"*_{cell.platform.image_suffix}-{cell.arch.name}"
-
-
-def image_path_glob(cell: Cell, build_dir: str) -> str:
-    # The glob part must stay unquoted to expand; the directory part is quoted.
-    return shlex.quote(build_dir) + "/" + image_glob(cell)

@@ -43,6 +43,23 @@ class WorkerPlan:
     max_builds: int = 2
     hide_tools: tuple[str, ...] = ()  # fnmatch patterns removed from the worker's PATH
     env: Mapping[str, str] = field(default_factory=dict)
+    cpus: frozenset[int] | None = None  # CPU affinity of the worker and every build it runs
+
+
+def parse_cpus(text: str) -> frozenset[int]:
+    """A CPU list as taskset and cgroups write it: ``0``, ``1-3``, ``0,2-5``."""
+    cpus: set[int] = set()
+    try:
+        for part in text.split(","):
+            lo, _, hi = part.strip().partition("-")
+            cpus.update(range(int(lo), int(hi or lo) + 1))
+    except ValueError:
+        raise FarmError(f"bad CPU list {text!r} (expected e.g. 0 or 1-3 or 0,2-5)") from None
+    available = os.sched_getaffinity(0)
+    if not cpus or not cpus <= available:
+        raise FarmError(f"CPU list {text!r} is not within this machine's CPUs "
+                        f"{sorted(available)}")
+    return frozenset(cpus)
 
 
 @dataclass(frozen=True)
@@ -89,9 +106,13 @@ def restricted_path_dir(target: Path, hide: Iterable[str], path: str | None = No
 
 
 def _run(cmd: Sequence[str], env: Mapping[str, str] | None = None, timeout: float = 120,
-         check: bool = True) -> subprocess.CompletedProcess[str]:
+         check: bool = True, cpus: frozenset[int] | None = None
+         ) -> subprocess.CompletedProcess[str]:
+    # The daemon twistd forks from this command inherits its CPU affinity, and so does every
+    # process a worker starts (compilers, QEMU).
+    pin = None if cpus is None else (lambda: os.sched_setaffinity(0, cpus))
     proc = subprocess.run(list(cmd), env=dict(env) if env is not None else None, text=True,
-                          capture_output=True, timeout=timeout)
+                          capture_output=True, timeout=timeout, preexec_fn=pin)
     if check and proc.returncode != 0:
         # Never echo the command line: create-worker's carries the worker password.
         raise FarmError(f"{Path(cmd[0]).name} {cmd[1] if len(cmd) > 1 else ''} failed "
@@ -123,9 +144,12 @@ def probe(env: Mapping[str, str]) -> dict[str, Any]:
 def up(state_dir: Path, matrix: Path, plans: Sequence[WorkerPlan],
        probes: Mapping[str, Mapping[str, Any]] | None = None, start_timeout: float = 120,
        www_port: int | None = None, pb_port: int | None = None,
-       master_settings: Mapping[str, Any] | None = None) -> FarmState:
+       master_settings: Mapping[str, Any] | None = None,
+       master_cpus: frozenset[int] | None = None) -> FarmState:
     """Create (if needed) and start the master and workers; return when all workers are
-    connected. ``probes`` overrides a worker's probe result (tests, hand-declared workers)."""
+    connected. ``probes`` overrides a worker's probe result (tests, hand-declared workers).
+    ``master_cpus`` and each plan's ``cpus`` pin the daemons: the master's own work (database,
+    events) then never competes with builds, as on a farm whose master has its own host."""
     state_dir = state_dir.resolve()
     if is_running(state_dir):
         raise FarmError(f"a farm is already running in {state_dir}; run `farm down` first")
@@ -159,7 +183,7 @@ def up(state_dir: Path, matrix: Path, plans: Sequence[WorkerPlan],
     master_env = dict(os.environ)
     master_env["PYTHONPATH"] = str(REPO_ROOT)
     _run([str(BIN_DIR / "buildbot"), "start", f"--start_timeout={int(start_timeout)}", str(mdir)],
-         env=master_env, timeout=start_timeout + 10)
+         env=master_env, timeout=start_timeout + 10, cpus=master_cpus)
     (state_dir / "farm-state.json").write_text(json.dumps(
         {"www_port": state.www_port, "pb_port": state.pb_port,
          "workers": [p.name for p in plans]}) + "\n")
@@ -173,7 +197,8 @@ def up(state_dir: Path, matrix: Path, plans: Sequence[WorkerPlan],
                   str(wdir), f"127.0.0.1:{state.pb_port}", plan.name, password])
         else:
             _retarget_worker(wdir, state.pb_port)
-        _run([str(BIN_DIR / "buildbot-worker"), "start", str(wdir)], env=envs[plan.name])
+        _run([str(BIN_DIR / "buildbot-worker"), "start", str(wdir)], env=envs[plan.name],
+             cpus=plan.cpus)
     wait_for_workers(state, [p.name for p in plans], timeout=start_timeout)
     return state
 
@@ -291,8 +316,10 @@ def send_change(state: FarmState, files: Sequence[str], project: str = "",
     resp.raise_for_status()
 
 
-def wait_idle(state: FarmState, timeout: float, settle: float = 1.0) -> None:
-    """Until no build request is pending or running (checked twice, ``settle`` apart)."""
+def wait_idle(state: FarmState, timeout: float, settle: float = 1.0) -> float:
+    """Until no build request is pending or running (checked twice, ``settle`` apart).
+    Returns the ``time.monotonic()`` at which the farm was first seen idle: the end of the
+    work, without the settle time spent confirming it."""
     deadline = time.monotonic() + timeout
     quiet_since: float | None = None
     while time.monotonic() < deadline:
@@ -302,7 +329,7 @@ def wait_idle(state: FarmState, timeout: float, settle: float = 1.0) -> None:
         elif quiet_since is None:
             quiet_since = time.monotonic()
         elif time.monotonic() - quiet_since >= settle:
-            return
+            return quiet_since
         time.sleep(0.25)
     raise FarmError(f"farm still busy after {timeout:.0f}s")
 

@@ -128,12 +128,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         raise SystemExit(EXIT_CODES["error"] if exc.code else 0) from None
 
 
+def request_from_args(args: argparse.Namespace, workdir: Path) -> BootRequest:
+    return BootRequest(platform=args.platform, arch=args.arch, image=args.image,
+                       workdir=workdir, vmm=args.vmm, accel=args.accel,
+                       memory_mb=args.memory, name=f"xentriage-{args.image.name}"[:60])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="xentriage-boot-") as work:
-        req = BootRequest(platform=args.platform, arch=args.arch, image=args.image,
-                          workdir=Path(work), vmm=args.vmm, accel=args.accel,
-                          memory_mb=args.memory, name=f"xentriage-{args.image.name}"[:60])
+        req = request_from_args(args, Path(work))
         log = args.log.open("w", encoding="utf-8") if args.log else None
         try:
             res = boot(req, timeout=args.timeout, success_lines=args.success_line,

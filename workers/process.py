@@ -63,6 +63,7 @@ def run_streaming(
     use_pty: bool = False,
     stop_grace: float = 0.0,
     cwd: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> ProcessOutcome:
     """Run ``argv``; call ``on_line`` for each console line (stdout and stderr merged).
 
@@ -76,7 +77,7 @@ def run_streaming(
         master, slave = pty.openpty()
         proc = subprocess.Popen(
             argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True, cwd=cwd,
-            preexec_fn=_die_with_parent,
+            env=env, preexec_fn=_die_with_parent,
         )
         os.close(slave)
         fd = master
@@ -88,6 +89,7 @@ def run_streaming(
             stderr=subprocess.STDOUT,
             start_new_session=True,
             cwd=cwd,
+            env=env,
             preexec_fn=_die_with_parent,
         )
         assert proc.stdout is not None

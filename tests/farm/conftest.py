@@ -48,13 +48,19 @@ class RunningFarm:
 def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningFarm]:
     require_binaries()
     state_dir = tmp_path_factory.mktemp("farm")
+    # With two CPUs or more, pin the master and the bare worker (farm up --master-cpus /
+    # --worker-cpus); the full worker runs anywhere.
+    cpus = sorted(os.sched_getaffinity(0))
+    pinned = len(cpus) >= 2
     plans = [
         localfarm.WorkerPlan("full", max_builds=2),
-        localfarm.WorkerPlan("bare", max_builds=2, hide_tools=localfarm.NO_CROSS_NO_QEMU),
+        localfarm.WorkerPlan("bare", max_builds=2, hide_tools=localfarm.NO_CROSS_NO_QEMU,
+                             cpus=frozenset(cpus[-1:]) if pinned else None),
     ]
     probes = {p.name: localfarm.probe(localfarm.worker_env(p, state_dir)) for p in plans}
     try:
-        state = localfarm.up(state_dir, MATRIX, plans, probes=probes)
+        state = localfarm.up(state_dir, MATRIX, plans, probes=probes,
+                             master_cpus=frozenset(cpus[:1]) if pinned else None)
         yield RunningFarm(state, probes)
     finally:
         localfarm.down(state_dir)

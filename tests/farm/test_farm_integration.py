@@ -6,6 +6,8 @@ service's backfill sweep reads them.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,10 +31,10 @@ def full_run(farm: RunningFarm) -> dict[str, dict[str, Any]]:
     return {b["props"]["cell"]: b for b in builds}
 
 
-def step_log(farm: RunningFarm, buildid: int, step: str) -> str:
+def cell_log(farm: RunningFarm, buildid: int, log: str = "stdio") -> str:
     steps = localfarm.api_get(farm.state, f"builds/{buildid}/steps")["steps"]
-    stepid = next(s["stepid"] for s in steps if s["name"] == step)
-    resp = requests.get(f"{farm.state.api}/steps/{stepid}/logs/stdio/raw",
+    assert [s["name"] for s in steps] == ["worker_preparation", "cell"]
+    resp = requests.get(f"{farm.state.api}/steps/{steps[1]['stepid']}/logs/{log}/raw",
                         headers=localfarm.PLAIN, timeout=30)
     resp.raise_for_status()
     return resp.text
@@ -67,7 +69,7 @@ def test_cells_ran_on_workers_able_to_build_and_boot_them(
         if bootable_somewhere:
             assert (cell.platform.boot_platform, cell.arch.name) in caps[worker][1], \
                 f"{name} ran on {worker}, which cannot boot it"
-            assert build["props"].get("boot_status") != "skipped", name
+            assert build["props"]["cell_result"] != "boot-skipped", name
     assert workers_used == {"full", "bare"}
 
 
@@ -87,15 +89,21 @@ def test_each_kind_of_result(farm: RunningFarm, full_run: dict[str, dict[str, An
         check(cell, "passed", SUCCESS)
         props = full_run[cell]["props"]
         assert props["image_size"] > 0 and props["build_seconds"] > 0
-        assert props["boot_seconds"] is not None and props["boot_status"] == "passed"
-    # failed at build, with the compiler's error in the build log.
-    check("hello-cpuid-kvm-arm64", "build-failed", FAILURE, "build failed", "error")
-    assert "error" in step_log(farm, full_run["hello-cpuid-kvm-arm64"]["buildid"], "build")
+        assert props["boot_seconds"] is not None and props["boot_seconds"] > 0
+    # The log shows every phase, and the verdict the properties came from.
+    log = cell_log(farm, full_run["hello-base-kvm-x86_64"]["buildid"])
+    for phase in ("configure", "build", "boot"):
+        assert f"XENTRIAGE-PHASE {phase}:" in log
+    assert "Hello from xentriage" in log and "XENTRIAGE-CELL-RESULT " in log
+    # failed at build, with the compiler's error in the log and the reason.
+    check("hello-cpuid-kvm-arm64", "build-failed", FAILURE, "build failed", "cpuid.h")
+    assert "fatal error: cpuid.h" in cell_log(farm, full_run["hello-cpuid-kvm-arm64"]["buildid"])
     check("hello-cpuid-kvm-x86_64", "passed", SUCCESS)
-    # failed at boot: a panic on kvm/x86_64 only.
+    # failed at boot: a panic on kvm/x86_64 only; the console gets a log of its own.
     check("hello-entropy-kvm-x86_64", "boot-failed", FAILURE, "failed at boot")
-    boot_log = step_log(farm, full_run["hello-entropy-kvm-x86_64"]["buildid"], "boot")
-    assert "panic" in boot_log.lower() or "assert" in boot_log.lower()
+    console = cell_log(farm, full_run["hello-entropy-kvm-x86_64"]["buildid"], "console")
+    assert "panic" in console.lower()
+    assert "XENTRIAGE-PHASE" not in console and "make" not in console.split("\n", 1)[0]
     # timed out: the hanging library never prints the success line.
     check("hello-syncwait-kvm-x86_64", "timeout", FAILURE, "timed out")
     # unsupported: Kconfig dropped a requested symbol; the dependency is named; not a failure.
@@ -141,3 +149,20 @@ def test_cli_run_prints_the_result_table(farm: RunningFarm,
     assert "build-failed" in rows["hello-cpuid-kvm-arm64"]
     assert "passed" in rows["hello-cpuid-kvm-x86_64"]
     assert lines[-1] == "2 cells: 1 build-failed, 1 passed"
+
+
+def test_pinned_daemons_and_their_builds_keep_their_cpus(
+        farm: RunningFarm, full_run: dict[str, dict[str, Any]]) -> None:
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        pytest.skip("one CPU: nothing to pin")
+    master = int((farm.state.master_dir / "twistd.pid").read_text())
+    bare = int((farm.state.state_dir / "workers" / "bare" / "twistd.pid").read_text())
+    full = int((farm.state.state_dir / "workers" / "full" / "twistd.pid").read_text())
+    assert os.sched_getaffinity(master) == {cpus[0]}
+    assert os.sched_getaffinity(bare) == {cpus[-1]}
+    assert os.sched_getaffinity(full) == set(cpus)
+    # Every thread of the master (its database thread pool too) inherited the pin.
+    for task in Path(f"/proc/{master}/task").iterdir():
+        assert os.sched_getaffinity(int(task.name)) == {cpus[0]}
+

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from farm.buildbot_config import build_master_config, load_master_settings
 from farm.matrix import load_matrix
+from farm.steps import RunCell
 from triage.cli.cmd_farm import command as farm_command
 
 REPO = Path(__file__).resolve().parents[2]
@@ -79,7 +80,26 @@ def test_git_tree_adds_the_update_step(tmp_path: Path) -> None:
     (tmp_path / "farm.json").write_text(json.dumps({
         "matrix": str(tmp_path / "matrix.toml"), "workers": str(REPO / "ci" / "workers.json")}))
     c = build_master_config(load_master_settings(tmp_path, REPO / "ci"))
-    step_names = [s.kwargs.get("name") for s in c["builders"][0].factory.steps]
-    assert step_names[:2] == [None, "update tree"]
+    factory_steps = c["builders"][0].factory.steps
+    assert [s.kwargs.get("name") for s in factory_steps] == ["update tree", None]
+    assert factory_steps[1].step_class is RunCell
     cell = load_matrix(tmp_path / "matrix.toml").cells()[0]
     assert cell.tree.is_git and cell.tree.branch == "staging"
+
+
+def test_one_cell_step_cheap_distribution_and_caches_sized_to_the_matrix() -> None:
+    c = build_master_config(load_master_settings(Path("/nonexistent"), REPO / "ci"))
+    cells = load_matrix(REPO / "ci" / "matrix.toml").cells()
+    # Without a git tree the build is one step: configure, check, build and boot are phases of
+    # one remote command (each Buildbot step costs database writes and round trips).
+    assert [s.step_class for s in c["builders"][0].factory.steps] == [RunCell]
+    # A pending request per cell must stay cached across distribution rounds.
+    assert c["caches"]["BuildRequests"] >= len(cells)
+
+    class Builder:
+        def __init__(self, name: str, running: int) -> None:
+            self.name, self.building = name, [object()] * running
+
+    builders = [Builder("kvm-x86_64", 2), Builder("xen-x86_64", 0), Builder("fc-arm64", 1)]
+    order = [b.name for b in c["prioritizeBuilders"](None, builders)]
+    assert order == ["xen-x86_64", "fc-arm64", "kvm-x86_64"]

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from farm import fragments
+from farm import fragments, localfarm
 from farm.changes import affected_cells
 from farm.matrix import MatrixError, check_unique_names, load_matrix
 from farm.routing import capabilities_from_probe, load_workers, route
 from farm.table import render_table, rows_from_builds
+from workers.cell import CellSpec
 
 REPO = Path(__file__).resolve().parents[2]
 CI_MATRIX = REPO / "ci" / "matrix.toml"
@@ -130,9 +132,14 @@ def test_fragment_and_make_commands(tmp_path: Path) -> None:
     assert "C=/w/cells/x/.config" in cmd and "O=/w/cells/x" in cmd
     assert "L=/t/ext/a" in cmd and "CROSS_COMPILE=aarch64-linux-gnu-" in cmd
     assert cmd[-2:] == [f"UK_DEFCONFIG=/w/cells/x/{fragments.FRAGMENT_NAME}", "defconfig"]
-    build = fragments.build_command(cell, "/t", "/w/cells/x", m.farm, use_ccache=True)
-    assert build.startswith('PATH="/usr/lib/ccache:$PATH" make') and "-j2" in build
-    assert "/w/cells/x/*_qemu-arm64" in build
+    spec = fragments.cell_spec(cell, "/t", "/w/cells/x", m.farm)
+    assert spec.build[:3] == ["make", "-C", "/t"] and spec.build[-1] == "-j2"
+    assert spec.path_prepend == ["/usr/lib/ccache"]  # ccache = true in the matrix
+    assert spec.image_glob == "*_qemu-arm64" and spec.build_dir == "/w/cells/x"
+    assert spec.boot[:4] == ["--platform", cell.platform.boot_platform, "--arch", "arm64"]
+    assert spec.kconfig_libs == ["/t/ext/a"] and spec.fragment == frag
+    # What the master renders is exactly what the worker parses back.
+    assert CellSpec.from_json(spec.to_json()) == spec
 
 
 def test_symbol_values_in_fragment(tmp_path: Path) -> None:
@@ -214,3 +221,12 @@ def test_result_table_keeps_latest_build_per_cell() -> None:
     text = render_table(rows)
     assert "4096" in text and "1.2s" in text and "full" in text
     assert text.splitlines()[-1] == "2 cells: 1 passed, 1 unsupported"
+
+
+def test_cpu_lists() -> None:
+    first = min(os.sched_getaffinity(0))
+    assert localfarm.parse_cpus(f"{first}") == {first}
+    assert localfarm.parse_cpus(f"{first}-{first}") == {first}
+    for bad in ("", "a", "0-x", "100000"):
+        with pytest.raises(localfarm.FarmError):
+            localfarm.parse_cpus(bad)

@@ -1,40 +1,45 @@
-"""Parsing of the worker tools' output by the farm's steps (no Buildbot process needed)."""
+"""How the farm's step reads workers.cell's output (no Buildbot process needed)."""
 
 from __future__ import annotations
 
-from farm.steps import (
-    BOOT_MARKER,
-    KCONFIG_MARKER,
-    _dropped_summary,
-    first_build_error,
-    last_marker_json,
-)
+from buildbot.process.results import FAILURE, SKIPPED, SUCCESS, WARNINGS
+
+from farm.steps import BUILDBOT_RESULTS, PUBLISHED, console_section, last_marker_json, tail
+from workers.cell import EXIT_CODES, PHASE_MARKER, RESULT_MARKER, CellResult
 
 
 def test_last_marker_line_wins_and_garbage_is_none() -> None:
-    text = (f"console\n{BOOT_MARKER}{{\"status\": \"failed\"}}\nmore\n"
-            f"{BOOT_MARKER}{{\"status\": \"passed\", \"boot_seconds\": 0.4}}\n")
-    assert last_marker_json(text, BOOT_MARKER) == {"status": "passed", "boot_seconds": 0.4}
-    assert last_marker_json(f"{BOOT_MARKER}{{not json\n", BOOT_MARKER) is None
-    assert last_marker_json("nothing here", BOOT_MARKER) is None
+    text = (f"console\n{RESULT_MARKER}{{\"cell_result\": \"boot-failed\"}}\nmore\n"
+            f"{RESULT_MARKER}{{\"cell_result\": \"passed\", \"boot_seconds\": 0.4}}\n")
+    assert last_marker_json(text, RESULT_MARKER) == {"cell_result": "passed",
+                                                     "boot_seconds": 0.4}
+    assert last_marker_json(f"{RESULT_MARKER}{{not json\n", RESULT_MARKER) is None
+    assert last_marker_json(f"{RESULT_MARKER}[1, 2]\n", RESULT_MARKER) is None
+    assert last_marker_json("nothing here", RESULT_MARKER) is None
 
 
-def test_first_build_error_is_the_compiler_error_not_makes_summary() -> None:
-    log = ("  CC      libcpuid/cpuid.c\n"
-           "lib/cpuid/cpuid.c:3:10: fatal error: cpuid.h: No such file or directory\n"
-           "make: *** [build.mk:76: cpuid.o] Error 1\n")
-    assert first_build_error(log).startswith("lib/cpuid/cpuid.c:3:10: fatal error: cpuid.h")
-    assert first_build_error("") == "no output"
-    assert first_build_error("just a line\nlast words\n") == "last words"
+def test_console_is_the_boot_phase_without_verdict_lines() -> None:
+    text = (f"{PHASE_MARKER}build: make\ncc -c a.c\n"
+            f"{PHASE_MARKER}boot: kvm/x86_64, timeout 20s\n"
+            "Booting...\nPANIC: oops\n"
+            'XENTRIAGE-BOOT-RESULT {"status": "failed"}\n'
+            f'{RESULT_MARKER}{{"cell_result": "boot-failed"}}\n')
+    assert console_section(text) == "Booting...\nPANIC: oops\n"
+    assert console_section(f"{PHASE_MARKER}build: make\n") == ""
 
 
-def test_dropped_symbols_name_the_unmet_dependency() -> None:
-    result = {"dropped": [
-        {"symbol": "CONFIG_PLAT_XEN", "reason": "CONFIG_PLAT_XEN dropped: unmet dependency "
-         "!LIBDIRECTMAP (LIBDIRECTMAP is y)"},
-        {"symbol": "CONFIG_LIBNETDEV", "unmet": ["PLAT_KVM"]},
-    ]}
-    summary = _dropped_summary(result)
-    assert "!LIBDIRECTMAP" in summary
-    assert "CONFIG_LIBNETDEV dropped (unmet dependency PLAT_KVM)" in summary
-    assert KCONFIG_MARKER.endswith(" ")
+def test_tail_of_a_runner_that_died() -> None:
+    assert tail("") == "no output"
+    assert tail("a\n\nb\nc\n", lines=2) == "b | c"
+
+
+def test_every_outcome_maps_to_a_buildbot_result_and_an_exit_code() -> None:
+    # Not failures of the code under test must not read as FAILURE in Buildbot.
+    assert BUILDBOT_RESULTS["passed"] == SUCCESS
+    assert BUILDBOT_RESULTS["unsupported"] == SKIPPED
+    assert BUILDBOT_RESULTS["boot-skipped"] == WARNINGS
+    for outcome in ("build-failed", "boot-failed", "timeout", "error"):
+        assert BUILDBOT_RESULTS[outcome] == FAILURE
+    assert set(BUILDBOT_RESULTS) == set(EXIT_CODES)
+    # Every published property is a field of the worker's verdict.
+    assert set(PUBLISHED) <= set(CellResult("x").__dict__)

@@ -11,7 +11,7 @@ import click
 from farm import localfarm
 from farm.matrix import MatrixError, load_matrix
 from farm.table import render_table, rows_from_builds
-from triage.cli.common import EXIT_CONFIG, EXIT_FAILED_CELLS, EXIT_UNAVAILABLE
+from triage.cli.common import EXIT_CONFIG, EXIT_FAILED_CELLS, EXIT_UNAVAILABLE, EXIT_USAGE
 
 DEFAULT_MATRIX = localfarm.CI_DIR / "matrix.toml"
 # `farm run` only: the run completed and at least one cell failed (build, boot or timeout).
@@ -61,16 +61,28 @@ def cells_cmd(matrix_path: Path, as_json: bool) -> None:
                    "restricted), to see capability routing.")
 @click.option("--max-builds", default=2, show_default=True, help="Parallel builds per worker.")
 @click.option("--www-port", type=int, default=None, help="Web UI/REST port (default: free).")
+@click.option("--master-cpus", metavar="LIST", default=None,
+              help="Pin the master to these CPUs (e.g. 0), so its database work never competes "
+                   "with builds. Default: no pinning.")
+@click.option("--worker-cpus", metavar="LIST", default=None,
+              help="Pin the worker(s) and their builds to these CPUs (e.g. 1-7).")
 def up_cmd(matrix_path: Path, state_dir: Path, bare_worker: bool, max_builds: int,
-           www_port: int | None) -> None:
+           www_port: int | None, master_cpus: str | None, worker_cpus: str | None) -> None:
     """Start a local master and worker(s) on 127.0.0.1 (SQLite, state in --state-dir)."""
-    plans = [localfarm.WorkerPlan("local", max_builds=max_builds)]
+    try:
+        m_cpus = localfarm.parse_cpus(master_cpus) if master_cpus else None
+        w_cpus = localfarm.parse_cpus(worker_cpus) if worker_cpus else None
+    except localfarm.FarmError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    plans = [localfarm.WorkerPlan("local", max_builds=max_builds, cpus=w_cpus)]
     if bare_worker:
-        plans.append(localfarm.WorkerPlan("bare", max_builds=max_builds,
+        plans.append(localfarm.WorkerPlan("bare", max_builds=max_builds, cpus=w_cpus,
                                           hide_tools=localfarm.NO_CROSS_NO_QEMU))
     try:
         load_matrix(matrix_path)
-        state = localfarm.up(state_dir, matrix_path, plans, www_port=www_port)
+        state = localfarm.up(state_dir, matrix_path, plans, www_port=www_port,
+                             master_cpus=m_cpus)
     except MatrixError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_CONFIG)

@@ -62,7 +62,7 @@ def self_cpu_seconds(pid_file: Path) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def bench_matrix(tmp: Path, builds_per_core: int, pinned: bool) -> None:
+def bench_matrix(tmp: Path, builds_per_core: int, pinned: bool, matrix: Path = MATRIX) -> None:
     """``pinned``: the master on CPU 0, the worker and its builds on the others (a master with
     a host of its own); else everything shares every CPU."""
     all_cpus = sorted(os.sched_getaffinity(0))
@@ -74,7 +74,7 @@ def bench_matrix(tmp: Path, builds_per_core: int, pinned: bool) -> None:
     arrangement = (f"master on CPU {all_cpus[0]}, worker + builds on {cores} other core(s)"
                    if pinned else f"master, worker and builds sharing {cores} cores")
     try:
-        state = localfarm.up(state_dir, MATRIX, [plan], master_cpus=master_cpus)
+        state = localfarm.up(state_dir, matrix, [plan], master_cpus=master_cpus)
         pid_file = state_dir / "workers" / plan.name / "twistd.pid"
         before = localfarm.max_build_id(state)
         cpu_before = children_cpu_seconds(pid_file)
@@ -92,8 +92,9 @@ def bench_matrix(tmp: Path, builds_per_core: int, pinned: bool) -> None:
         localfarm.down(state_dir)
     own = master_own + worker_own
     results = collections.Counter(str(b["props"].get("cell_result", "?")) for b in builds)
-    print(f"matrix [{arrangement}]: {len(builds)} cells, max_builds {plan.max_builds}, "
-          f"wall {wall:.1f} s ({', '.join(f'{n} {r}' for r, n in sorted(results.items()))})")
+    counts = ", ".join(f"{n} {r}" for r, n in sorted(results.items()))
+    print(f"matrix {matrix.name} [{arrangement}]: {len(builds)} cells, "
+          f"max_builds {plan.max_builds}, wall {wall:.1f} s ({counts})")
     print(f"  cells' CPU time (configure + build + boot processes) {cpu:.1f} s / {cores} "
           f"= {cpu / cores:.1f} s -> ratio wall/ideal {wall / (cpu / cores):.2f} "
           "(the issue's measure; target <= 1.3)")
@@ -199,6 +200,9 @@ def main() -> None:
     ap.add_argument("--arrangement", choices=("shared", "pinned", "both"), default="both",
                     help="shared: master, worker and builds on every CPU; pinned: the master "
                          "on CPU 0, the worker and builds on the rest (needs 2+ CPUs)")
+    ap.add_argument("--matrix", type=Path, default=MATRIX,
+                    help="the matrix for the full-matrix runs (default: ci/matrix.toml, the "
+                         "fixture tree); e.g. a copy pointing at a real Unikraft checkout")
     ap.add_argument("--per-cell", action="store_true",
                     help="also time the 1,000-cell matrix with one real builder per cell (slow)")
     args = ap.parse_args()
@@ -213,7 +217,7 @@ def main() -> None:
                 modes = [False]
             for per_core in args.builds_per_core:
                 for pinned in modes:
-                    bench_matrix(tmp / f"m{per_core}-{pinned}", per_core, pinned)
+                    bench_matrix(tmp / f"m{per_core}-{pinned}", per_core, pinned, args.matrix)
         if not args.skip_startup:
             bench_startup(tmp, args.per_cell)
     print(json.dumps({"done": True}))

@@ -220,7 +220,11 @@ def build(spec: CellSpec, res: CellResult, out: TextIO, env: Mapping[str, str]) 
 def boot(spec: CellSpec, res: CellResult, out: TextIO) -> None:
     res.phase = "boot"
     assert res.image_path is not None
-    args = boot_mod.parse_args([*spec.boot, res.image_path])
+    try:
+        args = boot_mod.parse_args([*spec.boot, res.image_path])
+    except SystemExit:  # argparse has printed what is wrong with the options
+        res.finish(ERROR, f"bad boot options in the cell spec: {' '.join(spec.boot)}")
+        return
     _phase(out, "boot", f"{args.platform}/{args.arch}, timeout {args.timeout:g}s")
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="xentriage-boot-") as work, \

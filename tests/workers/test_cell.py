@@ -104,3 +104,11 @@ def test_missing_tool_is_a_build_failure_not_a_crash(tmp_path: Path) -> None:
     rc, _, verdict = run(["--spec-json", json.dumps(doc)])
     assert rc == 1 and verdict["cell_result"] == "build-failed"
     assert "cannot run /nonexistent/make" in verdict["result_reason"]
+
+
+def test_bad_boot_options_are_an_error_with_a_verdict(tools: None, tmp_path: Path) -> None:
+    doc = json.loads(spec(CELLS["hello-base-kvm-x86_64"], tmp_path))
+    doc["boot"] = ["--platform", "pdp11"]
+    rc, _, verdict = run(["--spec-json", json.dumps(doc)])
+    assert rc == 4 and verdict["cell_result"] == "error"
+    assert "bad boot options" in verdict["result_reason"] and verdict["image_size"] > 0

@@ -63,16 +63,52 @@ def last_marker_json(text: str, marker: str) -> dict[str, Any] | None:
     return None
 
 
-def console_section(text: str) -> str:
-    """The guest console: the lines of the boot phase, without the verdict lines."""
+def console_section(text: str, truncated: bool = False) -> str:
+    """The guest console: the lines of the boot phase, without the verdict lines. ``truncated``:
+    ``text`` is only the end of the output, so a console whose start was cut off is all of it."""
     lines = text.splitlines()
     start = next((i for i in range(len(lines) - 1, -1, -1)
                   if lines[i].startswith(PHASE_MARKER + "boot")), None)
+    note = []
     if start is None:
-        return ""
+        if not truncated:
+            return ""
+        start, note = -1, ["[the start of the console is only in the stdio log]"]
     body = [ln for ln in lines[start + 1:]
             if not ln.startswith((RESULT_MARKER, "XENTRIAGE-BOOT-RESULT "))]
-    return "\n".join(body) + "\n"
+    return "\n".join(note + body) + "\n"
+
+
+class TailLogObserver(logobserver.LogObserver):
+    """Keeps the last ``limit`` characters of a step's output (stdout and stderr as they came).
+
+    All the step reads is at the end: the verdict line and, before it, the boot console. A
+    real tree's build log runs to megabytes, and the master holds this for every running build.
+    """
+
+    def __init__(self, limit: int = 512 * 1024) -> None:
+        super().__init__()
+        self.limit = limit
+        self.chunks: list[str] = []
+        self.size = 0
+        self.truncated = False
+
+    def outReceived(self, data: str) -> None:
+        self.chunks.append(data)
+        self.size += len(data)
+        if self.size > 2 * self.limit:  # trim in batches, not on every chunk
+            text = self.text()
+            self.chunks, self.size, self.truncated = [text], len(text), True
+
+    errReceived = outReceived
+
+    def text(self) -> str:
+        joined = "".join(self.chunks)
+        if len(joined) <= self.limit:
+            return joined
+        self.truncated = True
+        cut = joined.find("\n", len(joined) - self.limit)  # start at a whole line
+        return joined[cut + 1:] if cut >= 0 else joined[-self.limit:]
 
 
 def tail(text: str, lines: int = 5) -> str:
@@ -89,7 +125,7 @@ class RunCell(buildstep.ShellMixin, buildstep.BuildStep):
         self.cells, self.farm = cells, farm
         kw = self.setupShellMixin(kw, prohibitArgs=["command"])
         super().__init__(**kw)
-        self.output = logobserver.BufferLogObserver(wantStdout=True, wantStderr=True)
+        self.output = TailLogObserver()
         self.addLogObserver("stdio", self.output)
 
     def cell(self) -> Cell:
@@ -114,7 +150,7 @@ class RunCell(buildstep.ShellMixin, buildstep.BuildStep):
                         "--spec-json", self.spec_for(cell)]
         cmd = yield self.makeRemoteShellCommand()
         yield self.runCommand(cmd)
-        text = self.output.getStdout() + self.output.getStderr()
+        text = self.output.text()
         verdict = last_marker_json(text, RESULT_MARKER)
         if cmd.interrupted:
             verdict = {"cell_result": ERROR, "result_reason": "interrupted"}
@@ -131,7 +167,7 @@ class RunCell(buildstep.ShellMixin, buildstep.BuildStep):
         if outcome in (BOOT_FAILED, BOOT_TIMEOUT):
             # The console of a failed boot is what a bug report links to: give it its own log
             # (only then: a log costs Buildbot several database writes per build).
-            yield self.addCompleteLog("console", console_section(text))
+            yield self.addCompleteLog("console", console_section(text, self.output.truncated))
         self.descriptionDone = [str(verdict.get("result_reason") or outcome)[:120]]
         if cmd.interrupted:
             return cmd.results()

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from buildbot.process.results import FAILURE, SKIPPED, SUCCESS, WARNINGS
 
-from farm.steps import BUILDBOT_RESULTS, PUBLISHED, console_section, last_marker_json, tail
+from farm.steps import (
+    BUILDBOT_RESULTS,
+    PUBLISHED,
+    TailLogObserver,
+    console_section,
+    last_marker_json,
+    tail,
+)
 from workers.cell import EXIT_CODES, PHASE_MARKER, RESULT_MARKER, CellResult
 
 
@@ -26,6 +33,10 @@ def test_console_is_the_boot_phase_without_verdict_lines() -> None:
             f'{RESULT_MARKER}{{"cell_result": "boot-failed"}}\n')
     assert console_section(text) == "Booting...\nPANIC: oops\n"
     assert console_section(f"{PHASE_MARKER}build: make\n") == ""
+    # Only the end of a huge console was kept: all of it is console, and the log says so.
+    cut = f'...panic here\n{RESULT_MARKER}{{"cell_result": "boot-failed"}}\n'
+    assert console_section(cut, truncated=True) == (
+        "[the start of the console is only in the stdio log]\n...panic here\n")
 
 
 def test_tail_of_a_runner_that_died() -> None:
@@ -43,3 +54,17 @@ def test_every_outcome_maps_to_a_buildbot_result_and_an_exit_code() -> None:
     assert set(BUILDBOT_RESULTS) == set(EXIT_CODES)
     # Every published property is a field of the worker's verdict.
     assert set(PUBLISHED) <= set(CellResult("x").__dict__)
+
+
+def test_tail_observer_keeps_the_end_in_whole_lines() -> None:
+    obs = TailLogObserver(limit=100)
+    obs.outReceived("".join(f"make line {i}\n" for i in range(1000)))
+    obs.errReceived("warning: late\n")
+    obs.outReceived(f'{RESULT_MARKER}{{"cell_result": "passed"}}\n')
+    text = obs.text()
+    assert len(text) <= 100 and obs.truncated
+    assert text.startswith("make line ") and text.endswith('"passed"}\n')
+    assert last_marker_json(text, RESULT_MARKER) == {"cell_result": "passed"}
+    small = TailLogObserver(limit=100)
+    small.outReceived("a\nb\n")
+    assert small.text() == "a\nb\n" and not small.truncated

@@ -29,7 +29,6 @@ from typing import Any, TextIO
 
 from workers import boot as boot_mod
 from workers import kconfig_check
-from workers.kconfig_model import load_model
 from workers.process import CONTINUE, run_streaming
 
 PHASE_MARKER = "XENTRIAGE-PHASE "
@@ -176,18 +175,13 @@ def configure(spec: CellSpec, res: CellResult, out: TextIO, env: Mapping[str, st
     except OSError as exc:
         res.finish(ERROR, f"kconfig check error: cannot read {exc.filename}: {exc.strerror}")
         return False
-    model = load_model(Path(spec.kconfig_root).resolve(),
-                       Path(spec.kconfig_app).resolve() if spec.kconfig_app else None,
-                       [Path(lib).resolve() for lib in spec.kconfig_libs])
-    for err in model.errors:
-        out.write(f"warning: {err}\n")
-    check = kconfig_check.check(requested, values, model)
-    out.write(check.message + "\n")
+    check = kconfig_check.check_tree(
+        requested, values, Path(spec.kconfig_root),
+        Path(spec.kconfig_app) if spec.kconfig_app else None,
+        [Path(lib) for lib in spec.kconfig_libs], out=out, warnings=out)
     res.configure_seconds = round(time.monotonic() - started, 3)
     if check.dropped:
         res.dropped = [asdict(d) for d in check.dropped]
-        for d in check.dropped:
-            out.write(d.reason + "\n")
         # Kconfig silently drops a symbol whose dependencies are unmet: the cell cannot be
         # built as asked, which is "unsupported", not a failure of the code under test.
         res.finish(UNSUPPORTED, "unsupported: " + "; ".join(d.reason for d in check.dropped))

@@ -18,6 +18,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from workers.kconfig_model import KconfigModel, load_model, render, unmet_parts
 
@@ -117,6 +118,23 @@ def check(requested: Mapping[str, str], values: Mapping[str, str],
     return result
 
 
+def check_tree(requested: Mapping[str, str], values: Mapping[str, str], root: Path,
+               app: Path | None, libs: Sequence[Path], *, out: TextIO,
+               warnings: TextIO) -> CheckResult:
+    """``check`` against the model read from the tree, app and libraries; prints each dropped
+    symbol's reason and the summary to ``out``, problems reading the Kconfig files to
+    ``warnings``."""
+    model = load_model(root.resolve(), app.resolve() if app else None,
+                       [lib.resolve() for lib in libs])
+    for err in model.errors:
+        warnings.write(f"warning: {err}\n")
+    res = check(requested, values, model)
+    for d in res.dropped:
+        out.write(d.reason + "\n")
+    out.write(res.message + "\n")
+    return res
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m workers.kconfig_check",
                                  description="Report symbols Kconfig dropped from a fragment.")
@@ -138,14 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(res.message, file=sys.stderr)
         print(res.line())
         return EXIT_ERROR
-    model = load_model(args.root.resolve(), args.app.resolve() if args.app else None,
-                       [lib.resolve() for lib in args.lib])
-    for err in model.errors:
-        print(f"warning: {err}", file=sys.stderr)
-    res = check(requested, values, model)
-    for d in res.dropped:
-        print(d.reason)
-    print(res.message)
+    res = check_tree(requested, values, args.root, args.app, args.lib, out=sys.stdout,
+                     warnings=sys.stderr)
     print(res.line())
     return EXIT_DROPPED if res.dropped else EXIT_OK
 

@@ -11,9 +11,10 @@ with_tests=0
 [ "${1:-}" = "--tests" ] && with_tests=1
 
 # Runtime: Python, compilers and emulators for the CI farm (QEMU TCG boots, arm64 cross builds),
-# `script` (bsdutils) to give linuxu images a TTY, ccache for rebuilds, git for tree checkouts.
+# `script` (bsdutils) to give linuxu images a TTY, ccache for rebuilds, git for tree checkouts,
+# flex and bison for Unikraft's Kconfig (without them every cell fails at `lex: not found`).
 apt_runtime=(
-  python3 python3-venv python3-dev build-essential git make ccache bsdutils openssl
+  python3 python3-venv python3-dev build-essential git make ccache bsdutils openssl flex bison
   ca-certificates libpq5
   qemu-system-x86 qemu-system-arm gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu
 )

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 # Builder names end up in URLs, on disk (per-cell build directories) and in shell commands.
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.]*$")
+# `-` is allowed (Unikraft's own names: posix-timerfd, app-helloworld): nothing splits a cell
+# name back into its parts, and check_unique_names catches two combinations that collide.
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SYMBOL_RE = re.compile(r"^CONFIG_[A-Z0-9_]+$")
 
 

@@ -50,8 +50,14 @@ class BootResult:
 
 
 def boot(req: BootRequest, *, timeout: float, success_lines: Sequence[str],
-         out: TextIO, log: TextIO | None = None, settle: float = 0.5) -> BootResult:
-    """Boot ``req`` and return the judged result; console lines go to ``out`` and ``log``."""
+         out: TextIO, log: TextIO | None = None, settle: float = 0.5,
+         stop_after_success: bool = False) -> BootResult:
+    """Boot ``req`` and return the judged result; console lines go to ``out`` and ``log``.
+
+    A guest must print its success lines *and exit*: one that prints them and keeps running
+    has timed out (a unikernel that does not shut down hangs a CI slot). Only with
+    ``stop_after_success`` (a server that never exits) does the success line end the boot,
+    ``settle`` seconds later."""
 
     def result(status: str, reason: str, seconds: float = 0.0, **kw: object) -> BootResult:
         return BootResult(status, reason, round(seconds, 3), req.platform, req.arch,
@@ -77,12 +83,15 @@ def boot(req: BootRequest, *, timeout: float, success_lines: Sequence[str],
         if log is not None:
             log.write(line + "\n")
         verdict = judge.feed(line)
-        # A pass waits `settle` seconds more for a late panic; a failure stops at once.
-        return STOP if verdict is not Verdict.RUNNING else CONTINUE
+        # A failure stops at once; a pass waits for the guest to exit (or, for a server,
+        # `settle` seconds more for a late panic).
+        if verdict is Verdict.FAILED or (verdict is Verdict.PASSED and stop_after_success):
+            return STOP
+        return CONTINUE
 
     try:
         outcome = run_streaming(spec.argv, on_line, timeout=timeout, use_pty=spec.use_pty,
-                                stop_grace=settle if judge.success_lines else 0.0,
+                                stop_grace=settle if judge.verdict is Verdict.PASSED else 0.0,
                                 cwd=str(req.workdir))
     except OSError as exc:
         return result("error", f"cannot start {spec.argv[0]}: {exc.strerror or exc}")
@@ -92,6 +101,9 @@ def boot(req: BootRequest, *, timeout: float, success_lines: Sequence[str],
                            check=False, timeout=30)
     common = {"accel": spec.accel, "command": tuple(spec.argv),
               "vmm_exit_code": outcome.exit_code}
+    if judge.verdict is Verdict.PASSED and outcome.timed_out:
+        return result("timeout", f"success line seen but the guest did not exit within "
+                                 f"{timeout:g} s", outcome.seconds, **common)
     if judge.verdict is Verdict.FAILED or judge.verdict is Verdict.PASSED:
         return result(judge.verdict.value, judge.reason, outcome.seconds, **common)
     if outcome.timed_out:
@@ -116,8 +128,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--accel", choices=("auto", "kvm", "tcg"), default="auto",
                     help="QEMU accelerator; auto uses KVM only if a probe boot proved it works")
     ap.add_argument("--memory", type=int, metavar="MB")
+    ap.add_argument("--cpu", metavar="MODEL",
+                    help="QEMU -cpu model (default: max on x86_64 TCG, cortex-a57 on arm64 "
+                         "TCG, host under KVM)")
+    ap.add_argument("--vmm-arg", action="append", default=[], metavar="ARG",
+                    help="an extra argument for the VMM's command line (repeatable)")
+    ap.add_argument("--stop-after-success", action="store_true",
+                    help="the guest is a server: the success lines end the boot (after "
+                         "--settle s) instead of the guest's exit")
     ap.add_argument("--settle", type=float, default=0.5,
-                    help="seconds to keep watching after the success line (late panics)")
+                    help="with --stop-after-success: seconds to keep watching after the "
+                         "success line (late panics)")
     ap.add_argument("--log", type=Path, help="also write the console to this file")
     ap.add_argument("--result-json", type=Path, help="also write the result JSON here")
     ap.add_argument("image", type=Path)
@@ -131,7 +152,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def request_from_args(args: argparse.Namespace, workdir: Path) -> BootRequest:
     return BootRequest(platform=args.platform, arch=args.arch, image=args.image,
                        workdir=workdir, vmm=args.vmm, accel=args.accel,
-                       memory_mb=args.memory, name=f"xentriage-{args.image.name}"[:60])
+                       memory_mb=args.memory, name=f"xentriage-{args.image.name}"[:60],
+                       cpu=args.cpu, extra_args=tuple(args.vmm_arg))
+
+
+def runner_record(req: BootRequest, res: BootResult) -> dict[str, object]:
+    """What the guest ran on, for the verdict: a result depends on the CPU model and memory."""
+    cmd = list(res.command)
+
+    def after(flag: str) -> str | None:
+        return cmd[cmd.index(flag) + 1] if flag in cmd[:-1] else None
+
+    memory = after("-m")
+    return {"platform": req.platform, "arch": req.arch, "accel": res.accel or None,
+            "cpu": after("-cpu") or req.cpu,
+            "memory_mb": int(memory) if memory and memory.isdigit() else req.memory_mb,
+            "extra_args": list(req.extra_args)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -141,7 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         log = args.log.open("w", encoding="utf-8") if args.log else None
         try:
             res = boot(req, timeout=args.timeout, success_lines=args.success_line,
-                       out=sys.stdout, log=log, settle=args.settle)
+                       out=sys.stdout, log=log, settle=args.settle,
+                       stop_after_success=args.stop_after_success)
         finally:
             if log is not None:
                 log.close()

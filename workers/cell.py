@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from workers import boot as boot_mod
-from workers import kconfig_check
+from workers import failure, kconfig_check
 from workers.process import CONTINUE, run_streaming
 
 PHASE_MARKER = "XENTRIAGE-PHASE "
@@ -36,14 +36,15 @@ RESULT_MARKER = "XENTRIAGE-CELL-RESULT "
 FRAGMENT_NAME = "xentriage.fragment"
 CONSOLE_NAME = "console.log"
 
-# cell_result values, in the words the result table and the triage service use.
-PASSED, BUILD_FAILED, BOOT_FAILED, BOOT_TIMEOUT = "passed", "build-failed", "boot-failed", "timeout"
-UNSUPPORTED, BOOT_SKIPPED, ERROR = "unsupported", "boot-skipped", "error"
+# cell_result values, in the words the result table and the triage service use
+# (workers.failure says what each means and picks the cause's line and signature).
+PASSED, BUILD_FAILED, BOOT_FAILED, BOOT_TIMEOUT = (failure.PASSED, failure.BUILD_FAILED,
+                                                   failure.BOOT_FAILED, failure.BOOT_TIMEOUT)
+UNSUPPORTED, BOOT_SKIPPED, ENVIRONMENT = (failure.UNSUPPORTED, failure.BOOT_SKIPPED,
+                                          failure.ENVIRONMENT)
+ERROR = ENVIRONMENT  # the worker, not the code under test, failed
 EXIT_CODES = {PASSED: 0, BUILD_FAILED: 1, BOOT_FAILED: 1, BOOT_TIMEOUT: 1,
-              UNSUPPORTED: 3, BOOT_SKIPPED: 3, ERROR: 4}
-
-# The first compiler/linker/make error is the build failure's signature (DESIGN §4 CI→Bugzilla).
-_BUILD_ERROR_RE = re.compile(r"(error:|Error \d+|undefined reference|No rule to make target)")
+              UNSUPPORTED: 3, BOOT_SKIPPED: 3, ENVIRONMENT: 4}
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,10 @@ class CellResult:
     boot_seconds: float | None = None  # the guest's time to its verdict
     boot_wall_seconds: float | None = None  # the whole boot phase, VMM start/teardown included
     dropped: list[dict[str, Any]] = field(default_factory=list)
+    signature: str = ""  # workers.failure: one cause, one signature across cells and workers
+    title: str = ""
+    evidence: list[str] = field(default_factory=list)
+    runner: dict[str, Any] = field(default_factory=dict)  # accel, cpu, memory, extra args
 
     def line(self) -> str:
         return RESULT_MARKER + json.dumps(asdict(self), sort_keys=True)
@@ -106,37 +111,47 @@ class CellResult:
 
     def finish(self, cell_result: str, reason: str) -> CellResult:
         self.cell_result, self.result_reason = cell_result, reason[:500]
+        if not self.title:
+            self.title = reason[:300]
         return self
 
-
-def first_build_error(lines: Sequence[str]) -> str:
-    for line in lines:
-        if _BUILD_ERROR_RE.search(line):
-            return line.strip()[:300]
-    stripped = [ln.strip() for ln in lines if ln.strip()]
-    return stripped[-1][:300] if stripped else "no output"
+    def classified(self, found: failure.Classification, reason: str | None = None
+                   ) -> CellResult:
+        """Take the class, signature, title and evidence the log's classifier found."""
+        self.signature, self.title, self.evidence = found.signature, found.title, found.evidence
+        return self.finish(found.cls, reason or found.title)
 
 
 class _Relay:
-    """Copies a command's merged output to ``out`` and keeps what a verdict needs: the first
-    error-looking line and the last lines (the whole log stays on the master)."""
+    """Copies a command's merged output to ``out`` and feeds every line to the cell's
+    classifier, which keeps what a verdict needs (the cause and a few lines around it)."""
 
-    def __init__(self, out: TextIO, keep: int = 40) -> None:
-        self.out, self.keep = out, keep
-        self.first_error: str | None = None
-        self.tail: list[str] = []
+    def __init__(self, out: TextIO, clf: failure.LogClassifier) -> None:
+        self.out, self.clf = out, clf
 
     def __call__(self, line: str) -> bool:
         self.out.write(line + "\n")
-        if self.first_error is None and _BUILD_ERROR_RE.search(line):
-            self.first_error = line.strip()[:300]
-        self.tail.append(line)
-        if len(self.tail) > self.keep:
-            del self.tail[0]
+        self.clf.feed(line)
         return CONTINUE
 
-    def error(self) -> str:
-        return self.first_error or first_build_error(self.tail)
+
+class _Tee:
+    """A text stream for the boot runner: the console goes to ``out`` and, line by line, to
+    the classifier (the first error a failed guest printed is its cause)."""
+
+    def __init__(self, out: TextIO, clf: failure.LogClassifier) -> None:
+        self.out, self.clf, self.partial = out, clf, ""
+
+    def write(self, text: str) -> int:
+        self.out.write(text)
+        *lines, self.partial = (self.partial + text).split("\n")
+        for line in lines:
+            if not line.startswith(boot_mod.RESULT_MARKER):
+                self.clf.feed(line)
+        return len(text)
+
+    def flush(self) -> None:
+        self.out.flush()
 
 
 def _run(argv: Sequence[str], relay: _Relay, timeout: float,
@@ -154,26 +169,30 @@ def _phase(out: TextIO, name: str, detail: str) -> None:
     out.flush()
 
 
-def configure(spec: CellSpec, res: CellResult, out: TextIO, env: Mapping[str, str]) -> bool:
+def configure(spec: CellSpec, res: CellResult, out: TextIO, env: Mapping[str, str],
+              clf: failure.LogClassifier) -> bool:
     """Fragment, ``defconfig``, then the check that Kconfig kept every requested symbol."""
     _phase(out, "configure", "fragment, make defconfig, .config check")
+    clf.section("configure", " ".join(spec.defconfig))
     started = time.monotonic()
     build_dir = Path(spec.build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
     fragment = build_dir / FRAGMENT_NAME
     fragment.write_text(spec.fragment, encoding="utf-8")
-    relay = _Relay(out)
-    rc, timed_out = _run(spec.defconfig, relay, spec.build_timeout, env)
+    rc, timed_out = _run(spec.defconfig, _Relay(out, clf), spec.build_timeout, env)
+    clf.exit_status(rc, timed_out)
     if rc != 0:
         res.configure_seconds = round(time.monotonic() - started, 3)
+        found = clf.result()
         what = "timed out" if timed_out else f"exit {rc}"
-        res.finish(BUILD_FAILED, f"defconfig failed ({what}): {relay.error()}")
+        res.classified(found, f"defconfig failed ({what}): {found.title}")
         return False
     try:
         requested = kconfig_check.read_config(spec.fragment)
         values = kconfig_check.read_config((build_dir / ".config").read_text(encoding="utf-8"))
     except OSError as exc:
-        res.finish(ERROR, f"kconfig check error: cannot read {exc.filename}: {exc.strerror}")
+        res.finish(ENVIRONMENT, f"kconfig check error: cannot read {exc.filename}: "
+                                f"{exc.strerror}")
         return False
     check = kconfig_check.check_tree(
         requested, values, Path(spec.kconfig_root),
@@ -184,21 +203,25 @@ def configure(spec: CellSpec, res: CellResult, out: TextIO, env: Mapping[str, st
         res.dropped = [asdict(d) for d in check.dropped]
         # Kconfig silently drops a symbol whose dependencies are unmet: the cell cannot be
         # built as asked, which is "unsupported", not a failure of the code under test.
-        res.finish(UNSUPPORTED, "unsupported: " + "; ".join(d.reason for d in check.dropped))
+        clf.add_dropped(res.dropped)
+        res.classified(clf.result())
         return False
     return True
 
 
-def build(spec: CellSpec, res: CellResult, out: TextIO, env: Mapping[str, str]) -> bool:
+def build(spec: CellSpec, res: CellResult, out: TextIO, env: Mapping[str, str],
+          clf: failure.LogClassifier) -> bool:
     _phase(out, "build", " ".join(spec.build))
+    clf.section("build", " ".join(spec.build))
     res.phase = "build"
-    relay = _Relay(out)
     started = time.monotonic()
-    rc, timed_out = _run(spec.build, relay, spec.build_timeout, env)
+    rc, timed_out = _run(spec.build, _Relay(out, clf), spec.build_timeout, env)
+    clf.exit_status(rc, timed_out)
     res.build_seconds = round(time.monotonic() - started, 3)
     if rc != 0:
+        found = clf.result()
         what = f"timed out after {spec.build_timeout:.0f}s: " if timed_out else ""
-        res.finish(BUILD_FAILED, f"build failed: {what}{relay.error()}")
+        res.classified(found, f"build failed: {what}{found.title}")
         return False
     images = sorted(p for p in glob.glob(os.path.join(spec.build_dir, spec.image_glob))
                     if os.path.isfile(p))
@@ -211,39 +234,44 @@ def build(spec: CellSpec, res: CellResult, out: TextIO, env: Mapping[str, str]) 
     return True
 
 
-def boot(spec: CellSpec, res: CellResult, out: TextIO) -> None:
+def boot(spec: CellSpec, res: CellResult, out: TextIO, clf: failure.LogClassifier) -> None:
     res.phase = "boot"
     assert res.image_path is not None
     try:
         args = boot_mod.parse_args([*spec.boot, res.image_path])
     except SystemExit:  # argparse has printed what is wrong with the options
-        res.finish(ERROR, f"bad boot options in the cell spec: {' '.join(spec.boot)}")
+        res.finish(ENVIRONMENT, f"bad boot options in the cell spec: {' '.join(spec.boot)}")
         return
     _phase(out, "boot", f"{args.platform}/{args.arch}, timeout {args.timeout:g}s")
+    clf.section("boot", f"{args.platform}/{args.arch}")
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="xentriage-boot-") as work, \
             open(Path(spec.build_dir) / CONSOLE_NAME, "w", encoding="utf-8") as console:
         req = boot_mod.request_from_args(args, Path(work))
         verdict = boot_mod.boot(req, timeout=args.timeout, success_lines=args.success_line,
-                                out=out, log=console, settle=args.settle)
+                                out=_Tee(out, clf), log=console,  # type: ignore[arg-type]
+                                settle=args.settle,
+                                stop_after_success=args.stop_after_success)
     out.write(verdict.line() + "\n")
     res.boot_wall_seconds = round(time.monotonic() - started, 3)
     res.boot_status = verdict.status
+    res.runner = boot_mod.runner_record(req, verdict)
     if verdict.status != "skipped":
         res.boot_seconds = verdict.boot_seconds
+    clf.boot_result(verdict.status, verdict.reason)
+    found = clf.result()
     reason = verdict.reason
     if verdict.status == "passed":
-        res.finish(PASSED, "booted" + (f": {reason}" if reason else ""))
+        res.classified(found, "booted" + (f": {reason}" if reason else ""))
     elif verdict.status == "failed":
-        res.finish(BOOT_FAILED, f"failed at boot: {reason or 'no success line'}")
+        res.classified(found, f"failed at boot: {found.title}")
     elif verdict.status == "timeout":
-        res.finish(BOOT_TIMEOUT, f"boot timed out after {args.timeout:g}s"
-                   + (f": {reason}" if reason else ""))
+        res.classified(found, f"boot timed out after {args.timeout:g}s: {found.title}")
     elif verdict.status == "skipped":
-        res.finish(BOOT_SKIPPED, "boot skipped: no capable worker"
-                   + (f" ({reason})" if reason else ""))
+        res.classified(found, "boot skipped: no capable worker"
+                       + (f" ({reason})" if reason else ""))
     else:
-        res.finish(ERROR, f"boot error: {reason}")
+        res.classified(found, f"boot error: {reason}")
 
 
 def run_cell(spec: CellSpec, out: TextIO) -> CellResult:
@@ -251,9 +279,14 @@ def run_cell(spec: CellSpec, out: TextIO) -> CellResult:
     env = dict(os.environ)
     if spec.path_prepend:
         env["PATH"] = os.pathsep.join([*spec.path_prepend, env.get("PATH", "")])
-    if configure(spec, res, out, env) and build(spec, res, out, env):
-        boot(spec, res, out)
+    clf = failure.LogClassifier(_success_lines(spec.boot), cell=spec.name)
+    if configure(spec, res, out, env, clf) and build(spec, res, out, env, clf):
+        boot(spec, res, out, clf)
     return res
+
+
+def _success_lines(boot_opts: Sequence[str]) -> list[str]:
+    return [boot_opts[i + 1] for i, opt in enumerate(boot_opts[:-1]) if opt == "--success-line"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,7 +20,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from workers.kconfig_model import KconfigModel, load_model, render, unmet_parts
+from workers.kconfig_model import (
+    KconfigModel,
+    Node,
+    evaluate,
+    load_model,
+    render,
+    unmet_parts,
+    why_enabled,
+)
 
 RESULT_MARKER = "XENTRIAGE-KCONFIG-RESULT"
 EXIT_OK, EXIT_DROPPED, EXIT_ERROR = 0, 3, 4
@@ -62,6 +70,8 @@ class Dropped:
     unmet: tuple[str, ...]
     depends_on: str
     reason: str
+    # Which enabled symbols caused an unmet "!SYM": "LIBUKVMEM selects PAGING", ...
+    because: tuple[str, ...] = ()
 
 
 @dataclass
@@ -88,8 +98,14 @@ def explain(name: str, want: str, values: Mapping[str, str], model: KconfigModel
     deps = info.deps + info.choice_deps
     unmet = tuple(part for dep in deps for part in unmet_parts(dep, values))
     depends_on = " && ".join(render(d) for d in deps)
+    because: list[str] = []
+    for dep in deps:
+        for neg in _negated_true(dep, values):
+            because += [*why_enabled(neg, values, model), f"{name} depends on !{neg}"]
     if unmet:
         reason = f"CONFIG_{name} dropped: unmet dependency {', '.join(unmet)}"
+        if because:
+            reason += f" ({'; '.join(because)})"
     elif not info.has_prompt:
         reason = f"CONFIG_{name} has no prompt, so a fragment cannot set it (only its default)"
     elif info.choice_deps or any(n for n in ("ARCH_", "KVM_VMM_") if name.startswith(n)):
@@ -100,7 +116,19 @@ def explain(name: str, want: str, values: Mapping[str, str], model: KconfigModel
         reason += " [the platform itself was dropped]"
     elif kind == "arch":
         reason += " [the architecture itself was dropped]"
-    return Dropped(f"CONFIG_{name}", kind, want, actual, unmet, depends_on, reason)
+    return Dropped(f"CONFIG_{name}", kind, want, actual, unmet, depends_on, reason,
+                   tuple(because))
+
+
+def _negated_true(node: Node, values: Mapping[str, str]) -> list[str]:
+    """The symbols ``S`` of the false ``!S`` conjuncts of a dependency (``S`` is set)."""
+    if evaluate(node, values):
+        return []
+    if node[0] == "and":
+        return _negated_true(node[1], values) + _negated_true(node[2], values)
+    if node[0] == "not" and node[1][0] == "sym":
+        return [str(node[1][1])]
+    return []
 
 
 def check(requested: Mapping[str, str], values: Mapping[str, str],

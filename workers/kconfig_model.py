@@ -146,6 +146,34 @@ def unmet_parts(node: Node, values: Mapping[str, str]) -> list[str]:
     return [render(node)]
 
 
+def why_enabled(name: str, values: Mapping[str, str], model: KconfigModel,
+                depth: int = 4) -> list[str]:
+    """Why a symbol is set: the enabled symbols that select it or whose ``default y if``
+    turned it on, followed back to what was asked for. ``["LIBUKVMEM selects PAGING",
+    "PAGING sets HAVE_PAGING (default y if PAGING)"]`` for ``HAVE_PAGING``."""
+    info = model.symbols.get(name)
+    if info is None or depth <= 0:
+        return []
+    on = [s for s in info.selected_by if _atom(s, values) in ("y", "m")]
+    if on:
+        who = on[0]
+        return [*why_enabled(who, values, model, depth - 1), f"{who} selects {name}"]
+    for expr in info.default_ifs:
+        if evaluate(expr, values):
+            syms = [n for n in _symbols(expr) if _atom(n, values) in ("y", "m")]
+            chain = why_enabled(syms[0], values, model, depth - 1) if syms else []
+            return [*chain, f"{syms[0] if syms else render(expr)} sets {name} "
+                            f"(default y if {render(expr)})"]
+    return []
+
+
+def _symbols(node: Node) -> list[str]:
+    if node[0] == "sym":
+        return [str(node[1])] if node[1] not in ("y", "n", "m") and not str(
+            node[1]).startswith('"') else []
+    return [s for child in node[1:] if isinstance(child, tuple) for s in _symbols(child)]
+
+
 @dataclass
 class SymbolInfo:
     name: str
@@ -154,6 +182,7 @@ class SymbolInfo:
     choice_deps: list[Node] = field(default_factory=list)
     selected_by: list[str] = field(default_factory=list)
     defined_in: list[str] = field(default_factory=list)
+    default_ifs: list[Node] = field(default_factory=list)  # "default y if EXPR"
 
 
 @dataclass
@@ -230,6 +259,9 @@ class KconfigModel:
                     m = re.search(r'"\s+if\s+(.+)$', rest)
                     if m:
                         cur.deps.append(parse_expr(m.group(1)))
+                elif isinstance(cur, SymbolInfo) and word in ("default", "def_bool") and \
+                        re.match(r"^y\s+if\s+", rest):
+                    cur.default_ifs.append(parse_expr(rest.split(" if ", 1)[1]))
                 elif isinstance(cur, SymbolInfo) and word in ("select", "imply"):
                     target = rest.split(" if ", 1)[0].strip()
                     if word == "select":

@@ -93,22 +93,24 @@ def test_spec_from_a_file_and_bad_specs(tmp_path: Path) -> None:
         path = tmp_path / "spec.json"
         path.write_text(doc)
         rc, _, verdict = run(["--spec", str(path)])
-        assert rc == 4 and verdict["cell_result"] == "error", doc
+        assert rc == 4 and verdict["cell_result"] == "environment", doc
         assert words in verdict["result_reason"], verdict
     assert CellSpec.from_json(json.dumps(good)).name == "hello-base-kvm-x86_64"
 
 
-def test_missing_tool_is_a_build_failure_not_a_crash(tmp_path: Path) -> None:
+def test_missing_tool_is_the_workers_fault_not_a_crash(tmp_path: Path) -> None:
     doc = json.loads(spec(CELLS["hello-base-kvm-x86_64"], tmp_path))
     doc["defconfig"] = ["/nonexistent/make", "defconfig"]
-    rc, _, verdict = run(["--spec-json", json.dumps(doc)])
-    assert rc == 1 and verdict["cell_result"] == "build-failed"
-    assert "cannot run /nonexistent/make" in verdict["result_reason"]
+    rc, out, verdict = run(["--spec-json", json.dumps(doc)])
+    assert rc == 4 and verdict["cell_result"] == "environment"
+    assert "make not found on the worker" in verdict["result_reason"]
+    assert "cannot run /nonexistent/make" in out and verdict["signature"]
+    assert any("cannot run /nonexistent/make" in ln for ln in verdict["evidence"])
 
 
 def test_bad_boot_options_are_an_error_with_a_verdict(tools: None, tmp_path: Path) -> None:
     doc = json.loads(spec(CELLS["hello-base-kvm-x86_64"], tmp_path))
     doc["boot"] = ["--platform", "pdp11"]
     rc, _, verdict = run(["--spec-json", json.dumps(doc)])
-    assert rc == 4 and verdict["cell_result"] == "error"
+    assert rc == 4 and verdict["cell_result"] == "environment"
     assert "bad boot options" in verdict["result_reason"] and verdict["image_size"] > 0

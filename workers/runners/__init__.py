@@ -21,6 +21,8 @@ class BootRequest:
     accel: str = "auto"  # auto | kvm | tcg (QEMU only)
     memory_mb: int | None = None
     name: str = "xentriage"  # a guest name for hypervisors that need one
+    cpu: str | None = None  # QEMU -cpu model; None: the runner's default for arch and accel
+    extra_args: tuple[str, ...] = ()  # appended to the VMM's command line
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,18 @@ from workers.host import QEMU_BINARIES, kvm_status, which
 from workers.runners import Availability, BootRequest, LaunchSpec
 
 DEFAULT_MEMORY_MB = {"x86_64": 64, "arm64": 128}
+# QEMU's default x86 model, qemu64, lacks features real kernels use (1 GiB pages: Unikraft's
+# paging stops with "1GiB pages not supported"): TCG runs `max`, every feature TCG emulates.
+# cortex-a57 exists only under TCG; arm64 KVM needs the host CPU model. x86_64 KVM keeps
+# QEMU's default: under nested virtualisation `-cpu host`/`max` abort on MSRs the outer
+# hypervisor refuses ("failed to set MSR 0x10a"), the default model boots.
+DEFAULT_CPU: dict[tuple[str, str], str | None] = {
+    ("x86_64", "tcg"): "max", ("x86_64", "kvm"): None,
+    ("arm64", "tcg"): "cortex-a57", ("arm64", "kvm"): "host"}
+
+
+def default_cpu(arch: str, accel: str) -> str | None:
+    return DEFAULT_CPU.get((arch, accel), "max")
 
 
 class QemuKvmRunner:
@@ -37,12 +49,11 @@ class QemuKvmRunner:
         accel = self.availability(req.arch).accel if req.accel == "auto" else req.accel
         memory = str(req.memory_mb or DEFAULT_MEMORY_MB[req.arch])
         image = str(req.image)
+        cpu = req.cpu or default_cpu(req.arch, accel)
         if req.arch == "x86_64":
             argv = [QEMU_BINARIES["x86_64"], "-kernel", image, "-nographic", "-m", memory,
-                    "-no-reboot", "-accel", accel]
+                    "-no-reboot", "-accel", accel, *(["-cpu", cpu] if cpu else [])]
         else:
-            # cortex-a57 exists only under TCG; KVM needs the host CPU model.
-            cpu = "host" if accel == "kvm" else "cortex-a57"
-            argv = [QEMU_BINARIES["arm64"], "-machine", "virt", "-cpu", cpu, "-m", memory,
+            argv = [QEMU_BINARIES["arm64"], "-machine", "virt", "-cpu", cpu or "max", "-m", memory,
                     "-nographic", "-no-reboot", "-kernel", image, "-accel", accel]
-        return LaunchSpec(argv=argv, accel=accel)
+        return LaunchSpec(argv=[*argv, *req.extra_args], accel=accel)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\x1b[c78=>]")
 # An absolute path token: stops at whitespace, quotes, brackets, commas and `:` (file:line:).
-_ABS_PATH_RE = re.compile(r"(?<![\w.~-])/[^\s:'\"`‘’()\[\]<>,;=]+")
+_ABS_PATH_RE = re.compile(r"(?<![\w.~-])/[^\s:'\"`\u2018\u2019()\[\]<>,;=]+")
 _TREE_ANCHORS = ("lib", "plat", "arch", "drivers", "include", "support", "apps")
 _SYSTEM_ROOTS = ("usr", "bin", "sbin", "lib", "lib64", "opt", "etc", "proc", "dev", "nix")
 _BUILD_DIR_NAMES = ("build", "cells")  # .../build/<...>, .../cells/<cell>/<...>
@@ -24,16 +24,17 @@ _BUILD_DIR_NAMES = ("build", "cells")  # .../build/<...>, .../cells/<cell>/<...>
 _TOOLCHAIN_PARTS = (".rustup", ".cargo", ".local", "rustlib", "toolchains", "sysroot",
                     "gcc-cross", "site-packages")
 _MAKE_VAR_RE = re.compile(r"(?:^|\s)(-C|[AOLC]|UK_DEFCONFIG)(?:=|\s+)(\S+)")
-_ENTERING_RE = re.compile(r"Entering directory [`'‘]([^'’]+)['’]")
+_ENTERING_RE = re.compile(r"Entering directory [`'\u2018]([^'\u2019]+)['\u2019]")
 
 _HEX_RE = re.compile(r"\b0x[0-9a-fA-F]+\b")
 _LONG_HEX_RE = re.compile(r"\b[0-9a-fA-F]{8,}\b")
 _SECTION_OFFSET_RE = re.compile(r":?\(\.[\w.$]+\+0x[0-9a-fA-F]+\)")
-_TIMESTAMP_RE = re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?Z?|\b\d{2}:\d{2}:\d{2}\b")
+_TIMESTAMP_RE = re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?Z?|"
+                           r"\b\d{2}:\d{2}:\d{2}\b")
 _PID_RE = re.compile(r"\b(pid|PID|process)[ =:]?\s*\d+\b")
 _MAKE_LEVEL_RE = re.compile(r"\bmake\[\d+\]")
 _JOBS_RE = re.compile(r"-j\s*\d+\b")
-_QUOTES = str.maketrans({"‘": "'", "’": "'", "`": "'", "“": '"', "”": '"'})
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "`": "'", "\u201c": '"', "\u201d": '"'})
 _SPACES_RE = re.compile(r"\s+")
 
 

@@ -49,7 +49,7 @@ _NOT_FOUND_RES = (
 _TOOLCHAIN_RES = (
     re.compile(r"Require[sd]? (?:GCC|gcc|Clang|clang|binutils|[\w-]+) version.*"),
     re.compile(r"(?:compiler|GCC|gcc|toolchain|binutils|version) (?:is )?too old.*"),
-    re.compile(r"can't find crate for [`'‘](?:core|std|alloc|compiler_builtins)['’].*"),
+    re.compile(r"can't find crate for [`'\u2018](?:core|std|alloc|compiler_builtins)['\u2019].*"),
     re.compile(r"rust-src.*(?:not|missing).*|(?:not|missing).*rust-src.*"),
 )
 _DOWNLOAD_RES = (
@@ -66,11 +66,12 @@ _RESOURCE_RES = (
      "out of memory"),
 )
 
-_IN_FUNCTION_RE = re.compile(r"(?P<obj>[^\s:]+): in function [`'‘](?P<fn>[^'’]+)['’]")
+_IN_FUNCTION_RE = re.compile(r"(?P<obj>[^\s:]+): in function [`'\u2018](?P<fn>[^'\u2019]+)"
+                             r"['\u2019]")
 _UNDEF_RE = re.compile(r"(?P<loc>[^\s]+?):(?:\(\.[^)]*\)|\d+):? undefined reference to "
-                       r"[`'‘](?P<sym>[^'’]+)['’]")
+                       r"[`'\u2018](?P<sym>[^'\u2019]+)['\u2019]")
 _MULTIDEF_RE = re.compile(r"(?P<loc>[^\s]+?):(?:\(\.[^)]*\)|\d+):? multiple definition of "
-                          r"[`'‘](?P<sym>[^'’]+)['’]")
+                          r"[`'\u2018](?P<sym>[^'\u2019]+)['\u2019]")
 _COMPILE_RE = re.compile(r"^(?P<file>[^\s:]+):(?:\d+:)?(?:\d+:)? (?P<kind>(?:fatal )?(?:error|"
                          r"Error)): (?P<msg>.+)")
 _MAKE_STOP_RE = re.compile(r"^(?:make(?:\[\d+\])?: )?(?:(?P<file>[^\s:]+):\d+: )?\*\*\* "

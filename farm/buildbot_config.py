@@ -22,7 +22,7 @@ from buildbot.process.factory import BuildFactory
 from farm.matrix import Matrix, check_unique_names, load_matrix
 from farm.routing import Route, WorkerSpec, load_workers, route
 from farm.schedulers import cell_scheduler
-from farm.steps import RunCell
+from farm.steps import CellBuild, RunCell
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,7 @@ def worker_password(spec: WorkerSpec) -> str:
 def cell_factory(matrix: Matrix, cells: dict[str, Any]) -> BuildFactory:
     farm = matrix.farm
     f = BuildFactory()
+    f.buildClass = CellBuild
 
     def is_git(step: Any) -> bool:
         return bool(cells[step.getProperty("cell")].tree.is_git)

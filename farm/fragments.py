@@ -80,7 +80,7 @@ def boot_options(cell: Cell) -> list[str]:
             "--timeout", str(cell.boot_timeout)]
     for line in cell.success_lines:
         opts += ["--success-line", line]
-    return [*opts, *cell.platform.boot_args]
+    return [*opts, *cell.platform.boot_args, *cell.runner.boot_options()]
 
 
 def cell_spec(cell: Cell, tree_root: str, build_dir: str, farm: FarmSettings) -> CellSpec:

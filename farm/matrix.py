@@ -16,19 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# Builder names end up in URLs, on disk (per-cell build directories) and in shell commands.
-# `-` is allowed (Unikraft's own names: posix-timerfd, app-helloworld): nothing splits a cell
-# name back into its parts, and check_unique_names catches two combinations that collide.
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_SYMBOL_RE = re.compile(r"^CONFIG_[A-Z0-9_]+$")
-
-
-class MatrixError(Exception):
-    """The matrix file is invalid; ``key`` is the dotted name of the offending setting."""
-
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(f"{key}: {message}")
-        self.key = key
+from farm.matrix_tables import (
+    _REQUIRED,
+    _SYMBOL_RE,
+    MatrixError,
+    _missing,
+    _Section,
+    _tables,
+    _unique,
+)
+from farm.runner_options import RunnerOptions, RunnerRule, options_for, rule_from_table
 
 
 @dataclass(frozen=True)
@@ -50,6 +47,10 @@ class Tree:
     branch: str = "master"
     # Paths (relative to the tree root, fnmatch patterns) that no cell depends on: docs etc.
     ignore_paths: tuple[str, ...] = ()
+    # The pool libraries and platforms this tree has (None: all): two releases in one matrix
+    # without a page of [[exclude]]s.
+    libraries: tuple[str, ...] | None = None
+    platforms: tuple[str, ...] | None = None
 
     @property
     def is_git(self) -> bool:
@@ -124,6 +125,8 @@ class Cell:
     # The libraries whose symbols the fragment enables: the set plus its declared dependencies
     # (e.g. an external lib that "depends on LIBRING" needs LIBRING asked for explicitly).
     enabled: tuple[Library, ...] = ()
+    # [[runner]]: the QEMU CPU model, memory and VMM arguments of this cell's boot.
+    runner: RunnerOptions = field(default_factory=RunnerOptions)
 
     @property
     def libset(self) -> str:
@@ -153,6 +156,7 @@ class Matrix:
     exclusions: tuple[Exclusion, ...]
     extra_sets: tuple[tuple[str, ...], ...] = ()
     source: Path | None = None
+    runners: tuple[RunnerRule, ...] = ()
 
     def tree(self, name: str) -> Tree:
         return next(t for t in self.trees if t.name == name)
@@ -170,9 +174,15 @@ class Matrix:
     def cells(self) -> list[Cell]:
         out: list[Cell] = []
         for app in self.apps:
+            tree = self.tree(app.tree)
             for libs in self.library_sets():
+                if tree.libraries is not None and any(
+                        lib.name not in tree.libraries for lib in libs):
+                    continue
                 libset = "+".join(lib.name for lib in libs) if libs else "base"
                 for plat in self.platforms:
+                    if tree.platforms is not None and plat.name not in tree.platforms:
+                        continue
                     for arch in self.archs:
                         if any(x.matches(app.name, libset, plat.name, arch.name)
                                for x in self.exclusions):
@@ -190,8 +200,10 @@ class Matrix:
         # A library may need longer (or, for a known hang, shorter) than the farm default.
         overrides = [lib.boot_timeout for lib in libs if lib.boot_timeout is not None]
         timeout = max(overrides) if overrides else self.farm.boot_timeout
+        libset = "+".join(lib.name for lib in libs) if libs else "base"
         return Cell(self.tree(app.tree), app, libs, plat, arch, tuple(lines), timeout,
-                    self._with_dependencies(libs))
+                    self._with_dependencies(libs),
+                    options_for(self.runners, app.name, libset, plat.name, arch.name))
 
     def _with_dependencies(self, libs: tuple[Library, ...]) -> tuple[Library, ...]:
         out: list[Library] = []
@@ -208,95 +220,6 @@ class Matrix:
 # --- loading -------------------------------------------------------------------------------
 
 
-class _Section:
-    """Typed access to one TOML table that remembers which keys were read."""
-
-    def __init__(self, key: str, data: Any) -> None:
-        if not isinstance(data, dict):
-            raise MatrixError(key, "must be a table")
-        self.key, self.data, self.used = key, data, set[str]()
-
-    def _get(self, name: str, types: tuple[type, ...], default: Any, what: str) -> Any:
-        self.used.add(name)
-        if name not in self.data:
-            if default is _REQUIRED:
-                raise MatrixError(f"{self.key}.{name}", "is required")
-            return default
-        value = self.data[name]
-        # bool is an int subclass: "jobs = true" must not pass as 1.
-        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-            raise MatrixError(f"{self.key}.{name}", f"must be {what}")
-        return value
-
-    def text(self, name: str, default: Any = None) -> Any:
-        return self._get(name, (str,), default, "a string")
-
-    def name(self, name: str = "name") -> str:
-        value = self.text(name, _REQUIRED)
-        if not _NAME_RE.match(value):
-            raise MatrixError(f"{self.key}.{name}", f"{value!r} must match {_NAME_RE.pattern}")
-        return str(value)
-
-    def integer(self, name: str, default: Any = None, minimum: int = 1) -> Any:
-        value = self._get(name, (int,), default, "an integer")
-        if value is not None and value < minimum:
-            raise MatrixError(f"{self.key}.{name}", f"must be >= {minimum}")
-        return value
-
-    def flag(self, name: str, default: bool) -> bool:
-        return bool(self._get(name, (bool,), default, "true or false"))
-
-    def strs(self, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
-        value = self._get(name, (list,), list(default), "a list of strings")
-        if not all(isinstance(v, str) for v in value):
-            raise MatrixError(f"{self.key}.{name}", "must be a list of strings")
-        return tuple(value)
-
-    def symbols(self, name: str = "symbols") -> dict[str, str]:
-        value = self._get(name, (dict,), {}, "a table of CONFIG_ symbols")
-        out = {}
-        for sym, val in value.items():
-            if not _SYMBOL_RE.match(sym):
-                raise MatrixError(f"{self.key}.{name}.{sym}", "is not a CONFIG_ symbol")
-            if isinstance(val, bool):
-                val = "y" if val else "n"
-            if not isinstance(val, str | int):
-                raise MatrixError(f"{self.key}.{name}.{sym}", "must be a string, int or bool")
-            out[sym] = str(val)
-        return out
-
-    def symbol(self, name: str) -> Any:
-        value = self.text(name)
-        if value is not None and not _SYMBOL_RE.match(value):
-            raise MatrixError(f"{self.key}.{name}", f"{value!r} is not a CONFIG_ symbol")
-        return value
-
-    def done(self) -> None:
-        unknown = sorted(set(self.data) - self.used)
-        if unknown:
-            raise MatrixError(f"{self.key}.{unknown[0]}", "unknown key")
-
-
-_REQUIRED = object()
-
-
-def _tables(doc: dict[str, Any], name: str, required: bool = True) -> list[_Section]:
-    value = doc.get(name, [])
-    if not isinstance(value, list):
-        raise MatrixError(name, "must be an array of tables ([[" + name + "]])")
-    if required and not value:
-        raise MatrixError(name, "at least one entry is required")
-    return [_Section(f"{name}[{i}]", v) for i, v in enumerate(value)]
-
-
-def _unique(key: str, names: Iterable[str]) -> None:
-    seen: set[str] = set()
-    for n in names:
-        if n in seen:
-            raise MatrixError(key, f"duplicate name {n!r}")
-        seen.add(n)
-
-
 def load_matrix(path: Path | str) -> Matrix:
     path = Path(path)
     try:
@@ -307,7 +230,8 @@ def load_matrix(path: Path | str) -> Matrix:
 
 
 def parse_matrix(doc: dict[str, Any], base_dir: Path, source: Path | None = None) -> Matrix:
-    known = {"farm", "tree", "app", "library", "platform", "arch", "exclude", "library_sets"}
+    known = {"farm", "tree", "app", "library", "platform", "arch", "exclude", "library_sets",
+             "runner"}
     for top in doc:
         if top not in known:
             raise MatrixError(top, "unknown key")
@@ -334,6 +258,8 @@ def parse_matrix(doc: dict[str, Any], base_dir: Path, source: Path | None = None
             url=url,
             branch=t.text("branch", "master"),
             ignore_paths=t.strs("ignore_paths"),
+            libraries=t.strs("libraries") if "libraries" in t.data else None,
+            platforms=t.strs("platforms") if "platforms" in t.data else None,
         ))
         t.done()
     _unique("tree", (t.name for t in trees))
@@ -361,6 +287,10 @@ def parse_matrix(doc: dict[str, Any], base_dir: Path, source: Path | None = None
         lib.done()
     _unique("library", (lib.name for lib in libraries))
     lib_names = {lib.name for lib in libraries}
+    for i, tree_cfg in enumerate(trees):
+        for name in tree_cfg.libraries or ():
+            if name not in lib_names:
+                raise MatrixError(f"tree[{i}].libraries", f"no [[library]] named {name!r}")
     for i, lib_cfg in enumerate(libraries):
         for dep in lib_cfg.depends:
             if dep not in lib_names:
@@ -377,6 +307,10 @@ def parse_matrix(doc: dict[str, Any], base_dir: Path, source: Path | None = None
                                   p.strs("boot_args")))
         p.done()
     _unique("platform", (p.name for p in platforms))
+    for i, tree_cfg in enumerate(trees):
+        for name in tree_cfg.platforms or ():
+            if name not in {p.name for p in platforms}:
+                raise MatrixError(f"tree[{i}].platforms", f"no [[platform]] named {name!r}")
 
     archs = []
     for a in _tables(doc, "arch"):
@@ -402,12 +336,11 @@ def parse_matrix(doc: dict[str, Any], base_dir: Path, source: Path | None = None
         extra.append(tuple(names))
     ls.done()
 
+    runners = tuple(rule_from_table(r, MatrixError)
+                    for r in _tables(doc, "runner", required=False))
+
     return Matrix(farm, tuple(trees), tuple(apps), tuple(libraries), tuple(platforms),
-                  tuple(archs), tuple(exclusions), tuple(extra), source)
-
-
-def _missing(section: _Section, name: str) -> str:
-    raise MatrixError(f"{section.key}.{name}", "is required")
+                  tuple(archs), tuple(exclusions), tuple(extra), source, runners)
 
 
 def check_unique_names(cells: Iterable[Cell], real_builders: Iterable[str]) -> None:

@@ -11,8 +11,10 @@ The step turns the worker's verdict line into the build properties the rest of x
 reporter never has to parse logs; a failed boot also gets its console as a log of its own.
 
 Outcomes that are not failures of the code under test are not FAILURE: a cell whose requested
-symbols Kconfig dropped is *unsupported* (build result SKIPPED), and an image no worker can boot
-is *boot skipped* (build result WARNINGS: built, but not verified).
+symbols Kconfig dropped is *unsupported* and an image no worker can boot is *boot skipped*
+(both SKIPPED, the reason in the build's summary); a failure of the worker itself (a missing
+host tool, a toolchain too old, a download without network, a runner that died) is
+*environment*, Buildbot's EXCEPTION (its infrastructure colour), never a code defect.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from buildbot.process import buildstep, logobserver
-from buildbot.process.results import FAILURE, SKIPPED, SUCCESS, WARNINGS
+from buildbot.process.build import Build
+from buildbot.process.results import EXCEPTION, FAILURE, SKIPPED, SUCCESS
 from twisted.internet import defer
 
 from farm import fragments
@@ -33,22 +36,24 @@ from workers.cell import (
     BOOT_SKIPPED,
     BOOT_TIMEOUT,
     BUILD_FAILED,
-    ERROR,
+    ENVIRONMENT,
     PASSED,
     PHASE_MARKER,
     RESULT_MARKER,
     UNSUPPORTED,
 )
+from workers.failure.classify import ALIASES
 
 PROP_SOURCE = "xentriage-farm"
 BUILDBOT_RESULTS = {PASSED: SUCCESS, BUILD_FAILED: FAILURE, BOOT_FAILED: FAILURE,
-                    BOOT_TIMEOUT: FAILURE, UNSUPPORTED: SKIPPED, BOOT_SKIPPED: WARNINGS,
-                    ERROR: FAILURE}
+                    BOOT_TIMEOUT: FAILURE, UNSUPPORTED: SKIPPED, BOOT_SKIPPED: SKIPPED,
+                    ENVIRONMENT: EXCEPTION}
 # Verdict fields published as build properties: what the result table, the status view and
 # bug reports read. The rest (configure time, boot status, whole boot phase time, image path,
 # dropped symbols) stays in the verdict line at the end of the log: each property is one more
 # database write per build.
-PUBLISHED = ("cell_result", "result_reason", "image_size", "build_seconds", "boot_seconds")
+PUBLISHED = ("cell_result", "result_reason", "image_size", "build_seconds", "boot_seconds",
+             "signature")
 
 
 def last_marker_json(text: str, marker: str) -> dict[str, Any] | None:
@@ -153,14 +158,16 @@ class RunCell(buildstep.ShellMixin, buildstep.BuildStep):
         text = self.output.text()
         verdict = last_marker_json(text, RESULT_MARKER)
         if cmd.interrupted:
-            verdict = {"cell_result": ERROR, "result_reason": "interrupted"}
+            verdict = {"cell_result": ENVIRONMENT, "result_reason": "interrupted"}
         elif verdict is None:
             # The runner died before its verdict (killed by the step's timeout, a broken
-            # worker Python): the farm failed, not the code under test.
-            verdict = {"cell_result": ERROR,
+            # worker Python, a worker lost): the farm failed, not the code under test.
+            verdict = {"cell_result": ENVIRONMENT,
                        "result_reason": f"no verdict from workers.cell (exit {cmd.rc}): "
                                         f"{tail(text)}"}
-        outcome = str(verdict.get("cell_result") or ERROR)
+        outcome = ALIASES.get(str(verdict.get("cell_result")),
+                              str(verdict.get("cell_result") or ENVIRONMENT))
+        verdict["cell_result"] = outcome
         for name in PUBLISHED:
             if verdict.get(name) is not None:
                 self.setProperty(name, verdict[name], PROP_SOURCE, runtime=True)
@@ -168,7 +175,9 @@ class RunCell(buildstep.ShellMixin, buildstep.BuildStep):
             # The console of a failed boot is what a bug report links to: give it its own log
             # (only then: a log costs Buildbot several database writes per build).
             yield self.addCompleteLog("console", console_section(text, self.output.truncated))
-        self.descriptionDone = [str(verdict.get("result_reason") or outcome)[:120]]
+        reason = str(verdict.get("result_reason") or outcome)
+        self.descriptionDone = [reason[:120]]
+        self.build_summary = f"{outcome}: {reason}"[:200] if outcome != PASSED else None
         if cmd.interrupted:
             return cmd.results()
         result = BUILDBOT_RESULTS.get(outcome, FAILURE)
@@ -177,3 +186,24 @@ class RunCell(buildstep.ShellMixin, buildstep.BuildStep):
             # worst_status); the cell as a whole is skipped, so say so on the build itself.
             self.build.results = SKIPPED
         return result
+
+    build_summary: str | None = None
+
+    @defer.inlineCallbacks
+    def getBuildResultSummary(self):  # type: ignore[no-untyped-def]
+        """The class and reason on the build itself ("unsupported: CONFIG_PLAT_LINUXU ..."),
+        not only on the step: the build summary is what the grid and the console show."""
+        summary = yield super().getBuildResultSummary()
+        if self.build_summary:
+            summary = dict(summary, build=self.build_summary)
+        return summary
+
+
+class CellBuild(Build):
+    """Buildbot words a SKIPPED build "build successful"; a cell that was not verified
+    (unsupported, boot skipped) must never read as a success."""
+
+    def allStepsDone(self):  # type: ignore[no-untyped-def]
+        if self.results == SKIPPED:
+            return self.buildFinished(["skipped", *self.text], self.results)
+        return super().allStepsDone()

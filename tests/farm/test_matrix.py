@@ -230,3 +230,59 @@ def test_cpu_lists() -> None:
     for bad in ("", "a", "0-x", "100000"):
         with pytest.raises(localfarm.FarmError):
             localfarm.parse_cpus(bad)
+
+
+def test_runner_options_per_platform_arch_and_cell(tmp_path: Path) -> None:
+    text = MINIMAL + """
+[[runner]]
+platform = "kvm"
+arch = "x86_64"
+cpu = "max"
+memory = 128
+
+[[runner]]
+library = "b"
+platform = "kvm"
+arch = "x86_64"
+cpu = "qemu64,+pdpe1gb"
+vmm_args = ["-smp", "2"]
+"""
+    cells = {c.name: c for c in load_matrix(write(tmp_path, text)).cells()}
+    base, b = cells["app-base-kvm-x86_64"], cells["app-b-kvm-x86_64"]
+    assert (base.runner.cpu, base.runner.memory, base.runner.vmm_args) == ("max", 128, ())
+    # Later entries override key by key: b keeps the memory, gets its own CPU and arguments.
+    assert (b.runner.cpu, b.runner.memory, b.runner.vmm_args) == ("qemu64,+pdpe1gb", 128,
+                                                                  ("-smp", "2"))
+    assert cells["app-b-kvm-arm64"].runner.cpu is None  # the runner's default (cortex-a57)
+    opts = fragments.boot_options(b)
+    assert opts[-6:] == ["--cpu", "qemu64,+pdpe1gb", "--memory", "128", "--vmm-arg=-smp",
+                         "--vmm-arg=2"]
+    with pytest.raises(MatrixError) as err:
+        load_matrix(write(tmp_path, MINIMAL + '\n[[runner]]\ncpu = "max; rm -rf"\n'))
+    assert err.value.key == "runner[0].cpu"
+    with pytest.raises(MatrixError) as err:
+        load_matrix(write(tmp_path, MINIMAL + '\n[[runner]]\ncpus = "max"\n'))
+    assert err.value.key == "runner[0].cpus"
+
+
+def test_names_with_dashes_and_libraries_limited_per_tree(tmp_path: Path) -> None:
+    text = MINIMAL.replace('name = "b"', 'name = "posix-b"').replace(
+        'path = "tree"', 'path = "tree"\nlibraries = ["a"]\nplatforms = ["kvm"]') + """
+[[tree]]
+name = "t2"
+path = "tree2"
+
+[[app]]
+name = "app-two"
+tree = "t2"
+path = "apps/app"
+"""
+    names = {c.name for c in load_matrix(write(tmp_path, text)).cells()}
+    assert "app-a-kvm-x86_64" in names and "app-posix-b-kvm-x86_64" not in names
+    assert not {n for n in names if n.startswith("app-") and "-xen-" in n
+                and not n.startswith("app-two-")}
+    assert {"app-two-posix-b-xen-arm64", "app-two-base-kvm-x86_64"} <= names
+    with pytest.raises(MatrixError) as err:
+        load_matrix(write(tmp_path, MINIMAL.replace('path = "tree"',
+                                                    'path = "tree"\nlibraries = ["zz"]')))
+    assert err.value.key == "tree[0].libraries"

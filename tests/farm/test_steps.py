@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from buildbot.process.results import FAILURE, SKIPPED, SUCCESS, WARNINGS
+from buildbot.process.results import EXCEPTION, FAILURE, SKIPPED, SUCCESS
 
 from farm.steps import (
     BUILDBOT_RESULTS,
@@ -48,8 +48,10 @@ def test_every_outcome_maps_to_a_buildbot_result_and_an_exit_code() -> None:
     # Not failures of the code under test must not read as FAILURE in Buildbot.
     assert BUILDBOT_RESULTS["passed"] == SUCCESS
     assert BUILDBOT_RESULTS["unsupported"] == SKIPPED
-    assert BUILDBOT_RESULTS["boot-skipped"] == WARNINGS
-    for outcome in ("build-failed", "boot-failed", "timeout", "error"):
+    assert BUILDBOT_RESULTS["boot-skipped"] == SKIPPED
+    # The worker's fault is Buildbot's infrastructure colour, never a code defect.
+    assert BUILDBOT_RESULTS["environment"] == EXCEPTION
+    for outcome in ("build-failed", "boot-failed", "boot-timeout"):
         assert BUILDBOT_RESULTS[outcome] == FAILURE
     assert set(BUILDBOT_RESULTS) == set(EXIT_CODES)
     # Every published property is a field of the worker's verdict.

@@ -82,7 +82,8 @@ def worker_password(spec: WorkerSpec) -> str:
     return secrets.token_hex(16)
 
 
-def cell_factory(matrix: Matrix, cells: dict[str, Any]) -> BuildFactory:
+def cell_factory(matrix: Matrix, cells: dict[str, Any],
+                 boot_expected: frozenset[str] = frozenset()) -> BuildFactory:
     farm = matrix.farm
     f = BuildFactory()
     f.buildClass = CellBuild
@@ -112,7 +113,7 @@ def cell_factory(matrix: Matrix, cells: dict[str, Any]) -> BuildFactory:
     longest_boot = max(c.boot_timeout for c in cells.values())
     # timeout: seconds without output (a hung make); maxTime: configure and make each get
     # build_timeout, the boot its own timeout, plus slack for the VMM's start and teardown.
-    f.addStep(RunCell(cells, farm, timeout=farm.build_timeout,
+    f.addStep(RunCell(cells, farm, boot_expected=boot_expected, timeout=farm.build_timeout,
                       maxTime=2 * farm.build_timeout + longest_boot + 120, logEnviron=False,
                       warnOnWarnings=True))
     return f
@@ -155,7 +156,10 @@ def build_master_config(settings: MasterSettings) -> dict[str, Any]:
                 routes[r.builder] = r
                 log.info("routing %s: %s", r.builder, r.note)
 
-    factory = cell_factory(matrix, cells)
+    # A builder routed to workers that declared they boot its platform/arch: a boot those
+    # workers then cannot run is the worker's fault (environment), not "no capable worker".
+    factory = cell_factory(matrix, cells,
+                           frozenset(n for n, r in routes.items() if r.boot_capable))
     builders = [
         util.BuilderConfig(
             name=name, workernames=list(routes[name].workers), factory=factory,

@@ -83,7 +83,8 @@ def boot_options(cell: Cell) -> list[str]:
     return [*opts, *cell.platform.boot_args, *cell.runner.boot_options()]
 
 
-def cell_spec(cell: Cell, tree_root: str, build_dir: str, farm: FarmSettings) -> CellSpec:
+def cell_spec(cell: Cell, tree_root: str, build_dir: str, farm: FarmSettings,
+              boot_expected: bool = False) -> CellSpec:
     """What ``python -m workers.cell`` needs to configure, build and boot ``cell``.
 
     ccache is enabled through Debian's masquerade directory (``/usr/lib/ccache`` first on PATH),
@@ -102,6 +103,7 @@ def cell_spec(cell: Cell, tree_root: str, build_dir: str, farm: FarmSettings) ->
         kconfig_libs=external_libs(cell, tree_root),
         path_prepend=[CCACHE_DIR] if farm.ccache else [],
         build_timeout=float(farm.build_timeout),
+        boot_expected=boot_expected,
     )
 
 

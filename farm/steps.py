@@ -126,8 +126,9 @@ class RunCell(buildstep.ShellMixin, buildstep.BuildStep):
 
     name = "cell"
 
-    def __init__(self, cells: Mapping[str, Cell], farm: FarmSettings, **kw: Any) -> None:
-        self.cells, self.farm = cells, farm
+    def __init__(self, cells: Mapping[str, Cell], farm: FarmSettings,
+                 boot_expected: frozenset[str] = frozenset(), **kw: Any) -> None:
+        self.cells, self.farm, self.boot_expected = cells, farm, boot_expected
         kw = self.setupShellMixin(kw, prohibitArgs=["command"])
         super().__init__(**kw)
         self.output = TailLogObserver()
@@ -146,7 +147,9 @@ class RunCell(buildstep.ShellMixin, buildstep.BuildStep):
         else:
             root = str(cell.tree.path)
         cell_dir = posixpath.join(builddir, self.farm.cells_dir, cell.name)
-        return fragments.cell_spec(cell, root, cell_dir, self.farm).to_json()
+        spec = fragments.cell_spec(cell, root, cell_dir, self.farm,
+                                   boot_expected=cell.real_builder in self.boot_expected)
+        return spec.to_json()
 
     @defer.inlineCallbacks
     def run(self):  # type: ignore[no-untyped-def]

@@ -62,6 +62,9 @@ class CellSpec:
     kconfig_libs: list[str] = field(default_factory=list)
     path_prepend: list[str] = field(default_factory=list)  # e.g. /usr/lib/ccache
     build_timeout: float = 900.0
+    # The master routed this cell to workers that declared they can boot it: if this one then
+    # cannot (its QEMU vanished), that is the worker's fault, not "no capable worker".
+    boot_expected: bool = False
 
     @classmethod
     def from_json(cls, text: str) -> CellSpec:
@@ -266,6 +269,10 @@ def boot(spec: CellSpec, res: CellResult, out: TextIO, clf: failure.LogClassifie
         res.classified(found, f"failed at boot: {found.title}")
     elif verdict.status == "timeout":
         res.classified(found, f"boot timed out after {args.timeout:g}s: {found.title}")
+    elif verdict.status == "skipped" and spec.boot_expected:
+        res.signature = failure.classify.signature_of(ENVIRONMENT, f"boot-unavailable {reason}")
+        res.title = f"environment: this worker was routed the boot but cannot run it: {reason}"
+        res.finish(ENVIRONMENT, res.title)
     elif verdict.status == "skipped":
         res.classified(found, "boot skipped: no capable worker"
                        + (f" ({reason})" if reason else ""))

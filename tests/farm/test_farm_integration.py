@@ -22,7 +22,7 @@ from .conftest import MATRIX, RunningFarm
 
 pytestmark = pytest.mark.slow
 
-SUCCESS, WARNINGS, FAILURE, SKIPPED = 0, 1, 2, 3
+SUCCESS, WARNINGS, FAILURE, SKIPPED, EXCEPTION = 0, 1, 2, 3, 4
 
 
 @pytest.fixture(scope="module")
@@ -105,14 +105,29 @@ def test_each_kind_of_result(farm: RunningFarm, full_run: dict[str, dict[str, An
     assert "panic" in console.lower()
     assert "XENTRIAGE-PHASE" not in console and "make" not in console.split("\n", 1)[0]
     # timed out: the hanging library never prints the success line.
-    check("hello-syncwait-kvm-x86_64", "timeout", FAILURE, "timed out")
+    check("hello-syncwait-kvm-x86_64", "boot-timeout", FAILURE, "timed out")
     # unsupported: Kconfig dropped a requested symbol; the dependency is named; not a failure.
     check("hello-netdev-xen-x86_64", "unsupported", SKIPPED, "PLAT_KVM")
     check("hello-directmap-xen-x86_64", "unsupported", SKIPPED, "LIBDIRECTMAP")
     # boot skipped: built fine, but no worker here boots xen or firecracker.
     for cell in ("hello-base-xen-x86_64", "hello-base-fc-arm64", "hello-base-fc-x86_64"):
-        check(cell, "boot-skipped", WARNINGS, "boot skipped: no capable worker")
+        check(cell, "boot-skipped", SKIPPED, "boot skipped: no capable worker")
         assert rows[cell].image_size
+    # environment: a host tool the worker lacks; the worker's fault, Buildbot's EXCEPTION.
+    check("hello-hosttool-kvm-x86_64", "environment", EXCEPTION,
+          "xentriage-fixture-tablegen not found on the worker")
+    # The build's own summary names the class and the reason; never "build successful" for a
+    # cell that was not verified.
+    for cell, words in (("hello-netdev-xen-x86_64", "unsupported: "),
+                        ("hello-base-xen-x86_64", "boot-skipped: boot skipped"),
+                        ("hello-hosttool-kvm-x86_64", "environment: ")):
+        state = full_run[cell]["state_string"]
+        assert words in state and "successful" not in state, (cell, state)
+    assert full_run["hello-base-xen-x86_64"]["state_string"].startswith("skipped")
+    # Same cause, same signature: the compile error on arm64 is one signature everywhere.
+    sig = full_run["hello-cpuid-kvm-arm64"]["props"]["signature"]
+    assert sig and len(sig) == 16
+    assert full_run["hello-entropy-kvm-x86_64"]["props"]["signature"] not in ("", sig)
 
 
 def test_change_schedules_only_the_touched_librarys_cells(

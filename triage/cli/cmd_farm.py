@@ -117,7 +117,8 @@ def run_cmd(state_dir: Path, pattern: str, timeout: int, as_json: bool) -> None:
         click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
     else:
         click.echo(render_table(rows))
-    bad = {"build-failed", "boot-failed", "timeout", "error"}
+    # An environment failure is not a code defect but still leaves the cell unverified.
+    bad = {"build-failed", "boot-failed", "boot-timeout", "environment"}
     if any(r.result in bad for r in rows):
         sys.exit(EXIT_FAILED_CELLS)
 

@@ -286,7 +286,8 @@ class LogClassifier:
               library: str | None = None) -> Classification:
         phase = {"configure": "configure", "build": "build", "boot": "boot"}.get(
             sec.name if sec else "", "")
-        evidence = [ln[:300] for ln in (sec.evidence if sec else [])][: 2 * CONTEXT + 1]
+        evidence = [ln[:300] for ln in (sec.evidence if sec else []) if ln.strip()][
+            : 2 * CONTEXT + 1]
         return Classification(cls, signature_of(cls, key) if cls != PASSED else "",
                               title[:300], key, phase, rule, library, evidence,
                               list(self.dropped))

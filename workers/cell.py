@@ -163,6 +163,9 @@ def _run(argv: Sequence[str], relay: _Relay, timeout: float,
     except OSError as exc:
         relay(f"cannot run {argv[0]}: {exc.strerror or exc}")
         return 127, False
+    if outcome.timed_out:
+        # In the log, for whoever classifies it later (the sectioned format's words).
+        relay(f"--- timed out after {timeout:g} s: killed")
     return outcome.exit_code, outcome.timed_out
 
 

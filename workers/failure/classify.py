@@ -181,7 +181,7 @@ class LogClassifier:
                 self.sections[name].exit_code = 0
         if verdict.get("boot_status"):
             self.boot.status = str(verdict["boot_status"])
-            self.boot.reason = str(verdict.get("result_reason") or "")
+            self.boot.reason = self.boot.reason or str(verdict.get("result_reason") or "")
 
     # --- per line ---------------------------------------------------------------------------
 
@@ -327,10 +327,13 @@ class LogClassifier:
         if status == "passed":
             return self._make(PASSED, "passed", "passed", sec)
         if status == "skipped":
-            reason = boot.reason or "no capable worker"
+            # The runner's reason ("no capable booter for xen/x86_64: xl not found"), with or
+            # without the farm's "boot skipped: no capable worker (...)" around it.
+            reason = re.sub(r"^boot skipped: no capable worker(?: \((.*)\))?$", r"\1",
+                            boot.reason).strip() or "no capable worker"
             return self._make(BOOT_SKIPPED, "boot-skipped " + message(self.ctx.text(reason)),
-                              reason if reason.startswith("boot skipped") else
-                              f"boot skipped: {reason}", sec, "boot-skipped")
+                              f"boot skipped: no capable worker ({reason})", sec,
+                              "boot-skipped")
         if status == "error" or (found is not None and found.cls == ENVIRONMENT):
             if found is not None and found.cls == ENVIRONMENT:
                 return self._make(ENVIRONMENT, found.key, found.title, sec, found.rule)

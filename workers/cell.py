@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from workers import boot as boot_mod
-from workers import failure, kconfig_check
+from workers import failure, kconfig_check, preflight
 from workers.process import CONTINUE, run_streaming
 
 PHASE_MARKER = "XENTRIAGE-PHASE "
@@ -289,6 +289,16 @@ def run_cell(spec: CellSpec, out: TextIO) -> CellResult:
     if spec.path_prepend:
         env["PATH"] = os.pathsep.join([*spec.path_prepend, env.get("PATH", "")])
     clf = failure.LogClassifier(_success_lines(spec.boot), cell=spec.name)
+    missing = preflight.missing_tools(Path(spec.kconfig_root), spec.build, env.get("PATH"))
+    if missing:
+        # Before make: one clear verdict instead of an error buried in the build's output.
+        _phase(out, "configure", "host tools check")
+        reason = "environment: the worker lacks " + ", ".join(missing)
+        out.write(reason + "\n")
+        res.signature = failure.classify.signature_of(
+            ENVIRONMENT, failure.rules.missing_tool_key(missing[0].split()[0]))
+        res.title = reason
+        return res.finish(ENVIRONMENT, reason)
     if configure(spec, res, out, env, clf) and build(spec, res, out, env, clf):
         boot(spec, res, out, clf)
     return res

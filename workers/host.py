@@ -29,8 +29,8 @@ def native_arch() -> str:
     )
 
 
-def which(name: str) -> str | None:
-    return shutil.which(name)
+def which(name: str, path: str | None = None) -> str | None:
+    return shutil.which(name, path=path)
 
 
 def x86_probe_image() -> bytes:

@@ -340,6 +340,10 @@ class LogClassifier:
             reason = boot.reason or "the boot runner failed"
             return self._make(ENVIRONMENT, "boot-error " + message(self.ctx.text(reason)),
                               f"environment: {reason[:200]}", sec, "boot-error")
+        if status == "truncated":
+            return self._make(ENVIRONMENT, "truncated boot", "environment: the log ends "
+                              "during the boot without a verdict (worker lost or log "
+                              "truncated)", sec, "truncated")
         if status == "timeout":
             stage = ("after the success line (the guest never exited)" if boot.success_seen
                      else "after the banner" if boot.banner else "before the banner")
@@ -365,8 +369,10 @@ class LogClassifier:
             return "timeout"
         if self.boot.fatal:
             return "failed"
+        if sec is None or sec.exit_code is None:
+            return "truncated"  # no exit status and no runner verdict: the log stops here
         if self.boot.banner and (self.boot.success_seen or not self.success_lines):
-            return "passed" if sec is None or sec.exit_code is not None else "timeout"
+            return "passed"
         return "failed"
 
     def _without_boot(self, build: _Section | None) -> Classification:

@@ -18,7 +18,11 @@ _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\x1b[c78=>]")
 # An absolute path token: stops at whitespace, quotes, brackets, commas and `:` (file:line:).
 _ABS_PATH_RE = re.compile(r"(?<![\w.~-])/[^\s:'\"`\u2018\u2019()\[\]<>,;=]+")
 _TREE_ANCHORS = ("lib", "plat", "arch", "drivers", "include", "support", "apps")
-_SYSTEM_ROOTS = ("usr", "bin", "sbin", "lib", "lib64", "opt", "etc", "proc", "dev", "nix")
+# The host's own files (compiler headers, the linker): never part of a tree. /opt and /usr/src
+# may hold a tree, so only these prefixes count.
+_SYSTEM_PREFIXES = ("/usr/lib/", "/usr/lib64/", "/usr/libexec/", "/usr/include/", "/usr/bin/",
+                    "/usr/share/", "/lib/", "/lib64/", "/bin/", "/sbin/", "/etc/", "/proc/",
+                    "/dev/", "/nix/")
 _BUILD_DIR_NAMES = ("build", "cells")  # .../build/<...>, .../cells/<cell>/<...>
 # Toolchain installs (rustup, cross sysroots) contain lib/ and include/ too: not the tree.
 _TOOLCHAIN_PARTS = (".rustup", ".cargo", ".local", "rustlib", "toolchains", "sysroot",
@@ -111,17 +115,17 @@ def guess_path(path: str) -> str:
         return path
     if any(p in _TOOLCHAIN_PARTS for p in parts):
         return "<sys>/" + "/".join(parts[-4:])
+    if path.startswith(_SYSTEM_PREFIXES):
+        return "<sys>/" + "/".join(parts[-2:])
     for i, part in enumerate(parts):
         if part in _BUILD_DIR_NAMES and i + 1 < len(parts):
             skip = 2 if part == "cells" else 1  # cells/<cell>/...
             rest = parts[i + skip:]
             return "<build>/" + "/".join(rest) if rest else "<build>"
-    start = 1 if parts[0] in _SYSTEM_ROOTS or parts[0].startswith(".") else 0
-    for i in range(start, len(parts) - 1):
-        if parts[i] in _TREE_ANCHORS and (i == 0 or parts[i - 1] not in _SYSTEM_ROOTS):
+    for i in range(len(parts) - 1):
+        if parts[i] in _TREE_ANCHORS:
             return "/".join(parts[i:])
-    return "/".join(parts[-2:]) if parts[0] not in _SYSTEM_ROOTS else "<sys>/" + "/".join(
-        parts[-2:])
+    return "/".join(parts[-2:])
 
 
 def message(text: str) -> str:

@@ -31,7 +31,7 @@ TRIGGER_RE = re.compile(
     r"rror|not found|undefined reference|multiple definition|Stop\.|Cannot open|"
     r"No space left|Killed|memory exhausted|resolve host|name resolution|unreachable|"
     r"Connection refused|unable to access|CRIT|ERR|PANIC|[Pp]anic|Assert|[Tt]rap|"
-    r"Require|too old|No such file")
+    r"Require|too old|No such file|lacks")
 _SKIP_RE = re.compile(
     r"\bwarning:|\bWARNING\b|\bnote:|^\s*Info:|\bInfo:|relocation truncated to fit|"
     r"^In file included from|^\s*\d*\s*\|")
@@ -111,12 +111,25 @@ def _tool(name: str) -> str:
     return posixpath.basename(name)
 
 
+# The program a Makefile calls and the package a worker lacks: one cause, one signature
+# whether the log says "lex: not found" or the pre-flight check says "lacks flex".
+TOOL_ALIASES = {"lex": "flex", "yacc": "bison"}
+
+
+def missing_tool_key(tool: str) -> str:
+    return f"missing-tool {TOOL_ALIASES.get(tool, tool)}"
+
+
 def environment_finding(line: str, ctx: PathContext) -> Finding | None:
+    m = re.search(r"the worker lacks (?P<tool>[^\s,(]+)", line)
+    if m:
+        return Finding("missing-tool", ENVIRONMENT, missing_tool_key(m.group("tool")),
+                       line.strip(), line)
     for rx in _NOT_FOUND_RES:
         m = rx.search(line)
         if m:
             tool = _tool(m.group("tool"))
-            return Finding("missing-tool", ENVIRONMENT, f"missing-tool {tool}",
+            return Finding("missing-tool", ENVIRONMENT, missing_tool_key(tool),
                            f"environment: {tool} not found on the worker (missing host tool)",
                            line)
     for rx in _TOOLCHAIN_RES:

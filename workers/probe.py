@@ -13,11 +13,23 @@ import json
 import socket
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from workers import ARCHES, PLATFORMS
-from workers.host import kvm_status, native_arch, which
+from workers.host import QEMU_BINARIES, kvm_status, native_arch, which
+from workers.preflight import gcc_version
 from workers.runners import runner_for
+
+# Host tools a real Unikraft tree needs beyond make and a compiler, and what fails without
+# them. Missing ones are the worker's problem (environment), listed in ``problems``.
+HOST_TOOLS = {
+    "flex": "Unikraft's Kconfig does not build (every cell fails at 'lex: not found')",
+    "bison": "Unikraft's Kconfig does not build ('yacc: not found')",
+    "script": "no `script` for linuxu runners that use it for a TTY (this farm's runner uses a "
+              "pty of its own)",
+}
+# Libraries refuse older compilers (lib/ukgcov: "Require GCC version >= 13.0").
+MIN_GCC_FOR = {"lib/ukgcov": (13, 0)}
 
 CROSS_PREFIXES = {
     "x86_64": ("x86_64-linux-gnu-",),
@@ -51,6 +63,9 @@ class ProbeReport:
     kvm: dict[str, object]
     build: tuple[BuildCapability, ...]
     boot: tuple[BootCapability, ...]
+    host_tools: dict[str, str | None] = field(default_factory=dict)  # name -> path or None
+    gcc_version: str | None = None
+    problems: tuple[str, ...] = ()  # what will fail here, the worker's fault, not the code's
 
     @property
     def build_archs(self) -> list[str]:
@@ -87,16 +102,38 @@ def probe_boot(platform: str, arch: str) -> BootCapability:
     return BootCapability(platform, arch, avail.ok, avail.accel, avail.reason)
 
 
+def host_problems(tools: dict[str, str | None], gcc: str | None,
+                  build: tuple[BuildCapability, ...]) -> list[str]:
+    problems = [f"{name} not found: {HOST_TOOLS[name]}" for name, path in tools.items()
+                if path is None and name in HOST_TOOLS]
+    if gcc:
+        have = tuple(int(x) for x in gcc.split(".")[:2])
+        for lib, need in MIN_GCC_FOR.items():
+            if have < need:
+                problems.append(f"gcc {gcc} is older than {need[0]}.{need[1]}: {lib} cannot "
+                                "be built here")
+    problems += [f"cannot build {b.arch}: {b.reason}" for b in build if not b.ok]
+    problems += [f"{binary} not found: no kvm/{arch} boots here"
+                 for arch, binary in QEMU_BINARIES.items() if not which(binary)]
+    return problems
+
+
 def probe() -> ProbeReport:
     native = native_arch()
     status = kvm_status(native)
+    tools = {name: which(name) for name in HOST_TOOLS}
+    gcc = gcc_version()
+    build = tuple(probe_build(a) for a in ARCHES)
     return ProbeReport(
         hostname=socket.gethostname(),
         native_arch=native,
         make=which("make"),
         kvm={"arch": native, "usable": status.usable, "reason": status.reason},
-        build=tuple(probe_build(a) for a in ARCHES),
+        build=build,
         boot=tuple(probe_boot(p, a) for p in PLATFORMS for a in ARCHES),
+        host_tools=tools,
+        gcc_version=gcc,
+        problems=tuple(host_problems(tools, gcc, build)),
     )
 
 
@@ -111,6 +148,10 @@ def render_text(report: ProbeReport) -> str:
         accel = f" [{c.accel}]" if c.ok else ""
         lines.append(f"  {c.platform + '/' + c.arch:20} {'yes' if c.ok else 'no ':3}{accel}  "
                      f"{c.reason}")
+    lines.append(f"gcc {report.gcc_version or 'not found'}; host tools: " + ", ".join(
+        f"{n} {'yes' if p else 'NO'}" for n, p in report.host_tools.items()))
+    lines += ["problems (environment, the worker's fault):",
+              *[f"  {p}" for p in report.problems]] if report.problems else ["problems: none"]
     return "\n".join(lines)
 
 

@@ -114,3 +114,23 @@ def test_bad_boot_options_are_an_error_with_a_verdict(tools: None, tmp_path: Pat
     rc, _, verdict = run(["--spec-json", json.dumps(doc)])
     assert rc == 4 and verdict["cell_result"] == "environment"
     assert "bad boot options" in verdict["result_reason"] and verdict["image_size"] > 0
+
+
+def test_preflight_names_the_missing_host_tools(tmp_path: Path) -> None:
+    from workers import preflight
+
+    kconfig = tmp_path / "tree" / "support" / "kconfig"
+    kconfig.mkdir(parents=True)
+    (kconfig / "lexer.l").write_text("%%\n")
+    (kconfig / "parser.y").write_text("%%\n")
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    (empty / "make").write_text("#!/bin/sh\n")
+    (empty / "make").chmod(0o755)
+    missing = preflight.missing_tools(tmp_path / "tree", ["make", "CROSS_COMPILE=aarch64-x-"],
+                                      str(empty))
+    assert [m.split()[0] for m in missing] == ["aarch64-x-gcc", "flex", "bison"]
+    assert "lexer.l" in missing[1]
+    # The fixture tree needs no flex: only make and the compiler.
+    assert set(preflight.needed_tools(REPO / "tests/fixtures/uktree", ["make"])) == {"make",
+                                                                                    "gcc"}

@@ -76,3 +76,27 @@ def test_kvm_status_is_cached(monkeypatch: pytest.MonkeyPatch) -> None:
         assert not kvm_status("arm64").usable and calls == [1]  # not native: no probe boot
     finally:
         kvm_status.cache_clear()
+
+
+def test_probe_names_host_problems_before_any_build(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """flex and bison (Unikraft's Kconfig), the GCC version and QEMU are checked up front: a
+    worker without them is reported as the worker's problem, not found out by a red cell."""
+    import os
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("make", "gcc", "cc1", "as", "ld"):
+        real = subprocess.run(["sh", "-c", f"command -v {name}"], capture_output=True,
+                              text=True).stdout.strip()
+        if real:
+            os.symlink(real, bin_dir / name)
+    res = subprocess.run([sys.executable, "-m", "workers.probe", "--json"], capture_output=True,
+                         text=True, cwd=REPO, timeout=120,
+                         env={"PATH": str(bin_dir), "XENTRIAGE_NO_KVM": "1"})
+    assert res.returncode == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert report["host_tools"]["flex"] is None and report["host_tools"]["bison"] is None
+    problems = "\n".join(report["problems"])
+    assert "flex not found" in problems and "bison not found" in problems
+    assert "qemu-system-x86_64 not found" in problems
+    assert report["gcc_version"] and report["gcc_version"][0].isdigit()

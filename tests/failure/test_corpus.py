@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from workers.failure import classify_lines
+from workers.failure import classify_lines, classify_stream
 
 CORPUS = json.loads((Path(__file__).parent / "corpus.json").read_text(encoding="utf-8"))
 CASES: list[dict[str, Any]] = CORPUS["cases"]
@@ -85,6 +85,26 @@ def test_the_issues_named_failures_get_the_named_classes() -> None:
     # The CPU model decides: qemu64 crashes where -cpu max boots.
     assert by_id["0.16.3-ukvmem-kvm-x86_64-qemu64-crash"].cls == "boot-failed"
     assert by_id["0.16.3-ukvmem-kvm-x86_64-cpu-max-passed"].cls == "passed"
+
+
+def test_the_chunked_reader_agrees_with_the_line_reader() -> None:
+    """classify_stream jumps over lines that cannot matter; it must never change a result,
+    whatever the chunk boundaries."""
+    import io
+
+    from workers.failure import logformat
+
+    for chunk in (64, 1000, logformat.CHUNK):
+        old, logformat.CHUNK = logformat.CHUNK, chunk
+        try:
+            for case in CASES:
+                text = "\n".join(case["log"]) + "\n"
+                streamed, _ = classify_stream(io.StringIO(text), SUCCESS)
+                lined = classify(case["log"])
+                assert (streamed.cls, streamed.signature, streamed.title) == (
+                    lined.cls, lined.signature, lined.title), (case["id"], chunk)
+        finally:
+            logformat.CHUNK = old
 
 
 @pytest.mark.parametrize("layout", range(len(LAYOUTS)))

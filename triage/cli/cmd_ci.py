@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from triage.cli.common import EXIT_INPUT
-from workers.failure import Classification, LogClassifier, classify_lines
+from workers.failure import Classification, LogClassifier, classify_stream
 
 
 @click.group("ci")
@@ -45,7 +45,7 @@ def _explain_with_tree(found: Classification, clf: LogClassifier, tree: Path) ->
 def classify_file(path: Path, success_lines: tuple[str, ...], tree: Path | None
                   ) -> dict[str, Any]:
     with path.open(encoding="utf-8", errors="replace", newline="\n") as fh:
-        found, clf = classify_lines(fh, success_lines)
+        found, clf = classify_stream(fh, success_lines)
     if tree is not None:
         _explain_with_tree(found, clf, tree)
     return {"log": str(path), **found.to_json()}

@@ -17,7 +17,7 @@ from workers.failure.classify import (
     Classification,
     LogClassifier,
 )
-from workers.failure.logformat import classify_lines
+from workers.failure.logformat import classify_lines, classify_stream
 
 __all__ = [
     "BOOT_FAILED",
@@ -31,4 +31,5 @@ __all__ = [
     "Classification",
     "LogClassifier",
     "classify_lines",
+    "classify_stream",
 ]

@@ -66,7 +66,6 @@ class _Section:
     evidence: list[str] = field(default_factory=list)
     exit_code: int | None = None
     timed_out: bool = False
-    lines: int = 0
     after: int = 0  # evidence lines still to take after the cause
 
     @property
@@ -109,6 +108,7 @@ class LogClassifier:
         self._in_function: str | None = None
         self._unmet_for: str | None = None
         self._command_pending = False
+        self.log_format = ""  # farm | sectioned, once a marker showed which
 
     # --- input ----------------------------------------------------------------------------
 
@@ -129,7 +129,8 @@ class LogClassifier:
             sec = self.current
         assert sec is not None
         line = clean_line(raw) if ("\x1b" in raw or "\r" in raw) else raw.rstrip("\n")
-        sec.lines += 1
+        if sec.strong is not None and not sec.after and sec.name not in ("boot", "config"):
+            return  # the section's cause is known: later lines cannot change it
         if sec.after and line.strip():
             sec.evidence.append(line)
             sec.after -= 1
@@ -183,6 +184,23 @@ class LogClassifier:
             self.boot.status = str(verdict["boot_status"])
             self.boot.reason = self.boot.reason or str(verdict.get("result_reason") or "")
 
+    def bulk_needles(self) -> tuple[str, ...] | None:
+        """Substrings a caller holding a long text may jump to, skipping the lines between
+        (they cannot matter); ``None``: every line must be fed (a boot console, a .config,
+        context still being collected)."""
+        sec = self.current
+        if sec is None or sec.name in ("boot", "config") or sec.after or self._unmet_for \
+                or self._command_pending:
+            return None
+        markers = {"farm": ("XENTRIAGE-",), "sectioned": ("===", "---")}.get(
+            self.log_format, ("XENTRIAGE-", "===", "---"))
+        if sec.strong is not None:
+            return markers
+        extra = ("Entering directory",) if "" not in self.ctx.prefixes.values() else ()
+        if sec.name == "configure":
+            extra += ("unmet direct",)
+        return markers + rules.BULK_NEEDLES + extra
+
     # --- per line ---------------------------------------------------------------------------
 
     def _config_line(self, line: str, into: dict[str, str]) -> None:
@@ -198,7 +216,7 @@ class LogClassifier:
             self.ctx.learn_line(line)
         if "unmet direct dependencies" in line or self._unmet_for:
             self._kconfig_warning(line)
-        if not rules.TRIGGER_RE.search(line) and "in function" not in line:
+        if not rules.triggered(line) and "in function" not in line:
             return
         obj = rules.in_function(line)
         if obj:
@@ -239,7 +257,7 @@ class LogClassifier:
         elif self.success_lines and not boot.success_seen:
             boot.seen.update(s for s in self.success_lines if s in line)
             boot.success_seen = boot.seen >= set(self.success_lines)
-        if boot.first_error is None and rules.TRIGGER_RE.search(line) and not (
+        if boot.first_error is None and rules.triggered(line) and not (
                 "Info:" in line or "WARN" in line):
             found = rules.boot_finding(line, self.ctx)
             if found is not None:

@@ -26,12 +26,26 @@ from workers.failure.normalise import (
 
 BUILD_FAILED, ENVIRONMENT, BOOT_FAILED = "build-failed", "environment", "boot-failed"
 
-# One cheap search per line decides whether the detailed rules run at all (a 50 MB log).
-TRIGGER_RE = re.compile(
-    r"rror|not found|undefined reference|multiple definition|Stop\.|Cannot open|"
-    r"No space left|Killed|memory exhausted|resolve host|name resolution|unreachable|"
-    r"Connection refused|unable to access|CRIT|ERR|PANIC|[Pp]anic|Assert|[Tt]rap|"
-    r"Require|too old|No such file|lacks")
+# Substrings one of which every candidate line contains: ``in`` tests (C speed) decide
+# whether the detailed rules run at all; a regex alternation costs ten times more per line.
+TRIGGERS = ("rror", "not found", "undefined reference", "multiple definition", "Stop.",
+            "Cannot open", "No space", "Killed", "memory exhausted", "Cannot allocate",
+            "out of memory", "resolve host", "name resolution", "unreachable",
+            "Connection refused", "Connection timed out", "unable to access",
+            "Name or service", "CRIT", "ERR", "PANIC", "anic", "Assert", "rap", "Require",
+            "too old", "No such file", "lacks", "rust-src", "can't find crate", "qemu-system")
+# The subset that a failing build always prints near its cause (make's "Error N", a
+# compiler's "error:", make's "Stop.", the shell's "not found", the linker's lines): the bulk
+# scan of a long log jumps from one to the next and runs the rules on the lines before each.
+# (tar's "Cannot open", "multiple definition", "No space left" ... are all followed by make's
+# "Error N" within the window.)
+BULK_NEEDLES = ("rror", "Stop.", "not found", "undefined reference")
+
+
+def triggered(line: str) -> bool:
+    return any(t in line for t in TRIGGERS)
+
+
 _SKIP_RE = re.compile(
     r"\bwarning:|\bWARNING\b|\bnote:|^\s*Info:|\bInfo:|relocation truncated to fit|"
     r"^In file included from|^\s*\d*\s*\|")

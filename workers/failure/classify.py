@@ -196,7 +196,8 @@ class LogClassifier:
             self.log_format, ("XENTRIAGE-", "===", "---"))
         if sec.strong is not None:
             return markers
-        extra = ("Entering directory",) if "" not in self.ctx.prefixes.values() else ()
+        extra: tuple[str, ...] = ("Entering directory",) if "" not in self.ctx.prefixes.values(
+        ) else ()
         if sec.name == "configure":
             extra += ("unmet direct",)
         return markers + rules.BULK_NEEDLES + extra

@@ -184,3 +184,19 @@ def test_normalisation_helpers() -> None:
     ctx.learn_command(f"make -C {ROOT} A=/apps/hello L=/libs/lib-musl:/libs/lib-lwip O={BUILD}")
     assert ctx.text(f"{ROOT}/lib/a.c {BUILD}/x.o /libs/lib-musl/m.c /apps/hello/main.c") == \
         "lib/a.c <build>/x.o lib-musl/m.c <app>/main.c"
+
+
+def test_more_build_causes_other_workers_print() -> None:
+    cases = {
+        f"{ROOT}/lib/ukfoo/Config.uk:12: syntax error": ("build-failed", "Kconfig: syntax error"),
+        "/usr/bin/ld: cannot find -lgcc_eh: No such file or directory":
+            ("build-failed", "ld: cannot find -lgcc_eh"),
+        "ValueError: invalid literal for int() with base 10: 'x'":
+            ("build-failed", "ValueError: invalid literal"),
+        "ERROR 404: Not Found.": ("environment", "download failed"),
+        "/bin/sh: line 1: 4242 Killed                  cc1 -O2 x.c": ("environment",
+                                                                        "killed"),
+    }
+    for line, (cls, words) in cases.items():
+        found = classify(build_log(line))
+        assert found.cls == cls and words in found.title, (line, found.title)

@@ -33,7 +33,8 @@ TRIGGERS = ("rror", "not found", "undefined reference", "multiple definition", "
             "out of memory", "resolve host", "name resolution", "unreachable",
             "Connection refused", "Connection timed out", "unable to access",
             "Name or service", "CRIT", "ERR", "PANIC", "anic", "Assert", "rap", "Require",
-            "too old", "No such file", "lacks", "rust-src", "can't find crate", "qemu-system")
+            "too old", "No such file", "lacks", "rust-src", "can't find crate", "qemu-system",
+            "syntax error", "cannot find", "cannot open", "Exception", "unknown statement")
 # The subset that a failing build always prints near its cause (make's "Error N", a
 # compiler's "error:", make's "Stop.", the shell's "not found", the linker's lines): the bulk
 # scan of a long log jumps from one to the next and runs the rules on the lines before each.
@@ -68,6 +69,7 @@ _TOOLCHAIN_RES = (
 )
 _DOWNLOAD_RES = (
     re.compile(r"^tar(?: \(child\))?: (?P<file>\S+): Cannot open"),
+    re.compile(r"^(?:ERROR \d{3}: .*|curl: \(\d+\) .*)"),  # wget's and curl's HTTP errors
     re.compile(r"(?:Could not resolve host|Temporary failure in name resolution|"
                r"unable to resolve host address|Name or service not known|"
                r"Network is unreachable|Connection refused|Connection timed out|"
@@ -76,8 +78,9 @@ _DOWNLOAD_RES = (
 _RESOURCE_RES = (
     (re.compile(r"No space left on device"), "disk full"),
     (re.compile(r"Killed signal terminated program|internal compiler error: Killed|"
-                r"virtual memory exhausted|Cannot allocate memory|[Oo]ut of memory"),
-     "out of memory"),
+                r"virtual memory exhausted|Cannot allocate memory|[Oo]ut of memory|"
+                r"^(?:\S*sh: (?:line )?\d+: )?\d*\s*Killed\b"),
+     "out of memory (a process was killed)"),
 )
 
 _IN_FUNCTION_RE = re.compile(r"(?P<obj>[^\s:]+): in function [`'\u2018](?P<fn>[^'\u2019]+)"
@@ -97,6 +100,12 @@ _GENERIC_ERROR_RE = re.compile(r"^(?:ERROR|Error|error)(?:\[\w+\])?: (?P<msg>.+)
 _MAKE_ERROR_RE = re.compile(r"^make(?:\[\d+\])?: \*\*\* \[(?P<target>[^\]]+)\] "
                             r"Error (?P<code>\d+)")
 _COLLECT2_RE = re.compile(r"collect2: error: ld returned \d+ exit status")
+_KCONFIG_SYNTAX_RE = re.compile(r"^(?P<file>[^\s:]*(?:Config\.uk|Kconfig)[^\s:]*):\d+: "
+                                r"(?P<msg>syntax error.*|unknown (?:statement|option).*|"
+                                r"invalid .*)")
+_LD_CANNOT_RE = re.compile(r"^(?:\S*/)?(?:[\w.-]*-)?ld(?:\.\w+)?: (?P<msg>cannot (?:find|open) "
+                           r".+)")
+_PY_EXC_RE = re.compile(r"^(?P<exc>[A-Z]\w*(?:Error|Exception)): (?P<msg>.+)")
 
 # Unikraft's console: "[    0.1] ERR:  [libukrandom] <random.c @  105> message".
 _UK_LOG_RE = re.compile(r"(?:\[\s*\d+\.\d+\]\s*)?\b(?P<level>CRIT|ERR)\s*:\s*"
@@ -189,6 +198,23 @@ def build_finding(line: str, ctx: PathContext, in_function: str | None) -> Findi
     m = _MAKE_STOP_RE.search(line)
     if m:
         return _make_stop(m, line, ctx)
+    m = _KCONFIG_SYNTAX_RE.search(line)
+    if m:
+        where = strip_location(ctx.path(m.group("file")) if m.group("file").startswith("/")
+                              else m.group("file"))
+        msg = message(ctx.text(m.group("msg")))
+        lib = library_of(where)
+        return Finding("kconfig-error", BUILD_FAILED, f"kconfig-error {where} {msg}",
+                       f"{lib or where}: Kconfig: {msg}", line, lib)
+    m = _LD_CANNOT_RE.search(line)
+    if m:
+        msg = message(ctx.text(m.group("msg")))
+        return Finding("link-error", BUILD_FAILED, f"link-error {msg}", f"ld: {msg}", line)
+    m = _PY_EXC_RE.search(line)
+    if m:
+        msg = message(ctx.text(m.group("msg")))
+        return Finding("script-error", BUILD_FAILED, f"script-error {m.group('exc')} {msg}",
+                       f"{m.group('exc')}: {msg}", line)
     m = _COMPILE_RE.search(line)
     if m and not _TOOL_ERROR_RE.search(line):
         path = strip_location(ctx.path(m.group("file")) if m.group("file").startswith("/")

@@ -180,7 +180,8 @@ class RunCell(buildstep.ShellMixin, buildstep.BuildStep):
             yield self.addCompleteLog("console", console_section(text, self.output.truncated))
         reason = str(verdict.get("result_reason") or outcome)
         self.descriptionDone = [reason[:120]]
-        self.build_summary = f"{outcome}: {reason}"[:200] if outcome != PASSED else None
+        summary = reason if reason.startswith(outcome) else f"{outcome}: {reason}"
+        self.build_summary = summary[:200] if outcome != PASSED else None
         if cmd.interrupted:
             return cmd.results()
         result = BUILDBOT_RESULTS.get(outcome, FAILURE)

@@ -190,7 +190,8 @@ def configure(spec: CellSpec, res: CellResult, out: TextIO, env: Mapping[str, st
         res.configure_seconds = round(time.monotonic() - started, 3)
         found = clf.result()
         what = "timed out" if timed_out else f"exit {rc}"
-        res.classified(found, f"defconfig failed ({what}): {found.title}")
+        res.classified(found, found.title if found.cls == ENVIRONMENT else
+                       f"defconfig failed ({what}): {found.title}")
         return False
     try:
         requested = kconfig_check.read_config(spec.fragment)
@@ -226,7 +227,8 @@ def build(spec: CellSpec, res: CellResult, out: TextIO, env: Mapping[str, str],
     if rc != 0:
         found = clf.result()
         what = f"timed out after {spec.build_timeout:.0f}s: " if timed_out else ""
-        res.classified(found, f"build failed: {what}{found.title}")
+        res.classified(found, f"{what}{found.title}" if found.cls == ENVIRONMENT else
+                       f"build failed: {what}{found.title}")
         return False
     images = sorted(p for p in glob.glob(os.path.join(spec.build_dir, spec.image_glob))
                     if os.path.isfile(p))

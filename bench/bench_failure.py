@@ -59,6 +59,24 @@ dt = time.perf_counter() - t
 print(dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, found.cls, found.signature,
       found.title.replace(" ", "_")[:60])
 """
+CHILD_LINES = """
+import resource, sys, time
+sys.path.insert(0, sys.argv[2])
+t = time.perf_counter()
+from workers.failure import LogClassifier
+from workers.failure.logformat import ChunkFeeder
+clf = LogClassifier(["Hello world!"])
+clf.section("build", "make -C /srv/ci/unikraft O=/srv/ci/worker/kvm-x86_64/cells/c")
+feeder = ChunkFeeder(clf)
+with open(sys.argv[1], encoding="utf-8", errors="replace") as fh:
+    for line in fh:
+        feeder.line(line.rstrip("\\n"))
+feeder.flush()
+clf.exit_status(int(sys.argv[3]))
+found = clf.result()
+dt = time.perf_counter() - t
+print(dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, found.cls, found.signature, "-")
+"""
 CHILD_READ = """
 import resource, sys, time
 t = time.perf_counter()
@@ -105,8 +123,8 @@ def write_log(path: Path, megabytes: int, cause_at: float | None) -> None:
         fh.write("XENTRIAGE-CELL-RESULT " + json.dumps(verdict) + "\n")
 
 
-def child(code: str, path: Path) -> list[str]:
-    out = subprocess.run([sys.executable, "-c", code, str(path), str(REPO)],
+def child(code: str, path: Path, status: int) -> list[str]:
+    out = subprocess.run([sys.executable, "-c", code, str(path), str(REPO), str(status)],
                          capture_output=True, text=True, check=True).stdout.split()
     return out
 
@@ -120,17 +138,18 @@ def bench_big(megabytes: int, repeat: int) -> None:
             path = Path(tmp) / "cell.log"
             write_log(path, megabytes, cause_at)
             rows = []
-            for label, code in (("classify", CHILD_CLASSIFY), ("read lines", CHILD_READ),
-                                ("read whole", CHILD_SLURP)):
+            for label, code in (("classify", CHILD_CLASSIFY),
+                                ("per line (worker live path)", CHILD_LINES),
+                                ("read lines", CHILD_READ), ("read whole", CHILD_SLURP)):
                 best, rss, res = float("inf"), 0, ""
                 for _ in range(repeat):
-                    out = child(code, path)
+                    out = child(code, path, 0 if cause_at is None else 2)
                     if float(out[0]) < best:
                         best, rss, res = float(out[0]), int(out[1]), " ".join(out[2:])
                 rows.append((label, best, rss / 1024, res))
             print(f"-- {name}: {path.stat().st_size / 1e6:.1f} MB")
             for label, best, rss, res in rows:
-                print(f"  {label:26} {best:22.3f} {rss:12.1f}  {res}")
+                print(f"  {label:28} {best:20.3f} {rss:12.1f}  {res}")
 
 
 def bench_cells(logs: Path) -> None:

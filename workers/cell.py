@@ -28,6 +28,7 @@ from typing import Any, TextIO
 
 from workers import boot as boot_mod
 from workers import failure, kconfig_check, preflight
+from workers.failure.logformat import ChunkFeeder
 from workers.process import CONTINUE, run_streaming
 
 PHASE_MARKER = "XENTRIAGE-PHASE "
@@ -125,15 +126,15 @@ class CellResult:
 
 
 class _Relay:
-    """Copies a command's merged output to ``out`` and feeds every line to the cell's
-    classifier, which keeps what a verdict needs (the cause and a few lines around it)."""
+    """Copies a command's merged output to ``out`` and feeds it to the cell's classifier a
+    chunk at a time, which keeps what a verdict needs (the cause and a few lines around it)."""
 
     def __init__(self, out: TextIO, clf: failure.LogClassifier) -> None:
-        self.out, self.clf = out, clf
+        self.out, self.feeder = out, ChunkFeeder(clf)
 
     def __call__(self, line: str) -> bool:
         self.out.write(line + "\n")
-        self.clf.feed(line)
+        self.feeder.line(line)
         return CONTINUE
 
 
@@ -159,14 +160,17 @@ class _Tee:
 def _run(argv: Sequence[str], relay: _Relay, timeout: float,
          env: Mapping[str, str]) -> tuple[int | None, bool]:
     try:
-        outcome = run_streaming(list(argv), relay, timeout=timeout, env=dict(env))
-    except OSError as exc:
-        relay(f"cannot run {argv[0]}: {exc.strerror or exc}")
-        return 127, False
-    if outcome.timed_out:
-        # In the log, for whoever classifies it later (the sectioned format's words).
-        relay(f"--- timed out after {timeout:g} s: killed")
-    return outcome.exit_code, outcome.timed_out
+        try:
+            outcome = run_streaming(list(argv), relay, timeout=timeout, env=dict(env))
+        except OSError as exc:
+            relay(f"cannot run {argv[0]}: {exc.strerror or exc}")
+            return 127, False
+        if outcome.timed_out:
+            # In the log, for whoever classifies it later (the sectioned format's words).
+            relay(f"--- timed out after {timeout:g} s: killed")
+        return outcome.exit_code, outcome.timed_out
+    finally:
+        relay.feeder.flush()
 
 
 def _phase(out: TextIO, name: str, detail: str) -> None:

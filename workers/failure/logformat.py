@@ -88,10 +88,13 @@ def classify_lines(lines: Iterable[str], success_lines: Sequence[str] = (),
     return clf.result(), clf
 
 
-def feed_text(clf: LogClassifier, text: str) -> int:
+def feed_text(clf: LogClassifier, text: str, raw: bool = False) -> int:
     """Feed whole lines of ``text`` (ending in a newline) into ``clf``, jumping over the long
     runs a build log is made of: only the lines near a possible cause go through the rules.
-    Returns where the lines not fed begin (the caller keeps the last of them as context)."""
+    Returns where the lines not fed begin (the caller keeps the last of them as context).
+    ``raw``: the text is one command's output (the worker's own stream), not a whole log: no
+    line in it is a section marker."""
+    feed = clf.feed if raw else (lambda line: feed_line(clf, line))
     pos, n = 0, len(text)
     found_at: dict[str, int] = {}
     while pos < n:
@@ -116,12 +119,12 @@ def feed_text(clf: LogClassifier, text: str) -> int:
             end = text.find("\n", nxt)
             end = n if end < 0 else end + 1
             for line in text[pos:end].split("\n")[: -1 if text.endswith("\n", 0, end) else None]:
-                feed_line(clf, line.rstrip("\r"))
+                feed(line.rstrip("\r"))
             pos = end
             continue
         end = text.find("\n", pos)
         end = n if end < 0 else end + 1
-        feed_line(clf, text[pos:end].rstrip("\r\n"))
+        feed(text[pos:end].rstrip("\r\n"))
         pos = end
     return n
 
@@ -135,6 +138,29 @@ def _context(text: str, start: int) -> str:
             break
         cut = text.rfind("\n", start, cut - 1) + 1 if cut - 1 > start else start
     return text[max(cut, start, len(text) - 64 * 1024):]
+
+
+class ChunkFeeder:
+    """Feeds a stream of lines to the classifier a chunk at a time (memory bounded): the bulk
+    path's speed for the worker's live output, which arrives line by line."""
+
+    def __init__(self, clf: LogClassifier, raw: bool = True, chunk: int | None = None) -> None:
+        self.clf, self.raw, self.limit = clf, raw, chunk or CHUNK
+        self.lines: list[str] = []
+        self.size = 0
+        self.context = ""
+
+    def line(self, line: str) -> None:
+        self.lines.append(line)
+        self.size += len(line) + 1
+        if self.size >= self.limit:
+            self.flush(final=False)
+
+    def flush(self, final: bool = True) -> None:
+        whole = self.context + "".join(ln + "\n" for ln in self.lines)
+        self.lines, self.size = [], 0
+        fed = feed_text(self.clf, whole, raw=self.raw)
+        self.context = "" if final else _context(whole, fed)
 
 
 def classify_stream(fh: TextIO, success_lines: Sequence[str] = (),

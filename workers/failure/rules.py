@@ -40,7 +40,7 @@ TRIGGERS = ("rror", "not found", "undefined reference", "multiple definition", "
 # scan of a long log jumps from one to the next and runs the rules on the lines before each.
 # (tar's "Cannot open", "multiple definition", "No space left" ... are all followed by make's
 # "Error N" within the window.)
-BULK_NEEDLES = ("rror", "Stop.", "not found", "undefined reference")
+BULK_NEEDLES = ("rror", "Stop.", "not found", "undefined reference", "cannot run ")
 
 
 def triggered(line: str) -> bool:

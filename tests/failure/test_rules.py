@@ -200,3 +200,19 @@ def test_more_build_causes_other_workers_print() -> None:
     for line, (cls, words) in cases.items():
         found = classify(build_log(line))
         assert found.cls == cls and words in found.title, (line, found.title)
+
+
+def test_buildbot_header_before_the_first_phase_is_not_build_output() -> None:
+    spec = ('{"build_dir": "/bb/w1/kvm-x86_64/cells/hello-base-kvm-x86_64", '
+            '"kconfig_root": "/bb/w1/trees/unikraft", "name": "hello-base-kvm-x86_64"}')
+    log = ["python3 -m workers.cell --spec-json '" + spec + "'",
+           " in dir /bb/w1/kvm-x86_64/build (timeout 900 secs)", " argv: error-looking header",
+           "XENTRIAGE-PHASE configure: fragment, make defconfig, .config check",
+           "XENTRIAGE-PHASE build: make", "/bb/w1/trees/unikraft/lib/a/a.c:1:1: error: boom",
+           'XENTRIAGE-CELL-RESULT {"cell": "hello-base-kvm-x86_64", "cell_result": '
+           '"build-failed", "phase": "build"}']
+    found = classify(log)
+    assert found.cls == "build-failed" and found.title == "a: a.c: error: boom"
+    assert "lib/a/a.c" in found.key and "/bb/" not in found.key
+    # Without any marker, lines are a build's output.
+    assert classify(["x.c:1:1: error: boom"]).cls == "build-failed"

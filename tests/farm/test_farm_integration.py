@@ -128,6 +128,19 @@ def test_each_kind_of_result(farm: RunningFarm, full_run: dict[str, dict[str, An
     sig = full_run["hello-cpuid-kvm-arm64"]["props"]["signature"]
     assert sig and len(sig) == 16
     assert full_run["hello-entropy-kvm-x86_64"]["props"]["signature"] not in ("", sig)
+    # The stdio log as Buildbot serves it (header included) classifies to the same signature
+    # offline, which is what `xentriage ci classify` and CI linking rely on.
+    import io
+
+    from workers.failure import classify_stream
+
+    for cell in ("hello-cpuid-kvm-arm64", "hello-hosttool-kvm-x86_64",
+                 "hello-entropy-kvm-x86_64", "hello-netdev-xen-x86_64", "hello-base-kvm-x86_64"):
+        text = cell_log(farm, full_run[cell]["buildid"])
+        found, _ = classify_stream(io.StringIO(text))
+        props = full_run[cell]["props"]
+        assert found.cls == props["cell_result"], (cell, found)
+        assert found.signature == (props.get("signature") or ""), (cell, found)
 
 
 def test_change_schedules_only_the_touched_librarys_cells(

@@ -9,6 +9,7 @@ section markers, so a failed 50 MB build log costs little more than reading it.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
@@ -109,10 +110,16 @@ class LogClassifier:
         self._unmet_for: str | None = None
         self._command_pending = False
         self.log_format = ""  # farm | sectioned, once a marker showed which
+        self._implicit = False  # the current section was opened by a line, not a marker
 
     # --- input ----------------------------------------------------------------------------
 
     def section(self, name: str, command: str | None = None) -> None:
+        if self._implicit and self.log_format == "farm":
+            # Lines before the farm's first phase are Buildbot's header (the command, its
+            # spec), not build output: they must not count as a build.
+            self.sections.pop("build", None)
+        self._implicit = False
         self.current = self.sections.setdefault(name, _Section(name))
         self._before.clear()
         self._command_pending = command is None and name in ("configure", "build", "boot")
@@ -125,9 +132,14 @@ class LogClassifier:
     def feed(self, raw: str) -> None:
         sec = self.current
         if sec is None:
+            # A log with no section marker at all is taken as a build's output.
             self.section("build")
+            self._implicit = True
             sec = self.current
         assert sec is not None
+        if "--spec-json" in raw:
+            self._learn_spec(raw)
+            return
         line = clean_line(raw) if ("\x1b" in raw or "\r" in raw) else raw.rstrip("\n")
         if sec.strong is not None and not sec.after and sec.name not in ("boot", "config"):
             return  # the section's cause is known: later lines cannot change it
@@ -150,6 +162,21 @@ class LogClassifier:
         elif sec.strong is None:
             self._build_line(sec, line)
         self._before.append(line)
+
+    def _learn_spec(self, line: str) -> None:
+        """The cell spec in a farm log's header names the build directory and the tree."""
+        try:
+            spec = json.loads(line[line.index("{"):line.rindex("}") + 1])
+        except ValueError:
+            return
+        if not isinstance(spec, dict):
+            return
+        for key, replacement in (("build_dir", "<build>/"), ("kconfig_root", ""),
+                                 ("kconfig_app", "<app>/")):
+            if isinstance(spec.get(key), str):
+                self.ctx.add(spec[key], replacement)
+        if isinstance(spec.get("name"), str) and not self.ctx.cell:
+            self.ctx.cell = spec["name"]
 
     def exit_status(self, code: int | None, timed_out: bool = False) -> None:
         if self.current is not None:

@@ -134,3 +134,20 @@ def test_preflight_names_the_missing_host_tools(tmp_path: Path) -> None:
     # The fixture tree needs no flex: only make and the compiler.
     assert set(preflight.needed_tools(REPO / "tests/fixtures/uktree", ["make"])) == {"make",
                                                                                     "gcc"}
+
+
+def test_a_boot_routed_to_a_worker_that_cannot_run_it_is_environment(tools: None,
+                                                                      tmp_path: Path) -> None:
+    """The master routed the boot here because this worker declared it could run it: a VMM
+    that is not there is the worker's problem, not "no capable worker"."""
+    from workers.runners.xen import XenRunner
+
+    if XenRunner().availability("x86_64").ok:
+        pytest.skip("this machine is a Xen dom0")
+    doc = json.loads(spec(CELLS["hello-base-xen-x86_64"], tmp_path))
+    rc, _, verdict = run(["--spec-json", json.dumps(doc)])
+    assert rc == 3 and verdict["cell_result"] == "boot-skipped"
+    doc["boot_expected"] = True
+    rc, _, verdict = run(["--spec-json", json.dumps(doc)])
+    assert rc == 4 and verdict["cell_result"] == "environment", verdict
+    assert "cannot run it" in verdict["result_reason"] and verdict["signature"]

@@ -34,7 +34,8 @@ TRIGGERS = ("rror", "not found", "undefined reference", "multiple definition", "
             "Connection refused", "Connection timed out", "unable to access",
             "Name or service", "CRIT", "ERR", "PANIC", "anic", "Assert", "rap", "Require",
             "too old", "No such file", "lacks", "rust-src", "can't find crate", "qemu-system",
-            "syntax error", "cannot find", "cannot open", "Exception", "unknown statement")
+            "syntax error", "cannot find", "cannot open", "Exception", "unknown statement",
+            "terminal", "Inappropriate ioctl")
 # The subset that a failing build always prints near its cause (make's "Error N", a
 # compiler's "error:", make's "Stop.", the shell's "not found", the linker's lines): the bulk
 # scan of a long log jumps from one to the next and runs the rules on the lines before each.
@@ -112,6 +113,10 @@ _UK_LOG_RE = re.compile(r"(?:\[\s*\d+\.\d+\]\s*)?\b(?P<level>CRIT|ERR)\s*:\s*"
                         r"(?:\[(?P<lib>[^\]]+)\]\s*)?(?:<(?P<src>[^>@]+?)\s*@\s*\d+>\s*)?"
                         r"(?P<msg>.*)$")
 _PANIC_RE = re.compile(r"\bPANIC\b|Assertion fail(?:ed|ure)|Unhandled [Tt]rap|Kernel panic")
+# A linuxu guest without a terminal on stdin (run without a pty or `script`): the runner's
+# fault. Unikraft: "CRIT: [liblinuxuplat] <console.c @ 92> Failed to initialize terminal console".
+_NO_TTY_RE = re.compile(r"Failed to initialize terminal console|not a terminal|"
+                        r"Inappropriate ioctl for device")
 _VMM_ERROR_RE = re.compile(r"^(?P<tool>qemu-system-[\w]+|firecracker|xl): (?P<msg>.+)")
 
 
@@ -277,6 +282,10 @@ def _make_stop(m: re.Match[str], line: str, ctx: PathContext) -> Finding:
 
 def boot_finding(line: str, ctx: PathContext) -> Finding | None:
     """An error a guest printed (the first one is the cause of a failed boot)."""
+    if _NO_TTY_RE.search(line):
+        return Finding("no-tty", ENVIRONMENT, "no-tty",
+                       "environment: the linuxu guest has no terminal on stdin (run it on a "
+                       "pty, e.g. under `script`)", line)
     m = _UK_LOG_RE.search(line)
     if m:
         lib = m.group("lib")

@@ -183,7 +183,10 @@ def test_normalisation_helpers() -> None:
     ctx = PathContext(cell="hello-base-kvm-x86_64")
     ctx.learn_command(f"make -C {ROOT} A=/apps/hello L=/libs/lib-musl:/libs/lib-lwip O={BUILD}")
     assert ctx.text(f"{ROOT}/lib/a.c {BUILD}/x.o /libs/lib-musl/m.c /apps/hello/main.c") == \
-        "lib/a.c <build>/x.o lib-musl/m.c <app>/main.c"
+        "lib/a.c <build>/x.o lib-musl/m.c hello/main.c"
+    # The same files named by their shape alone (no command in the log): the same text.
+    assert guess_path("/elsewhere/libs/lib-musl/m.c") == "lib-musl/m.c"
+    assert guess_path("/ci/apps/app-helloworld/main.c") == "app-helloworld/main.c"
 
 
 def test_more_build_causes_other_workers_print() -> None:
@@ -216,3 +219,16 @@ def test_buildbot_header_before_the_first_phase_is_not_build_output() -> None:
     assert "lib/a/a.c" in found.key and "/bb/" not in found.key
     # Without any marker, lines are a build's output.
     assert classify(["x.c:1:1: error: boom"]).cls == "build-failed"
+
+
+def test_app_and_external_library_errors_with_and_without_the_commands() -> None:
+    def log(path: str, with_cmd: bool) -> list[str]:
+        cmd = ["make -C /w/uk A=/w/apps/app-hello L=/w/libs/lib-musl O=/w/b"] if with_cmd else []
+        return ["=== build", *cmd, f"{path}:3:1: error: boom", "--- exit status: 2"]
+
+    for rel in ("apps/app-hello/main.c", "libs/lib-musl/src/x.c"):
+        here = classify(log(f"/w/{rel}", True))
+        there = classify(log(f"/var/other/{rel}", False))
+        assert here.signature == there.signature and here.cls == "build-failed", rel
+    assert classify(log("/w/apps/app-hello/main.c", True)).title == \
+        "app-hello: main.c: error: boom"

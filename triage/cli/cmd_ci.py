@@ -27,10 +27,9 @@ def _explain_with_tree(found: Classification, clf: LogClassifier, tree: Path) ->
 
     if found.cls != "unsupported" or not clf.requested or not clf.values:
         return
-    prefixes = {v: k for k, v in clf.ctx.prefixes.items()}
-    app = Path(prefixes["<app>/"]) if "<app>/" in prefixes else None
+    app = Path(clf.ctx.app) if clf.ctx.app else None
     libs = [Path(p) for p, v in clf.ctx.prefixes.items()
-            if v.endswith("/") and v not in ("<app>/", "<build>/") and Path(p).is_dir()]
+            if v.endswith("/") and v != "<build>/" and p != clf.ctx.app and Path(p).is_dir()]
     model = load_model(tree.resolve(), app.resolve() if app and app.is_dir() else None, libs)
     check = kconfig_check.check(clf.requested, clf.values, model)
     if check.dropped:

@@ -171,10 +171,10 @@ class LogClassifier:
             return
         if not isinstance(spec, dict):
             return
-        for key, replacement in (("build_dir", "<build>/"), ("kconfig_root", ""),
-                                 ("kconfig_app", "<app>/")):
+        for key in ("build_dir", "kconfig_root", "kconfig_app"):
             if isinstance(spec.get(key), str):
-                self.ctx.add(spec[key], replacement)
+                self.ctx.learn_command({"build_dir": "O=", "kconfig_root": "-C ",
+                                        "kconfig_app": "A="}[key] + spec[key])
         if isinstance(spec.get("name"), str) and not self.ctx.cell:
             self.ctx.cell = spec["name"]
 

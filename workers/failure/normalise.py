@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\x1b[c78=>]")
 # An absolute path token: stops at whitespace, quotes, brackets, commas and `:` (file:line:).
 _ABS_PATH_RE = re.compile(r"(?<![\w.~-])/[^\s:'\"`\u2018\u2019()\[\]<>,;=]+")
-_TREE_ANCHORS = ("lib", "plat", "arch", "drivers", "include", "support", "apps")
+_TREE_ANCHORS = ("lib", "plat", "arch", "drivers", "include", "support")
+# Unikraft's external libraries and apps live in their own repositories, named lib-*/app-*.
+_REPO_PREFIXES = ("lib-", "app-")
 # The host's own files (compiler headers, the linker): never part of a tree. /opt and /usr/src
 # may hold a tree, so only these prefixes count.
 _SYSTEM_PREFIXES = ("/usr/lib/", "/usr/lib64/", "/usr/libexec/", "/usr/include/", "/usr/bin/",
@@ -58,6 +60,7 @@ class PathContext:
 
     prefixes: dict[str, str] = field(default_factory=dict)
     cell: str | None = None
+    app: str | None = None  # the A= directory, when a command named it
     _ordered: list[tuple[str, str]] = field(default_factory=list)
 
     def add(self, path: str, replacement: str) -> None:
@@ -74,7 +77,9 @@ class PathContext:
             if var == "-C":
                 self.add(value, "")
             elif var == "A":
-                self.add(value, "<app>/")
+                # By its directory's name, as guess_path names it when no command is there.
+                self.app = self.app or value.rstrip("/")
+                self.add(value, posixpath.basename(value.rstrip("/")) + "/")
             elif var == "O":
                 self.add(value, "<build>/")
             elif var == "L":
@@ -123,6 +128,9 @@ def guess_path(path: str) -> str:
             rest = parts[i + skip:]
             return "<build>/" + "/".join(rest) if rest else "<build>"
     for i in range(len(parts) - 1):
+        if parts[i].startswith(_REPO_PREFIXES):
+            return "/".join(parts[i:])
+    for i in range(len(parts) - 1):
         if parts[i] in _TREE_ANCHORS:
             return "/".join(parts[i:])
     return "/".join(parts[-2:])
@@ -156,11 +164,8 @@ def library_of(path: str) -> str | None:
         return "arch"
     if len(parts) >= 3 and parts[0] == "<build>" and parts[1].startswith("lib"):
         return parts[1]
-    if len(parts) >= 2 and parts[0].startswith("<build>") is False and parts[0].startswith(
-            ("lib-", "app-")):
+    if len(parts) >= 2 and parts[0].startswith(_REPO_PREFIXES):
         return parts[0]
-    if parts[0] == "<app>":
-        return "app"
     return None
 
 

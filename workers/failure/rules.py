@@ -226,10 +226,9 @@ def build_finding(line: str, ctx: PathContext, in_function: str | None) -> Findi
                               else m.group("file"))
         msg = message(ctx.text(m.group("msg")))
         lib = library_of(path)
+        where = f"{lib}: {posixpath.basename(path)}" if lib else path
         return Finding("compile-error", BUILD_FAILED, f"compile-error {path} {msg}",
-                       f"{_lib_title(lib, posixpath.basename(path))}: "
-                       f"{posixpath.basename(path)}: {m.group('kind').lower()}: {msg}", line,
-                       lib)
+                       f"{where}: {m.group('kind').lower()}: {msg}", line, lib)
     m = _TOOL_ERROR_RE.search(line)
     if m:
         if _COLLECT2_RE.search(line):

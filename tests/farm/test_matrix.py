@@ -286,3 +286,12 @@ path = "apps/app"
         load_matrix(write(tmp_path, MINIMAL.replace('path = "tree"',
                                                     'path = "tree"\nlibraries = ["zz"]')))
     assert err.value.key == "tree[0].libraries"
+
+
+def test_the_documented_real_tree_matrix_loads() -> None:
+    m = load_matrix(REPO / "docs" / "examples" / "matrix-unikraft-0.16.3.toml")
+    names = {c.name for c in m.cells()}
+    assert len(names) == 22
+    assert {"helloworld-posix-timerfd-kvm-arm64", "helloworld-ukvmem-linuxu-x86_64",
+            "helloworld-ukgcov-kvm-x86_64"} <= names
+    assert not {n for n in names if "ukgcov" in n and "-kvm-" not in n}

@@ -8,55 +8,42 @@ section markers, so a failed 50 MB build log costs little more than reading it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
+from workers.failure import dropped as drops
 from workers.failure import rules
+from workers.failure.model import (
+    ALIASES,
+    BOOT_FAILED,
+    BOOT_SKIPPED,
+    BOOT_TIMEOUT,
+    BUILD_FAILED,
+    CLASSES,
+    ENVIRONMENT,
+    PASSED,
+    UNSUPPORTED,
+    Classification,
+    signature_of,
+)
 from workers.failure.normalise import PathContext, clean_line, message
 
-PASSED, BUILD_FAILED, BOOT_FAILED, BOOT_TIMEOUT = "passed", "build-failed", "boot-failed", \
-    "boot-timeout"
-UNSUPPORTED, ENVIRONMENT, BOOT_SKIPPED = "unsupported", "environment", "boot-skipped"
-CLASSES = (PASSED, BUILD_FAILED, BOOT_FAILED, BOOT_TIMEOUT, UNSUPPORTED, ENVIRONMENT,
-           BOOT_SKIPPED)
-# Older verdicts and other farms' words for the same classes.
-ALIASES = {"timeout": BOOT_TIMEOUT, "error": ENVIRONMENT}
+__all__ = ["ALIASES", "BOOT_FAILED", "BOOT_SKIPPED", "BOOT_TIMEOUT", "BUILD_FAILED", "CLASSES",
+           "ENVIRONMENT", "PASSED", "UNSUPPORTED", "Classification", "LogClassifier",
+           "signature_of"]
 
 BANNER = "Powered by"
 CONTEXT = 3  # evidence lines kept before and after a cause
-MAX_CONFIG_SYMBOLS = 20000
 # Exit statuses that mean "killed by a timeout": timeout(1), SIGKILL, SIGTERM.
 TIMEOUT_STATUSES = (124, 137, 143)
 _FATAL_BOOT_RE = re.compile(r"\bCRIT\s*:|\bPANIC\b|Assertion fail|Unhandled [Tt]rap|"
                             r"Kernel panic")
-_CONFIG_RE = re.compile(r"^(?:CONFIG_([A-Za-z0-9_]+)=(.*)|# CONFIG_([A-Za-z0-9_]+) is not set)$")
 _KCONFIG_UNMET_RE = re.compile(r"unmet direct dependencies detected for (\w+)")
 _KCONFIG_SELECTED_RE = re.compile(r"^\s*-\s*(\w+)\s*\[=[ym]\]")
-
-
-@dataclass
-class Classification:
-    cls: str
-    signature: str  # 16 hex digits of sha1(class, key); "" when passed
-    title: str  # one line for humans: "posix-timerfd: undefined reference to ..."
-    key: str  # the normalised text behind the signature
-    phase: str  # configure | build | boot | "" (no phase ran)
-    rule: str = ""
-    library: str | None = None
-    evidence: list[str] = field(default_factory=list)
-    dropped: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def signature_of(cls: str, key: str) -> str:
-    return hashlib.sha1(f"{cls}\n{key}".encode(), usedforsecurity=False).hexdigest()[:16]
 
 
 @dataclass
@@ -152,10 +139,10 @@ class LogClassifier:
                 self._command_pending = sec.name == "configure" and not line.lstrip(
                 ).startswith("make")
         if sec.name == "config":
-            self._config_line(line, self.values)
+            drops.config_line(line, self.values)
             return
         if sec.name == "configure" and self._command_pending:
-            self._config_line(line, self.requested)
+            drops.config_line(line, self.requested)
             return
         if sec.name == "boot":
             self._boot_line(line)
@@ -231,14 +218,6 @@ class LogClassifier:
 
     # --- per line ---------------------------------------------------------------------------
 
-    def _config_line(self, line: str, into: dict[str, str]) -> None:
-        m = _CONFIG_RE.match(line.strip())
-        if m and len(into) < MAX_CONFIG_SYMBOLS:
-            if m.group(1):
-                into[m.group(1)] = m.group(2).strip().strip('"')
-            else:
-                into[m.group(3)] = "n"
-
     def _build_line(self, sec: _Section, line: str) -> None:
         if "Entering directory" in line:
             self.ctx.learn_line(line)
@@ -303,7 +282,8 @@ class LogClassifier:
         cfg = self.sections.get("configure")
         if cfg is not None and cfg.failed:
             return self._from_section(cfg, "defconfig failed")
-        dropped = self.dropped or self._dropped_from_config()
+        dropped = self.dropped or drops.dropped_symbols(self.requested, self.values,
+                                                          self.selected_by)
         if dropped:
             return self._unsupported(dropped)
         build = self.sections.get("build")
@@ -338,33 +318,11 @@ class LogClassifier:
                               title[:300], key, phase, rule, library, evidence,
                               list(self.dropped))
 
-    def _dropped_from_config(self) -> list[dict[str, Any]]:
-        if not self.requested or not self.values:
-            return []
-        out = []
-        for name, want in self.requested.items():
-            if want in ("y", "m") and self.values.get(name) not in ("y", "m"):
-                out.append({"symbol": f"CONFIG_{name}", "requested": want,
-                            "actual": self.values.get(name, "(absent)"), "unmet": [],
-                            "selected_by": self.selected_by.get(name, []),
-                            "reason": f"CONFIG_{name} dropped"})
-        return out
-
     def _unsupported(self, dropped: list[dict[str, Any]]) -> Classification:
         self.dropped = dropped
-        parts, keys = [], []
-        for d in dropped:
-            unmet = list(d.get("unmet") or [])
-            chain = list(d.get("because") or [])
-            text = str(d.get("reason") or f"{d.get('symbol')} dropped")
-            if chain and "; ".join(chain) not in text:
-                text += " (" + "; ".join(chain) + ")"
-            parts.append(text)
-            bare = [re.sub(r"\s*\(.*\)$", "", u) for u in unmet]
-            keys.append(f"{d.get('symbol')} unmet={','.join(bare)} by={','.join(chain)}")
-        sec = self.sections.get("configure")
-        return self._make(UNSUPPORTED, "unsupported " + " | ".join(sorted(keys)),
-                          "unsupported: " + "; ".join(parts), sec, "kconfig-drop")
+        key, title = drops.summary(dropped)
+        return self._make(UNSUPPORTED, key, title, self.sections.get("configure"),
+                          "kconfig-drop")
 
     def _boot_result(self) -> Classification:
         boot, sec = self.boot, self.sections.get("boot")

@@ -232,3 +232,13 @@ def test_app_and_external_library_errors_with_and_without_the_commands() -> None
         assert here.signature == there.signature and here.cls == "build-failed", rel
     assert classify(log("/w/apps/app-hello/main.c", True)).title == \
         "app-hello: main.c: error: boom"
+
+
+def test_other_workers_timeout_words_and_a_build_without_the_banner() -> None:
+    for status in (-9, 143):
+        assert classify(boot_log(*BANNER, status=status)).cls == "boot-timeout", status
+    verbose = classify(boot_log(*BANNER, "timeout: sending signal TERM to command 'qemu'",
+                                status=0))
+    assert verbose.cls == "boot-timeout"
+    assert classify(boot_log("Hello world!", status=0)).cls == "passed"
+    assert classify(boot_log("Bye", status=0)).cls == "boot-failed"

@@ -38,8 +38,9 @@ __all__ = ["ALIASES", "BOOT_FAILED", "BOOT_SKIPPED", "BOOT_TIMEOUT", "BUILD_FAIL
 
 BANNER = "Powered by"
 CONTEXT = 3  # evidence lines kept before and after a cause
-# Exit statuses that mean "killed by a timeout": timeout(1), SIGKILL, SIGTERM.
-TIMEOUT_STATUSES = (124, 137, 143)
+# Exit statuses that mean "killed by a timeout": timeout(1), SIGKILL/SIGTERM as a shell
+# reports them (128+N) and as Python's subprocess does (-N).
+TIMEOUT_STATUSES = (124, 137, 143, -9, -15)
 _FATAL_BOOT_RE = re.compile(r"\bCRIT\s*:|\bPANIC\b|Assertion fail|Unhandled [Tt]rap|"
                             r"Kernel panic")
 _KCONFIG_UNMET_RE = re.compile(r"unmet direct dependencies detected for (\w+)")
@@ -74,6 +75,7 @@ class _Boot:
     fatal: bool = False
     last_line: str = ""
     status: str | None = None  # from the boot runner, when the log has its verdict
+    pre_banner: set[str] = field(default_factory=set)  # success lines seen with no banner
     reason: str = ""
 
 
@@ -259,8 +261,13 @@ class LogClassifier:
         text = line.strip()
         if text:
             boot.last_line = text
+        if "timeout: sending signal" in line:  # coreutils timeout --verbose
+            assert self.current is not None
+            self.current.timed_out = True
         if not boot.banner:
             boot.banner = BANNER in line
+            if self.success_lines:  # a build without the banner (LIBUKBOOT_NOBANNER)
+                boot.pre_banner.update(s for s in self.success_lines if s in line)
         elif self.success_lines and not boot.success_seen:
             boot.seen.update(s for s in self.success_lines if s in line)
             boot.success_seen = boot.seen >= set(self.success_lines)
@@ -377,6 +384,9 @@ class LogClassifier:
             return "truncated"  # no exit status and no runner verdict: the log stops here
         if self.boot.banner and (self.boot.success_seen or not self.success_lines):
             return "passed"
+        if not self.boot.banner and self.success_lines and sec.exit_code == 0 and \
+                self.boot.pre_banner >= set(self.success_lines):
+            return "passed"  # another worker's image built without the banner
         return "failed"
 
     def _without_boot(self, build: _Section | None) -> Classification:

@@ -1,0 +1,125 @@
+"""Reading the farm's builds from Buildbot's own database, a bounded number of queries.
+
+Why not Buildbot's data API: its ``builds`` endpoint reads properties with one database query
+per build (``buildbot/data/builds.py``), so a matrix of 1,000 cells with 20 builds of history
+would cost 20,000 queries. These two queries (the last N builds of every builder, ranked with a
+window function; the few properties the page prints, for those builds) read the same tables
+(``builds``, ``builders``, ``build_properties``, schema of buildbot 4.3), independent of the
+cell count.
+
+Two ways to run them, behind :class:`BuildDatabase`: inside the master, on Buildbot's own
+connection pool (:class:`MasterPool`, from a WSGI thread); standalone, on a read-only engine
+on the master's database URL (:class:`EngineDatabase`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+T = TypeVar("T")
+
+# The columns of Buildbot's tables these queries read (buildbot/db/model.py).
+_builds = sa.table("builds", sa.column("id"), sa.column("number"), sa.column("builderid"),
+                   sa.column("started_at"), sa.column("complete_at"), sa.column("results"),
+                   sa.column("state_string"))
+_builders = sa.table("builders", sa.column("id"), sa.column("name"))
+_props = sa.table("build_properties", sa.column("buildid"), sa.column("name"),
+                  sa.column("value"))
+
+# Read for every build of the history; the reason only for each cell's newest build.
+HISTORY_PROPERTIES = ("cell_result", "revision")
+LATEST_PROPERTIES = ("result_reason",)
+
+
+@dataclass
+class BuildRecord:
+    buildid: int
+    builderid: int
+    number: int
+    builder: str  # the virtual builder's name: the cell's name
+    started_at: int
+    complete_at: int | None
+    results: int | None
+    state_string: str
+    rank: int  # 1 = the builder's newest build
+    props: dict[str, Any] = field(default_factory=dict)
+
+
+class BuildDatabase(Protocol):
+    def run(self, fn: Callable[[Connection], T]) -> T: ...
+
+
+class EngineDatabase:
+    """Standalone: Buildbot's database on its own engine (``sqlite:///…/state.sqlite``…)."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = sa.create_engine(url)
+
+    def run(self, fn: Callable[[Connection], T]) -> T:
+        with self.engine.connect() as conn:
+            return fn(conn)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+class MasterPool:
+    """Inside the master: Buildbot's own DB thread pool, called from a WSGI thread."""
+
+    def __init__(self, api: Any) -> None:
+        self.api = api  # buildbot_wsgi_dashboards' application (it has .master)
+
+    def run(self, fn: Callable[[Connection], T]) -> T:
+        from twisted.internet import reactor
+        from twisted.internet.threads import blockingCallFromThread
+
+        return blockingCallFromThread(reactor, self.api.master.db.pool.do, fn)  # type: ignore[no-any-return]
+
+
+def fingerprint(conn: Connection) -> tuple[Any, ...]:
+    """Changes whenever a build starts or finishes: the cache key of the matrix."""
+    row = conn.execute(sa.select(sa.func.max(_builds.c.id), sa.func.count(_builds.c.complete_at),
+                                 sa.func.max(_builds.c.complete_at))).one()
+    return tuple(row)
+
+
+def fetch_history(conn: Connection, per_cell: int) -> list[BuildRecord]:
+    """The newest ``per_cell`` builds of every builder, with their page properties. 2 queries."""
+    rank = sa.func.row_number().over(partition_by=_builds.c.builderid,
+                                     order_by=_builds.c.id.desc()).label("rank")
+    ranked = sa.select(_builds.c.id, _builds.c.number, _builds.c.builderid,
+                       _builds.c.started_at, _builds.c.complete_at, _builds.c.results,
+                       _builds.c.state_string, rank).subquery("ranked")
+    rows = conn.execute(
+        sa.select(ranked, _builders.c.name)
+        .join(_builders, _builders.c.id == ranked.c.builderid)
+        .where(ranked.c.rank <= per_cell)).all()
+    records = {r.id: BuildRecord(int(r.id), int(r.builderid), int(r.number), str(r.name),
+                                 int(r.started_at), r.complete_at, r.results,
+                                 str(r.state_string or ""), int(r.rank)) for r in rows}
+    if not records:
+        return []
+    wanted = sa.or_(_props.c.name.in_(HISTORY_PROPERTIES),
+                    sa.and_(_props.c.name.in_(LATEST_PROPERTIES), ranked.c.rank == 1))
+    prop_rows = conn.execute(
+        sa.select(_props.c.buildid, _props.c.name, _props.c.value)
+        .join(ranked, ranked.c.id == _props.c.buildid)
+        .where(ranked.c.rank <= per_cell, wanted))
+    for buildid, name, value in prop_rows:
+        rec = records.get(buildid)
+        if rec is None:
+            continue
+        try:
+            rec.props[name] = json.loads(value)
+        except (TypeError, ValueError):
+            rec.props[name] = value
+    return list(records.values())
+
+
+HISTORY_QUERIES = 2  # what fetch_history costs, reported by the page and the benchmark

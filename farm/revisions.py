@@ -10,8 +10,9 @@ The farm therefore stamps such runs with the tree's revision, taken when the run
   ``-dirty`` appended when the work tree differs from it;
 - any other local tree (the fixture tree lives inside this repository, not in a checkout of its
   own): a content hash, ``content-`` + the SHA-1 over every file's relative path and bytes in
-  sorted order (dot-directories skipped). The same files give the same revision on any machine;
-  any edit gives a new one.
+  sorted order (the files git would track when the tree is inside a work tree, so ignored build
+  output does not count; else every file outside dot-directories). The same files give the
+  same revision on any machine; any edit gives a new one.
 """
 
 from __future__ import annotations
@@ -26,21 +27,28 @@ from farm.matrix import Tree
 CONTENT_PREFIX = "content-"
 
 
+def _tree_files(root: Path) -> list[str]:
+    """The tree's files, relative. Inside a git work tree: what git would track (ignored build
+    output left in the tree must not change the revision); else every file but dot-dirs."""
+    listed = _git(["ls-files", "-z", "--cached", "--others", "--exclude-standard", "."],
+                  cwd=root)
+    if listed is not None:
+        return sorted(p for p in listed.split("\0") if p and (root / p).is_file())
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        # Dot-directories are VCS and tool state, never tree content.
+        dirnames[:] = [d for d in dirnames if not d.startswith(".") and d != "__pycache__"]
+        out += [(Path(dirpath) / n).relative_to(root).as_posix() for n in filenames
+                if (Path(dirpath) / n).is_file()]
+    return sorted(out)
+
+
 def content_revision(root: Path) -> str:
     digest = hashlib.sha1(usedforsecurity=False)
-    for dirpath, dirnames, filenames in os.walk(root):
-        # Dot-directories are VCS and tool state (.git, .config caches), never tree content;
-        # sorting in place makes the walk order, and so the hash, stable.
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")
-                             and d != "__pycache__")
-        for name in sorted(filenames):
-            path = Path(dirpath) / name
-            if not path.is_file():
-                continue
-            rel = path.relative_to(root).as_posix()
-            digest.update(rel.encode() + b"\0")
-            digest.update(path.read_bytes())
-            digest.update(b"\0")
+    for rel in _tree_files(root):
+        digest.update(rel.encode() + b"\0")
+        digest.update((root / rel).read_bytes())
+        digest.update(b"\0")
     return CONTENT_PREFIX + digest.hexdigest()
 
 

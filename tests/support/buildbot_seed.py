@@ -46,25 +46,34 @@ def seed(engine: sa.Engine, cells: Sequence[str], runs: int,
     md = Model.metadata
     t = md.tables
     with engine.begin() as conn:
-        conn.execute(t["masters"].insert(), [{"id": 1, "name": "seed", "name_hash": _h("seed"),
-                                              "active": 0, "last_active": start}])
-        conn.execute(t["builders"].insert(), [{"id": i + 1, "name": c, "name_hash": _h(c)}
+        # Ids continue after whatever is there: a live master's own rows are left alone.
+        def top(table: str, col: str = "id") -> int:
+            return int(conn.execute(sa.select(sa.func.max(t[table].c[col]))).scalar() or 0)
+
+        masterid = top("masters") + 1
+        conn.execute(t["masters"].insert(), [{"id": masterid, "name": f"seed{masterid}",
+                                              "name_hash": _h(f"seed{masterid}"), "active": 0,
+                                              "last_active": start}])
+        first = top("builders") + 1
+        conn.execute(t["builders"].insert(), [{"id": first + i, "name": c, "name_hash": _h(c)}
                                               for i, c in enumerate(cells)])
-        ids = {c: i + 1 for i, c in enumerate(cells)}
+        ids = {c: first + i for i, c in enumerate(cells)}
         ss, ch, bs, bss, br, bl, bp = [], [], [], [], [], [], []
-        bsid = brid = buildid = 0
+        bsid, brid, buildid = top("buildsets"), top("buildrequests"), top("builds")
+        ss0, ch0 = top("sourcestamps"), top("changes", "changeid")
         for run in range(1, runs + 2):
             extra = run == runs + 1
             if extra and not running:
                 break
             rev = _h(f"rev{run}")
             when = start + run * 3600
-            ss.append({"id": run, "ss_hash": _h(f"ss{run}"), "branch": "master",
+            ssid = ss0 + run
+            ss.append({"id": ssid, "ss_hash": _h(f"ss{ssid}"), "branch": "master",
                        "revision": rev, "repository": "", "codebase": "", "project": "fixture",
                        "created_at": when})
-            ch.append({"changeid": run, "author": "seed", "comments": f"run {run}",
+            ch.append({"changeid": ch0 + run, "author": "seed", "comments": f"run {run}",
                        "when_timestamp": when, "repository": "", "codebase": "",
-                       "project": "fixture", "sourcestampid": run, "revision": rev,
+                       "project": "fixture", "sourcestampid": ssid, "revision": rev,
                        "branch": "master", "category": "xentriage-snapshot"})
             for cell in (running if extra else cells):
                 bsid += 1
@@ -73,14 +82,14 @@ def seed(engine: sa.Engine, cells: Sequence[str], runs: int,
                 bs.append({"id": bsid, "submitted_at": when, "complete": int(not extra),
                            "complete_at": None if extra else when + 60, "results":
                            None if extra else 0, "reason": "seed"})
-                bss.append({"buildsetid": bsid, "sourcestampid": run})
+                bss.append({"buildsetid": bsid, "sourcestampid": ssid})
                 br.append({"id": brid, "buildsetid": bsid, "builderid": ids[cell],
                            "priority": 0, "submitted_at": when, "complete": int(not extra),
                            "results": None if extra else 0,
                            "complete_at": None if extra else when + 60})
                 result, reason = ("", "") if extra else outcome(cell, run)
                 bl.append({"id": buildid, "number": run, "builderid": ids[cell],
-                           "buildrequestid": brid, "masterid": 1, "started_at": when,
+                           "buildrequestid": brid, "masterid": masterid, "started_at": when,
                            "complete_at": None if extra else when + 60,
                            "locks_duration_s": 0, "state_string": reason or result or "building",
                            "results": None if extra else RESULT_CODES.get(result, 2)})

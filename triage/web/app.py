@@ -107,13 +107,18 @@ def _age(seconds: float | None) -> str:
     return f"{s} s"
 
 
+def _short_revision(rev: object) -> str:
+    # A content hash (farm.revisions) reads like a git hash once its prefix is dropped.
+    return str(rev).removeprefix("content-")[:10] if rev else "?"
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
         autoescape=True, trim_blocks=True, lstrip_blocks=True, auto_reload=False)
     env.filters["clean"] = _clean
     env.filters["age"] = _age
-    env.filters["short"] = lambda rev: str(rev)[:12] if rev else "?"
+    env.filters["short"] = _short_revision
     env.filters["pct"] = lambda v: "–" if v is None else f"{round(100 * v)}%"
     return env
 

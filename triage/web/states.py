@@ -15,7 +15,9 @@ from dataclasses import dataclass
 class StateStyle:
     key: str
     label: str
-    symbol: str  # printed in the cell; also what a screen reader hears with the label
+    # Printed in the cell beside the label (the label is what a screen reader reads); glyphs
+    # from fonts Debian installs with Chromium (DejaVu), so none shows as a missing-glyph box.
+    symbol: str
     css: str  # colour class: ok | bad | warn | skip | info | none
     red: bool  # counts as "red" for "red since" and the pass rate
 
@@ -24,9 +26,9 @@ _KNOWN = (
     StateStyle("passed", "passed", "✓", "ok", False),
     StateStyle("build-failed", "build failed", "✗B", "bad", True),
     StateStyle("boot-failed", "boot failed", "✗R", "bad", True),
-    StateStyle("timeout", "timed out", "⏱", "bad", True),
-    StateStyle("boot-timeout", "boot timed out", "⏱", "bad", True),
-    StateStyle("build-timeout", "build timed out", "⏱B", "bad", True),
+    StateStyle("timeout", "timed out", "◔", "bad", True),
+    StateStyle("boot-timeout", "boot timed out", "◔R", "bad", True),
+    StateStyle("build-timeout", "build timed out", "◔B", "bad", True),
     StateStyle("unsupported", "unsupported", "∅", "skip", False),
     StateStyle("environment", "environment", "⚠E", "warn", False),
     StateStyle("error", "farm error", "⚠", "warn", False),

@@ -1,0 +1,212 @@
+"""Benchmark: the CI matrix and triage pages at scale, beside Buildbot's own grid view.
+
+Figures (docs/BENCHMARKS.md, section "CI status web view"):
+
+1. matrix page, 1,001 cells (143 library sets x 7 platform/arch columns) x 20 results of
+   history each: server render (query + model + template) with an empty cache and with a warm
+   one, and the number of database queries (counted by a SQLAlchemy statement listener) beside
+   the same page for a 56-cell matrix: the count does not grow with the cells;
+2. the same page fetched over HTTP from inside the running Buildbot master (wsgi dashboard);
+3. Buildbot's grid view for the same builds: the five data API requests its page makes
+   (buildsets, changes, builders, buildrequests, builds), once with its default limits (1,000
+   builds, 100 changes: what it shows by default) and once with the limit raised to cover the
+   same 20,020 builds;
+4. triage page for 10,000 open bugs in the open-for-developers states: server render.
+
+How the Buildbot database is seeded: a real master is started by ``farm.localfarm.up`` on a
+generated 1,001-cell matrix (one worker, which stays idle), then 20 runs of history are written
+straight into its SQLite database with ``tests/support/buildbot_seed.py`` (per run a source
+stamp and its change; per cell and run a buildset, build request, build and the properties the
+farm's step publishes), exactly the rows a farm run leaves. The master reads them as its history.
+
+Run from the repository root: ``python bench/bench_web.py [--repeat 5]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import requests  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+
+from farm import localfarm  # noqa: E402
+from farm.matrix import load_matrix  # noqa: E402
+from tests.support import buildbot_seed  # noqa: E402
+from triage.store import Store  # noqa: E402
+from triage.store.tables import BugRow, TriageStateRow  # noqa: E402
+from triage.web.app import WebContext, create_app  # noqa: E402
+from triage.web.buildbot_db import EngineDatabase  # noqa: E402
+from triage.web.wiring import cell_specs  # noqa: E402
+
+RUNS = 20
+LIBRARIES = 142  # + the base set = 143 library sets; x 7 columns = 1,001 cells
+REPO = Path(__file__).resolve().parent.parent
+
+
+def big_matrix(path: Path) -> Path:
+    text = (REPO / "ci" / "matrix.toml").read_text()
+    head, rest = text.split("[[library]]", 1)
+    rest = rest[rest.index("[[platform]]"):]
+    libs = "".join(f'[[library]]\nname = "lib{i:03d}"\npaths = ["lib/lib{i:03d}/"]\n\n'
+                   for i in range(LIBRARIES))
+    head = head.replace('path = "../tests/fixtures/uktree"',
+                        f'path = "{REPO / "tests" / "fixtures" / "uktree"}"')
+    path.write_text(head + libs + rest)
+    return path
+
+
+def outcome(cell: str, run: int) -> tuple[str, str]:
+    n = int(re.sub(r"\D", "", cell.split("-")[1]) or 0)
+    if "xen" in cell:
+        return "boot-skipped", "boot skipped: no capable worker"
+    if n % 17 == 3 and run > 12:
+        return "build-failed", "build failed: fatal error: missing.h"
+    if n % 11 == 5 and run % 3 == 0:
+        return "boot-failed", "failed at boot: panic"
+    return "passed", ""
+
+
+class Counting(EngineDatabase):
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.statements = 0
+        sa.event.listen(self.engine, "before_cursor_execute", self._count)
+
+    def _count(self, *_: object) -> None:
+        self.statements += 1
+
+
+def timed(fn, repeat: int) -> tuple[float, object]:  # type: ignore[no-untyped-def]
+    times, out = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+def matrix_page(db_url: str, matrix: Path, repeat: int) -> dict[str, float]:
+    db = Counting(db_url)
+    specs = cell_specs(load_matrix(matrix).cells())
+    app = create_app(WebContext(specs=specs, builds=db, store=None,
+                                buildbot_url="http://127.0.0.1/", history=RUNS))
+    client = app.test_client()
+    data = app.extensions["xentriage.data"]
+
+    def cold() -> int:
+        data.cached = type(data.cached)()
+        before = db.statements
+        body = client.get("/matrix.html").get_data()
+        assert b"data-cell=" in body
+        return db.statements - before
+
+    cold_s, queries = timed(cold, repeat)
+    client.get("/matrix.html")
+    warm_s, _ = timed(lambda: client.get("/matrix.html").get_data(), repeat)
+    json_s, _ = timed(lambda: client.get("/matrix.html?format=json").get_data(), repeat)
+    shown = client.get("/matrix.html?format=json").get_json()["shown"]
+    db.dispose()
+    return {"cells": len(specs), "shown": shown, "cold": cold_s, "warm": warm_s,
+            "json": json_s, "queries": float(queries)}  # type: ignore[arg-type]
+
+
+def grid_view(state: localfarm.FarmState, limit: int, changes: int, repeat: int) -> float:
+    paths = [("buildsets", {"limit": limit, "order": "-bsid"}),
+             ("changes", {"limit": changes, "order": "-changeid"}),
+             ("builders", {}),
+             ("buildrequests", {"limit": limit, "order": "-buildrequestid"}),
+             ("builds", {"limit": limit, "order": "-buildrequestid"})]
+
+    def fetch() -> int:
+        n = 0
+        for path, params in paths:
+            r = requests.get(f"{state.api}/{path}", params=params, headers=localfarm.PLAIN,
+                             timeout=600)
+            r.raise_for_status()
+            n += len(r.content)
+        return n
+
+    seconds, _ = timed(fetch, repeat)
+    return seconds
+
+
+def triage_page(tmp: Path, bugs: int, repeat: int) -> float:
+    store = Store(f"sqlite:///{tmp / 'triage.sqlite3'}")
+    store.migrate()
+    now = datetime.now(UTC)
+    states = ["open-for-dev", "claimed", "nudged", "in-review", "needs-info", "reminded"]
+    with store.session() as s:
+        s.add_all(BugRow(id=i, product="Xen", component=f"comp{i % 12}", status="CONFIRMED",
+                         resolution="", summary=f"bug {i}: guest crashes under load " * 2,
+                         creator="r@example.org", assigned_to="", is_open=True,
+                         creation_time=now - timedelta(days=i % 400),
+                         last_change_time=now - timedelta(days=i % 60), data={},
+                         fetched_at=now) for i in range(1, bugs + 1))
+        s.add_all(TriageStateRow(bug_id=i, state=states[i % len(states)],
+                                 since=now - timedelta(days=i % 90),
+                                 claimed_by=f"dev{i % 40}@example.org" if i % 6 in (1, 2)
+                                 else "", claimed_at=None, organisation="",
+                                 fix_reference="", updated_at=now)
+                  for i in range(1, bugs + 1))
+    client = create_app(WebContext(specs=[], builds=None, store=store,
+                                   bugzilla_url="http://127.0.0.1/bz"), home="triage"
+                        ).test_client()
+    seconds, body = timed(lambda: client.get("/triage.html").get_data(), repeat)
+    assert body.count(b"data-bug=") == bugs  # type: ignore[union-attr]
+    store.dispose()
+    return seconds
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--bugs", type=int, default=10_000)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp_s:
+        tmp = Path(tmp_s)
+        matrix = big_matrix(tmp / "matrix.toml")
+        state = localfarm.up(tmp / "farm", matrix, [localfarm.WorkerPlan("bench", 1)])
+        try:
+            db_url = f"sqlite:///{state.master_dir / 'state.sqlite'}"
+            cells = [c.name for c in load_matrix(matrix).cells()]
+            t0 = time.perf_counter()
+            buildbot_seed.seed(sa.create_engine(db_url), cells, RUNS, outcome)
+            print(f"seeded {len(cells)} cells x {RUNS} runs in {time.perf_counter() - t0:.1f} s")
+            small = tmp / "small.toml"
+            small.write_text((REPO / "ci" / "matrix.toml").read_text().replace(
+                'path = "../tests/fixtures/uktree"',
+                f'path = "{REPO / "tests" / "fixtures" / "uktree"}"'))
+            big = matrix_page(db_url, matrix, args.repeat)
+            few = matrix_page(db_url, small, args.repeat)
+            print(f"matrix page, {big['cells']} cells x {RUNS} results: cold {big['cold']*1e3:.0f}"
+                  f" ms, warm {big['warm']*1e3:.0f} ms, JSON {big['json']*1e3:.0f} ms, "
+                  f"{big['queries']:.0f} queries (56-cell matrix: {few['queries']:.0f} queries, "
+                  f"cold {few['cold']*1e3:.0f} ms)")
+            url = f"http://127.0.0.1:{state.www_port}/plugins/wsgi_dashboards/matrix/matrix.html"
+            first = time.perf_counter()
+            requests.get(url, timeout=600).raise_for_status()
+            first = time.perf_counter() - first
+            inside, _ = timed(lambda: requests.get(url, timeout=600).content, args.repeat)
+            print(f"matrix page from inside the master over HTTP: first {first*1e3:.0f} ms, "
+                  f"cached {inside*1e3:.0f} ms")
+            default = grid_view(state, 1000, 100, args.repeat)
+            same = grid_view(state, len(cells) * RUNS + 20, 100, max(1, args.repeat // 2))
+            print(f"Buildbot grid view data (5 requests): default limits (1,000 builds) "
+                  f"{default*1e3:.0f} ms; all {len(cells) * RUNS} builds {same*1e3:.0f} ms")
+        finally:
+            localfarm.down(tmp / "farm")
+        tri = triage_page(tmp, args.bugs, args.repeat)
+        print(f"triage page, {args.bugs} open bugs: {tri*1e3:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -35,17 +35,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import requests  # noqa: E402
-import sqlalchemy as sa  # noqa: E402
+import requests
+import sqlalchemy as sa
 
-from farm import localfarm  # noqa: E402
-from farm.matrix import load_matrix  # noqa: E402
-from tests.support import buildbot_seed  # noqa: E402
-from triage.store import Store  # noqa: E402
-from triage.store.tables import BugRow, TriageStateRow  # noqa: E402
-from triage.web.app import WebContext, create_app  # noqa: E402
-from triage.web.buildbot_db import EngineDatabase  # noqa: E402
-from triage.web.wiring import cell_specs  # noqa: E402
+from farm import localfarm
+from farm.matrix import load_matrix
+from tests.support import buildbot_seed
+from triage.store import Store
+from triage.store.tables import BugRow, TriageStateRow
+from triage.web.app import WebContext, create_app
+from triage.web.buildbot_db import EngineDatabase
+from triage.web.wiring import cell_specs
 
 RUNS = 20
 LIBRARIES = 142  # + the base set = 143 library sets; x 7 columns = 1,001 cells
@@ -54,13 +54,13 @@ REPO = Path(__file__).resolve().parent.parent
 
 def big_matrix(path: Path) -> Path:
     text = (REPO / "ci" / "matrix.toml").read_text()
-    head, rest = text.split("[[library]]", 1)
-    rest = rest[rest.index("[[platform]]"):]
+    head, rest = text.split("\n[[library]]\n", 1)
+    rest = rest[rest.index("\n[[platform]]\n"):]
     libs = "".join(f'[[library]]\nname = "lib{i:03d}"\npaths = ["lib/lib{i:03d}/"]\n\n'
                    for i in range(LIBRARIES))
     head = head.replace('path = "../tests/fixtures/uktree"',
                         f'path = "{REPO / "tests" / "fixtures" / "uktree"}"')
-    path.write_text(head + libs + rest)
+    path.write_text(head + "\n" + libs + rest)
     return path
 
 

@@ -17,8 +17,10 @@ apt_runtime=(
   ca-certificates libpq5
   qemu-system-x86 qemu-system-arm gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu
 )
-# Tests: real servers on loopback (dovecot for IMAP, PostgreSQL for the store).
-apt_tests=(dovecot-imapd postgresql)
+# Tests: real servers on loopback (dovecot for IMAP, PostgreSQL for the store), and Debian's
+# headless Chromium for the web view's browser tests (driven by Playwright with
+# executable_path=/usr/bin/chromium; Playwright's own browser download is never used).
+apt_tests=(dovecot-imapd postgresql chromium chromium-driver)
 
 wanted=("${apt_runtime[@]}")
 [ "$with_tests" = 1 ] && wanted+=("${apt_tests[@]}")

@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-
 from buildbot.db.model import Model
 
 RESULT_CODES = {"passed": 0, "boot-skipped": 1, "build-failed": 2, "boot-failed": 2,
@@ -31,7 +30,7 @@ class SeededBuild:
 
 
 def _h(text: str) -> str:
-    return hashlib.sha1(text.encode()).hexdigest()  # noqa: S324 - Buildbot's name_hash
+    return hashlib.sha1(text.encode()).hexdigest()
 
 
 def create_schema(engine: sa.Engine) -> None:

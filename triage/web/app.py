@@ -24,13 +24,23 @@ from urllib.parse import urlencode
 
 import jinja2
 from flask import Flask, Response, jsonify, request
+from markupsafe import Markup
 
 from triage.rules.base import sanitize
 from triage.store import Store
 from triage.store.ci_links import CellBug, bugs_by_cell
 from triage.store.open_bugs import open_for_developers, trend_dates
 from triage.web import buildbot_db, charts, links, serialise
-from triage.web.matrix_model import CellSpec, Filters, MatrixView, build_matrix
+from triage.web.matrix_model import (
+    CellSpec,
+    CellView,
+    Filters,
+    MatrixView,
+    arrange,
+    cell_views,
+    red_since_needing_revision,
+    with_red_since_revisions,
+)
 from triage.web.states import legend
 from triage.web.triage_model import SECTIONS, TriageFilters, TriageView, build_triage
 
@@ -54,19 +64,21 @@ class WebContext:
 class _Cached:
     key: Any = None
     at: float = 0.0
-    records: list[buildbot_db.BuildRecord] = field(default_factory=list)
-    bugs: dict[str, CellBug] = field(default_factory=dict)
+    views: dict[str, CellView] = field(default_factory=dict)
+    html: dict[str, Markup] = field(default_factory=dict)  # each cell's rendered <td> body
 
 
 class MatrixData:
-    """The matrix's rows, re-read when a build started or finished or the cache aged out."""
+    """Every cell's view (and its rendered HTML), rebuilt when a build started or finished
+    (the fingerprint moved) or the cache aged out; filters only choose among them."""
 
-    def __init__(self, ctx: WebContext) -> None:
+    def __init__(self, ctx: WebContext, render_cell: Callable[[CellView], Markup]) -> None:
         self.ctx = ctx
+        self.render_cell = render_cell
         self.lock = threading.Lock()
         self.cached = _Cached()
 
-    def get(self) -> tuple[list[buildbot_db.BuildRecord], dict[str, CellBug], int]:
+    def get(self) -> tuple[_Cached, int]:
         ctx, queries = self.ctx, 0
         key = None
         if ctx.builds is not None:
@@ -74,19 +86,28 @@ class MatrixData:
             queries += 1
         with self.lock:
             c = self.cached
-            fresh = c.key == key and time.monotonic() - c.at < ctx.cache_seconds and c.at > 0
-            if fresh:
-                return c.records, c.bugs, queries
-            records = (ctx.builds.run(lambda conn: buildbot_db.fetch_history(conn, ctx.history))
-                       if ctx.builds is not None else [])
-            queries += buildbot_db.HISTORY_QUERIES if ctx.builds is not None else 0
+            if c.at > 0 and c.key == key and time.monotonic() - c.at < ctx.cache_seconds:
+                return c, queries
+            records: list[buildbot_db.BuildRecord] = []
+            if ctx.builds is not None:
+                records = ctx.builds.run(
+                    lambda conn: buildbot_db.fetch_history(conn, ctx.history))
+                queries += buildbot_db.HISTORY_QUERIES
             bugs: dict[str, CellBug] = {}
             if ctx.store is not None:
                 with ctx.store.session() as s:
                     bugs = bugs_by_cell(s)
                 queries += 1
-            self.cached = _Cached(key, time.monotonic(), records, bugs)
-            return records, bugs, queries
+            views = cell_views(ctx.specs, records, bugs, ctx.now(), ctx.history)
+            missing = red_since_needing_revision(views)
+            if missing and ctx.builds is not None:
+                revisions = ctx.builds.run(lambda conn: buildbot_db.fetch_revisions(conn,
+                                                                                   missing))
+                views = with_red_since_revisions(views, revisions)
+                queries += 1
+            self.cached = _Cached(key, time.monotonic(), views,
+                                  {n: self.render_cell(v) for n, v in views.items()})
+            return self.cached, queries
 
 
 def _multi(name: str) -> frozenset[str]:
@@ -119,7 +140,7 @@ def _environment() -> jinja2.Environment:
     env.filters["clean"] = _clean
     env.filters["age"] = _age
     env.filters["short"] = _short_revision
-    env.filters["pct"] = lambda v: "–" if v is None else f"{round(100 * v)}%"
+    env.filters["pct"] = lambda v: "-" if v is None else f"{round(100 * v)}%"
     return env
 
 
@@ -127,7 +148,12 @@ def create_app(ctx: WebContext, home: str = "matrix") -> Flask:
     """``home``: what ``/`` and ``/index.html`` show (``matrix`` or ``triage``)."""
     app = Flask(__name__)
     env = _environment()
-    data = MatrixData(ctx)
+    cell_template = env.get_template("_cell.html.j2")
+
+    def render_cell(view: CellView) -> Markup:
+        return Markup(cell_template.render(c=view, ctx=ctx, links=links))  # noqa: S704 - autoescaped template
+
+    data = MatrixData(ctx, render_cell)
     app.extensions["xentriage"] = ctx
     app.extensions["xentriage.data"] = data
 
@@ -145,14 +171,14 @@ def create_app(ctx: WebContext, home: str = "matrix") -> Flask:
         filters = Filters(tree=_multi("tree"), state=_multi("state"),
                           platform=_multi("platform"), arch=_multi("arch"),
                           library=_multi("library"))
-        records, bugs, queries = data.get()
-        view = build_matrix(ctx.specs, records, bugs, filters, ctx.now(), queries, ctx.history)
+        cached, queries = data.get()
+        view = arrange(ctx.specs, cached.views, filters, ctx.now(), queries, ctx.history)
         if request.args.get("format") == "json":
             return jsonify(serialise.matrix(view, ctx))
         chart = charts.rate_bars(
             f"Pass rate per platform/arch over the last {ctx.history} results of each cell",
             _rate_bars(view))
-        return page("matrix.html.j2", view=view, chart=chart, **_query_strings(filters.as_query()))
+        return page("matrix.html.j2", view=view, chart=chart, cell_html=cached.html, **_query_strings(filters.as_query()))
 
     def triage_page() -> Response:
         filters = TriageFilters(section=_multi("section"), product=_multi("product"),

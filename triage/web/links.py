@@ -33,8 +33,9 @@ def console_url(ctx: Any, cell: CellView) -> str | None:
     return log_url(ctx, cell, "console") if cell.state.key in CONSOLE_STATES else None
 
 
-def history_url(ctx: Any, cell: CellView, number: int) -> str:
-    return f"{_bb(ctx)}#/builders/{cell.builderid}/builds/{number}"
+def builder_url(ctx: Any, cell: CellView) -> str | None:
+    """The cell's virtual builder in Buildbot's UI: all its builds."""
+    return None if cell.builderid is None else f"{_bb(ctx)}#/builders/{cell.builderid}"
 
 
 def bug_url(ctx: Any, bug_id: int) -> str | None:

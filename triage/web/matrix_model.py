@@ -1,4 +1,4 @@
-"""The matrix page's model: cells × their last builds → what each cell shows. Pure, no I/O.
+"""The matrix page's model: cells and their last builds → what each cell shows. Pure, no I/O.
 
 Input: the cells of the matrix (so a cell that never ran still has its place), the last N
 builds of every builder (:class:`triage.web.buildbot_db.BuildRecord`), the bug linked to each
@@ -10,7 +10,7 @@ newest; "red since" names the first build of the current unbroken run of red res
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from triage.store.ci_links import CellBug
@@ -63,8 +63,12 @@ class HistoryItem:
     state: StateStyle
     buildid: int
     number: int
-    revision: str
-    finished: datetime | None
+    revision: str  # known for the newest builds and the start of a red run (see buildbot_db)
+    finished_at: int | None  # epoch seconds
+
+    @property
+    def finished(self) -> datetime | None:
+        return datetime.fromtimestamp(self.finished_at, UTC) if self.finished_at else None
 
 
 @dataclass(frozen=True)
@@ -121,24 +125,20 @@ class MatrixView:
     states: tuple[StateStyle, ...] = field(default=())
 
 
-def _when(ts: int | None) -> datetime | None:
-    return datetime.fromtimestamp(ts, UTC) if ts else None
-
-
 def cell_view(spec: CellSpec, builds: Sequence[BuildRecord], bug: CellBug | None,
               now: datetime) -> CellView:
     """``builds``: this cell's builds, newest first."""
     items = [HistoryItem(state_of(b.props.get("cell_result"), b.results,
-                                 b.complete_at is not None),
+                                  b.complete_at is not None),
                          b.buildid, b.number, str(b.props.get("revision") or ""),
-                         _when(b.complete_at)) for b in builds]
+                         b.complete_at) for b in builds]
     finished = [(i, b) for i, b in zip(items, builds, strict=True) if b.complete_at is not None]
     running = bool(builds) and builds[0].complete_at is None
     if finished:
         latest, build = finished[0]
         state, reason = latest.state, str(build.props.get("result_reason")
                                           or build.state_string or "")
-        age = (now - latest.finished).total_seconds() if latest.finished else None
+        age = now.timestamp() - latest.finished_at if latest.finished_at else None
     else:
         latest, state, reason, age = None, STATES["running" if running else "never-run"], "", None
     red_since = None
@@ -152,18 +152,46 @@ def cell_view(spec: CellSpec, builds: Sequence[BuildRecord], bug: CellBug | None
                     builds[0].builderid if builds else None, latest, bug)
 
 
-def build_matrix(specs: Iterable[CellSpec], builds: Iterable[BuildRecord],
-                 bugs: Mapping[str, CellBug], filters: Filters, now: datetime,
-                 queries: int, history: int = 20) -> MatrixView:
-    specs = list(specs)
+def cell_views(specs: Iterable[CellSpec], builds: Iterable[BuildRecord],
+               bugs: Mapping[str, CellBug], now: datetime, history: int = 20
+               ) -> dict[str, CellView]:
     by_cell: dict[str, list[BuildRecord]] = {}
     for b in builds:
         by_cell.setdefault(b.builder, []).append(b)
     for lst in by_cell.values():
         lst.sort(key=lambda b: b.buildid, reverse=True)
         del lst[history:]
-    views = {s.name: cell_view(s, by_cell.get(s.name, []), bugs.get(s.name), now)
-             for s in specs}
+    return {s.name: cell_view(s, by_cell.get(s.name, []), bugs.get(s.name), now)
+            for s in specs}
+
+
+def red_since_needing_revision(views: Mapping[str, CellView]) -> list[int]:
+    """Build ids whose revision "red since" names but the history query did not read."""
+    return sorted({v.red_since.buildid for v in views.values()
+                   if v.red_since is not None and not v.red_since.revision})
+
+
+def with_red_since_revisions(views: Mapping[str, CellView], revisions: Mapping[int, str]
+                             ) -> dict[str, CellView]:
+    out = dict(views)
+    for name, v in views.items():
+        if v.red_since is not None and v.red_since.buildid in revisions:
+            out[name] = replace(v, red_since=replace(
+                v.red_since, revision=revisions[v.red_since.buildid]))
+    return out
+
+
+def build_matrix(specs: Iterable[CellSpec], builds: Iterable[BuildRecord],
+                 bugs: Mapping[str, CellBug], filters: Filters, now: datetime,
+                 queries: int, history: int = 20) -> MatrixView:
+    specs = list(specs)
+    return arrange(specs, cell_views(specs, builds, bugs, now, history), filters, now, queries,
+                   history)
+
+
+def arrange(specs: Sequence[CellSpec], views: Mapping[str, CellView], filters: Filters,
+            now: datetime, queries: int, history: int = 20) -> MatrixView:
+    """The filtered view: which cells show, in which table, row and column."""
     kept = {n for n, v in views.items() if filters.keeps(v.spec, v.state.key)}
     counts: dict[str, int] = {}
     for n in kept:
@@ -175,11 +203,13 @@ def build_matrix(specs: Iterable[CellSpec], builds: Iterable[BuildRecord],
         shown = [s for s in tspecs if s.name in kept]
         if not shown:
             continue
-        col_keys = list(dict.fromkeys((s.platform, s.arch) for s in tspecs
-                                      if (s.platform, s.arch) in {(x.platform, x.arch)
-                                                                  for x in shown}))
-        columns = tuple(_column(p, a, [views[s.name] for s in tspecs
-                                       if (s.platform, s.arch) == (p, a)]) for p, a in col_keys)
+        shown_cols = {(x.platform, x.arch) for x in shown}
+        col_keys = [k for k in dict.fromkeys((s.platform, s.arch) for s in tspecs)
+                    if k in shown_cols]
+        by_col: dict[tuple[str, str], list[CellView]] = {}
+        for s in tspecs:
+            by_col.setdefault((s.platform, s.arch), []).append(views[s.name])
+        columns = tuple(_column(p, a, by_col[(p, a)]) for p, a in col_keys)
         grid: dict[str, dict[tuple[str, str], CellView]] = {}
         for s in shown:
             grid.setdefault(s.row, {})[(s.platform, s.arch)] = views[s.name]

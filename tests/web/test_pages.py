@@ -126,6 +126,10 @@ def test_triage_page_lists_sections_with_claims_and_filters(store, make_client):
     assert [b["id"] for s in data["sections"] for b in s["bugs"]] == [3]
     stale = client.get("/triage.html?stale=1&format=json").get_json()
     assert [b["id"] for s in stale["sections"] for b in s["bugs"]] == [2]
+    assert stale["queries"] == 2  # cached: the two fingerprint queries only
+    add_bug(store, 6, "new since", "open-for-dev")  # a sync stored a bug
+    fresh = client.get("/triage.html?format=json").get_json()
+    assert fresh["queries"] == 4 and 6 in [b["id"] for s in fresh["sections"] for b in s["bugs"]]
 
 
 def test_hostile_strings_render_inert(bb_db, store, make_client):
@@ -151,3 +155,32 @@ def test_embedded_request_gets_the_body_only(bb_db, make_client):
     part = client.get("/index.html", headers={"Sec-Fetch-Dest": "empty"}).get_data(as_text=True)
     assert whole.startswith("<!DOCTYPE html>") and "<html" not in part
     assert 'id="xt-page"' in part and "<style>" in part
+
+
+def test_a_new_build_refreshes_only_its_cell(bb_db, make_client):
+    cells = specs(40)
+    ids = buildbot_seed.seed(bb_db.engine, [c.name for c in cells], 3, outcome)
+    client = make_client(cells)
+    client.get("/matrix.html")
+    cache = client.application.extensions["xentriage.data"]
+    html_before = dict(cache.cached.html)
+    target = cells[5].name
+    with bb_db.engine.begin() as conn:  # the cell is built again, and fails
+        conn.exec_driver_sql(
+            "INSERT INTO builds (id, number, builderid, buildrequestid, masterid, started_at, "
+            "complete_at, locks_duration_s, state_string, results) VALUES "
+            f"(1000, 4, {ids[target]}, 1, 1, 1700100000, 1700100060, 0, 'failed', 2)")
+        conn.exec_driver_sql(
+            "INSERT INTO build_properties (buildid, name, value, source) VALUES "
+            "(1000, 'cell_result', '\"build-failed\"', 's'), "
+            "(1000, 'result_reason', '\"build failed: x.h\"', 's'), "
+            "(1000, 'revision', '\"feedbeef\"', 's')")
+    data = client.get("/matrix.html?format=json").get_json()
+    # fingerprint, the changed builds and their properties, the bugs; no full reload
+    assert data["queries"] == 4
+    cell = next(c for t in data["trees"] for r in t["rows"] for c in r["cells"]
+                if c and c["cell"] == target)
+    assert cell["state"] == "build-failed" and cell["history"][-1] == "build-failed"
+    assert cell["red_since"]["revision"] == "feedbeef" and len(cell["history"]) == 4
+    changed = {n for n, h in cache.cached.html.items() if h != html_before.get(n)}
+    assert changed == {target}

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from triage.model import TriageState, utc
+from triage.model import TriageState
 from triage.store.tables import BugRow, TriageStateRow
 
 # The states the open-for-developers list shows (its sections are in the page model).
@@ -57,14 +57,23 @@ def open_for_developers(session: Session) -> list[OpenBugRow]:
                BugRow.is_open.is_(True))
         .order_by(TriageStateRow.since, BugRow.id)
     )
+    # The UTCDateTime columns already come back as aware UTC datetimes.
     return [OpenBugRow(int(r[0]), r[1] or "", r[2] or "", r[3] or "", r[4] or "", r[5] or "",
-                       r[6], utc(r[7]), r[8] or "", utc(r[9]) if r[9] else None, utc(r[10]))
+                       r[6], r[7], r[8] or "", r[9], r[10])
             for r in session.execute(query)]
+
+
+def fingerprint(session: Session) -> tuple[object, ...]:
+    """Moves whenever a sync or a triage pass changed a bug or a state: the page's cache key."""
+    bugs = session.execute(select(func.count(), func.max(BugRow.fetched_at),
+                                  func.max(BugRow.last_change_time))).one()
+    states = session.execute(select(func.count(), func.max(TriageStateRow.updated_at))).one()
+    return (*bugs, *states)
 
 
 def trend_dates(session: Session, fixed_resolution: str = "FIXED") -> list[BugDates]:
     rows = session.execute(select(BugRow.creation_time, BugRow.last_change_time,
                                   BugRow.is_open, BugRow.resolution))
-    return [BugDates(utc(created), None if is_open else utc(changed),
+    return [BugDates(created, None if is_open else changed,
                      (not is_open) and resolution == fixed_resolution)
             for created, changed, is_open, resolution in rows]

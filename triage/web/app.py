@@ -24,24 +24,15 @@ from urllib.parse import urlencode
 
 import jinja2
 from flask import Flask, Response, jsonify, request
-from markupsafe import Markup
 
 from triage.rules.base import sanitize
-from triage.store import Store
-from triage.store.ci_links import CellBug, bugs_by_cell
-from triage.store.open_bugs import open_for_developers, trend_dates
+from triage.store import Store, open_bugs
+from triage.store.open_bugs import BugDates, OpenBugRow
 from triage.web import buildbot_db, charts, links, serialise
-from triage.web.matrix_model import (
-    CellSpec,
-    CellView,
-    Filters,
-    MatrixView,
-    arrange,
-    cell_views,
-    red_since_needing_revision,
-    with_red_since_revisions,
-)
-from triage.web.states import legend
+from triage.web.matrix_cache import AGE_SLOT, MatrixCache, ordered_views
+from triage.web.matrix_model import CellSpec, CellView, Filters, MatrixView, arrange
+from triage.web.rows import bug_rows
+from triage.web.states import history_strip, legend
 from triage.web.triage_model import SECTIONS, TriageFilters, TriageView, build_triage
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -58,56 +49,6 @@ class WebContext:
     cache_seconds: float = 15.0
     stale_days: int = 30
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-
-
-@dataclass
-class _Cached:
-    key: Any = None
-    at: float = 0.0
-    views: dict[str, CellView] = field(default_factory=dict)
-    html: dict[str, Markup] = field(default_factory=dict)  # each cell's rendered <td> body
-
-
-class MatrixData:
-    """Every cell's view (and its rendered HTML), rebuilt when a build started or finished
-    (the fingerprint moved) or the cache aged out; filters only choose among them."""
-
-    def __init__(self, ctx: WebContext, render_cell: Callable[[CellView], Markup]) -> None:
-        self.ctx = ctx
-        self.render_cell = render_cell
-        self.lock = threading.Lock()
-        self.cached = _Cached()
-
-    def get(self) -> tuple[_Cached, int]:
-        ctx, queries = self.ctx, 0
-        key = None
-        if ctx.builds is not None:
-            key = ctx.builds.run(buildbot_db.fingerprint)
-            queries += 1
-        with self.lock:
-            c = self.cached
-            if c.at > 0 and c.key == key and time.monotonic() - c.at < ctx.cache_seconds:
-                return c, queries
-            records: list[buildbot_db.BuildRecord] = []
-            if ctx.builds is not None:
-                records = ctx.builds.run(
-                    lambda conn: buildbot_db.fetch_history(conn, ctx.history))
-                queries += buildbot_db.HISTORY_QUERIES
-            bugs: dict[str, CellBug] = {}
-            if ctx.store is not None:
-                with ctx.store.session() as s:
-                    bugs = bugs_by_cell(s)
-                queries += 1
-            views = cell_views(ctx.specs, records, bugs, ctx.now(), ctx.history)
-            missing = red_since_needing_revision(views)
-            if missing and ctx.builds is not None:
-                revisions = ctx.builds.run(lambda conn: buildbot_db.fetch_revisions(conn,
-                                                                                   missing))
-                views = with_red_since_revisions(views, revisions)
-                queries += 1
-            self.cached = _Cached(key, time.monotonic(), views,
-                                  {n: self.render_cell(v) for n, v in views.items()})
-            return self.cached, queries
 
 
 def _multi(name: str) -> frozenset[str]:
@@ -150,10 +91,13 @@ def create_app(ctx: WebContext, home: str = "matrix") -> Flask:
     env = _environment()
     cell_template = env.get_template("_cell.html.j2")
 
-    def render_cell(view: CellView) -> Markup:
-        return Markup(cell_template.render(c=view, ctx=ctx, links=links))  # noqa: S704 - autoescaped template
+    def render_cell(view: CellView) -> str:
+        return cell_template.render(c=view, ctx=ctx, links=links, strip=history_strip,
+                                    age_slot=AGE_SLOT)
 
-    data = MatrixData(ctx, render_cell)
+    data = MatrixCache(ctx.specs, ctx.builds, ctx.store, render_cell, ctx.now, ctx.history,
+                       ctx.cache_seconds)
+    triage_data = TriageData(ctx)
     app.extensions["xentriage"] = ctx
     app.extensions["xentriage.data"] = data
 
@@ -172,19 +116,22 @@ def create_app(ctx: WebContext, home: str = "matrix") -> Flask:
                           platform=_multi("platform"), arch=_multi("arch"),
                           library=_multi("library"))
         cached, queries = data.get()
-        view = arrange(ctx.specs, cached.views, filters, ctx.now(), queries, ctx.history)
+        now = ctx.now()
+        view = arrange(ctx.specs, ordered_views(cached, ctx.specs), filters, now, queries,
+                       ctx.history)
         if request.args.get("format") == "json":
             return jsonify(serialise.matrix(view, ctx))
         chart = charts.rate_bars(
             f"Pass rate per platform/arch over the last {ctx.history} results of each cell",
             _rate_bars(view))
-        return page("matrix.html.j2", view=view, chart=chart, cell_html=cached.html, **_query_strings(filters.as_query()))
+        return page("matrix.html.j2", view=view, chart=chart, cell_html=cached.html,
+                    now_ts=now.timestamp(), **_query_strings(filters.as_query()))
 
     def triage_page() -> Response:
         filters = TriageFilters(section=_multi("section"), product=_multi("product"),
                                 component=_multi("component"), claimer=_multi("claimer"),
                                 stale=request.args.get("stale") == "1")
-        view = triage_view(ctx, filters)
+        view = triage_data.view(filters)
         if request.args.get("format") == "json":
             return jsonify(serialise.triage(view, ctx))
         chart = charts.grouped_bars("Open, new and fixed bugs per week", [w.label[5:] for w in
@@ -195,7 +142,8 @@ def create_app(ctx: WebContext, home: str = "matrix") -> Flask:
                                                    "xt-s1"),
                                      charts.Series("fixed", tuple(w.fixed for w in view.weeks),
                                                    "xt-s2")])
-        return page("triage.html.j2", view=view, chart=chart, **_query_strings(filters.as_query()))
+        return page("triage.html.j2", view=view, chart=chart, bug_rows=bug_rows,
+                    **_query_strings(filters.as_query()))
 
     @app.get("/")
     @app.get("/index.html")
@@ -221,11 +169,27 @@ def _rate_bars(view: MatrixView) -> list[charts.Bar]:
             for t in view.trees for c in t.columns]
 
 
-def triage_view(ctx: WebContext, filters: TriageFilters) -> TriageView:
-    now = ctx.now()
-    if ctx.store is None:
-        return build_triage([], [], filters, now, ctx.stale_days, 0)
-    with ctx.store.session() as s:
-        rows = open_for_developers(s)
-        dates = trend_dates(s)
-    return build_triage(rows, dates, filters, now, ctx.stale_days, 2)
+class TriageData:
+    """The triage list's rows, re-read when the store's fingerprint moved (a sync or a triage
+    pass changed something) or ``cache_seconds`` passed; 1 query otherwise."""
+
+    def __init__(self, ctx: WebContext) -> None:
+        self.ctx = ctx
+        self.lock = threading.Lock()
+        self.key: Any = None
+        self.at = 0.0
+        self.rows: list[OpenBugRow] = []
+        self.dates: list[BugDates] = []
+
+    def view(self, filters: TriageFilters) -> TriageView:
+        ctx = self.ctx
+        now = ctx.now()
+        if ctx.store is None:
+            return build_triage([], [], filters, now, ctx.stale_days, 0)
+        with self.lock, ctx.store.session() as s:
+            key, queries = open_bugs.fingerprint(s), 2
+            if key != self.key or time.monotonic() - self.at > ctx.cache_seconds:
+                self.rows, self.dates = open_bugs.open_for_developers(s), \
+                    open_bugs.trend_dates(s)
+                self.key, self.at, queries = key, time.monotonic(), 4
+        return build_triage(self.rows, self.dates, filters, now, ctx.stale_days, queries)

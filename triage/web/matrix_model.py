@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from triage.store.ci_links import CellBug
 from triage.web.buildbot_db import BuildRecord
@@ -58,8 +59,9 @@ class Filters:
                 for v in sorted(getattr(self, k))]
 
 
-@dataclass(frozen=True)
-class HistoryItem:
+class HistoryItem(NamedTuple):
+    """One past result (a NamedTuple: 20,000 of them per page are built in a few ms)."""
+
     state: StateStyle
     buildid: int
     number: int
@@ -176,8 +178,8 @@ def with_red_since_revisions(views: Mapping[str, CellView], revisions: Mapping[i
     out = dict(views)
     for name, v in views.items():
         if v.red_since is not None and v.red_since.buildid in revisions:
-            out[name] = replace(v, red_since=replace(
-                v.red_since, revision=revisions[v.red_since.buildid]))
+            out[name] = replace(v, red_since=v.red_since._replace(
+                revision=revisions[v.red_since.buildid]))
     return out
 
 

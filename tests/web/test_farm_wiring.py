@@ -83,3 +83,46 @@ def test_a_git_checkout_gives_its_head(tmp_path: Path) -> None:
     (repo / "sub").mkdir()
     (repo / "sub" / "g").write_text("z\n")
     assert tree_revision(Tree("s", path=repo / "sub")).startswith(CONTENT_PREFIX)
+
+
+def test_web_command_without_a_farm_says_so(tmp_path: Path, monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from triage.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("XENTRIAGE_CONFIG", raising=False)
+    result = CliRunner().invoke(main, ["web", "--state-dir", str(tmp_path / "nofarm")])
+    assert result.exit_code == 6
+    assert "no farm in" in result.output and "--buildbot-db" in result.output
+
+
+def test_dashboards_read_builds_through_the_masters_pool(tmp_path: Path) -> None:
+    """The app reads Buildbot's database through the API object the plugin hands it."""
+    from tests.support import buildbot_seed
+    from tests.web.conftest import CountingDatabase
+    from triage.web.wiring import dashboards
+
+    db = CountingDatabase()
+    cells = ["hello-base-kvm-x86_64"]
+    buildbot_seed.seed(db.engine, cells, 2, lambda c, r: ("passed", ""))
+
+    class Pool:
+        def do(self, fn):  # buildbot's pool.do, called here without a reactor
+            return db.run(fn)
+
+    boards = dashboards(REPO / "ci" / "matrix.toml", "http://127.0.0.1:2/", None)
+    app = boards[0]["app"]
+    app.buildbot_api = type("Api", (), {"master": type("M", (), {"db": type(
+        "D", (), {"pool": Pool()})()})()})()
+    import triage.web.buildbot_db as bdb
+
+    original = bdb.MasterPool.run
+    bdb.MasterPool.run = lambda self, fn: self.api.master.db.pool.do(fn)  # type: ignore[method-assign]
+    try:
+        data = app.test_client().get("/matrix.html?format=json").get_json()
+    finally:
+        bdb.MasterPool.run = original  # type: ignore[method-assign]
+    cell = next(c for t in data["trees"] for r in t["rows"] for c in r["cells"]
+                if c and c["cell"] == cells[0])
+    assert cell["state"] == "passed" and data["queries"] >= 3

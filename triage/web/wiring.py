@@ -41,12 +41,12 @@ def absolute_sqlite(url: str, base: Path) -> str:
 class _LazyMasterPool(MasterPool):
     """The dashboard app exists before buildbot-wsgi-dashboards hands it its API object."""
 
-    def __init__(self, app: Flask) -> None:
-        self.app = app
+    def __init__(self) -> None:
+        self.app: Flask | None = None
 
     @property  # type: ignore[override]
     def api(self) -> Any:
-        return self.app.buildbot_api  # type: ignore[attr-defined]
+        return self.app.buildbot_api  # type: ignore[union-attr]
 
 
 def dashboards(matrix_path: Path, buildbot_url: str, store_url: str | None,
@@ -58,10 +58,10 @@ def dashboards(matrix_path: Path, buildbot_url: str, store_url: str | None,
     out = []
     for name, caption, icon, order in (("matrix", "CI matrix", "table", 4),
                                        ("triage", "Triage", "bug", 5)):
-        ctx = WebContext(specs=specs, builds=None, store=store, buildbot_url=buildbot_url,
+        pool = _LazyMasterPool()
+        ctx = WebContext(specs=specs, builds=pool, store=store, buildbot_url=buildbot_url,
                          bugzilla_url=bugzilla_url, history=history)
-        app = create_app(ctx, home=name)
-        ctx.builds = _LazyMasterPool(app)
+        app = pool.app = create_app(ctx, home=name)
         out.append({"name": name, "caption": caption, "app": app, "icon": icon,
                     "order": order})
     return out

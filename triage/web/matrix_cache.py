@@ -4,7 +4,7 @@ Per request, one fingerprint query (highest build id, finished builds, last fini
 it moved, only what changed is read (builds newer than the last seen, and those that were
 running; 2 queries) and only the cells they belong to are rebuilt and re-rendered. The bugs
 are re-read (1 store query) when the fingerprint moved or ``cache_seconds`` passed, and cells
-whose bug changed are re-rendered. A full reload (2 queries over every builder's last N builds)
+whose bug changed are re-rendered. A full reload (1 query over every builder's last N builds)
 happens at the start and every ``full_reload_seconds``, which also drops anything Buildbot's
 janitor deleted. Ages are not part of the cached HTML: they are printed fresh on each request.
 """
@@ -78,7 +78,7 @@ class MatrixCache:
             if key != c.key and self.db is not None:
                 fresh = self.db.run(lambda conn: buildbot_db.fetch_changed(
                     conn, c.max_id, sorted(c.open_ids)))
-                queries += buildbot_db.HISTORY_QUERIES
+                queries += buildbot_db.CHANGED_QUERIES
                 dirty |= self._merge(c, fresh)
             if key != c.key or t - c.bugs_at > self.cache_seconds:
                 bugs = self._bugs()

@@ -32,7 +32,9 @@ class CountingDatabase(EngineDatabase):
     """An in-memory Buildbot database that counts the statements the page sends."""
 
     def __init__(self) -> None:
-        self.engine = sa.create_engine("sqlite://", poolclass=StaticPool)
+        # One in-memory database shared by the app and its background reload thread.
+        self.engine = sa.create_engine("sqlite://", poolclass=StaticPool,
+                                       connect_args={"check_same_thread": False})
         self.statements = 0
         sa.event.listen(self.engine, "before_cursor_execute", self._count)
         buildbot_seed.create_schema(self.engine)

@@ -184,3 +184,20 @@ def test_a_new_build_refreshes_only_its_cell(bb_db, make_client):
     assert cell["red_since"]["revision"] == "feedbeef" and len(cell["history"]) == 4
     changed = {n for n, h in cache.cached.html.items() if h != html_before.get(n)}
     assert changed == {target}
+
+
+def test_a_due_full_reload_runs_beside_the_requests(bb_db, make_client):
+    cells = specs(5)
+    buildbot_seed.seed(bb_db.engine, [c.name for c in cells], 2, outcome)
+    client = make_client(cells)
+    cache = client.application.extensions["xentriage.data"]
+    cache.full_reload_seconds = 0.0
+    first = client.get("/matrix.html?format=json").get_json()
+    assert first["queries"] >= 2  # the first request loads
+    loaded = cache.cached
+    again = client.get("/matrix.html?format=json").get_json()
+    assert again["shown"] == 5 and again["queries"] <= 2  # served from the current cache
+    thread = cache.reloader
+    if thread is not None:
+        thread.join(10)
+    assert cache.cached is not loaded and cache.reloader is None

@@ -54,6 +54,8 @@ def command(ctx: click.Context, state_dir: Path, matrix_path: Path | None,
                              bugzilla_url=a.settings.bugzilla.url, history=history)
     except (MatrixError, OSError) as exc:
         fail(f"matrix: {exc}", EXIT_CONFIG)
+    # The first full read of every cell's history is the slow one: do it before serving.
+    web.extensions["xentriage.data"].get()
     click.echo(f"web: http://{host}:{port}/matrix.html and /triage.html")
     from werkzeug.serving import run_simple
 

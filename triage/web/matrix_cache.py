@@ -5,12 +5,14 @@ it moved, only what changed is read (builds newer than the last seen, and those 
 running; 2 queries) and only the cells they belong to are rebuilt and re-rendered. The bugs
 are re-read (1 store query) when the fingerprint moved or ``cache_seconds`` passed, and cells
 whose bug changed are re-rendered. A full reload (1 query over every builder's last N builds)
-happens at the start and every ``full_reload_seconds``, which also drops anything Buildbot's
+happens at the first request and then every ``full_reload_seconds`` in a background thread
+(requests go on being served from the current cache), which also drops anything Buildbot's
 janitor deleted. Ages are not part of the cached HTML: they are printed fresh on each request.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -31,6 +33,7 @@ from triage.web.matrix_model import (
     with_red_since_revisions,
 )
 
+log = logging.getLogger(__name__)
 AGE_SLOT = "\x00age\x00"  # where a cell's template prints its age; split off when cached
 
 
@@ -58,6 +61,7 @@ class MatrixCache:
         self.full_reload_seconds = full_reload_seconds
         self.lock = threading.Lock()
         self.cached = CellCache()
+        self.reloader: threading.Thread | None = None
 
     def clear(self) -> None:
         with self.lock:
@@ -72,8 +76,15 @@ class MatrixCache:
             queries += 1
         with self.lock:
             c, t = self.cached, time.monotonic()
-            if not c.loaded_at or t - c.loaded_at > self.full_reload_seconds:
-                return self._full(key, t, queries)
+            if not c.loaded_at:
+                self.cached, n = self._load(key, t)
+                return self.cached, queries + n
+            if t - c.loaded_at > self.full_reload_seconds and self.reloader is None:
+                # Due for a full reload: done beside the requests, which keep being served
+                # (and kept current) from this cache until the new one replaces it.
+                self.reloader = threading.Thread(target=self._reload, daemon=True,
+                                                 name="matrix-reload")
+                self.reloader.start()
             dirty: set[str] = set()
             if key != c.key and self.db is not None:
                 fresh = self.db.run(lambda conn: buildbot_db.fetch_changed(
@@ -97,8 +108,10 @@ class MatrixCache:
         with self.store.session() as s:
             return bugs_by_cell(s)
 
-    def _full(self, key: Any, t: float, queries: int) -> tuple[CellCache, int]:
+    def _load(self, key: Any, t: float) -> tuple[CellCache, int]:
+        """A whole new cache (not yet installed) and the queries it took."""
         c = CellCache(key=key, loaded_at=t, bugs_at=t)
+        queries = 0
         if self.db is not None:
             records = self.db.run(lambda conn: buildbot_db.fetch_history(conn, self.history))
             queries += buildbot_db.HISTORY_QUERIES
@@ -106,8 +119,19 @@ class MatrixCache:
         c.bugs = self._bugs()
         queries += self.store is not None
         queries += self._rebuild(c, set(self.specs))
-        self.cached = c
         return c, queries
+
+    def _reload(self) -> None:
+        try:
+            key = self.db.run(buildbot_db.fingerprint) if self.db is not None else None
+            fresh, _ = self._load(key, time.monotonic())
+            with self.lock:
+                self.cached = fresh
+        except Exception:  # the old cache stays; the next due reload tries again
+            log.exception("matrix: full reload failed")
+        finally:
+            with self.lock:
+                self.reloader = None
 
     def _merge(self, c: CellCache, records: Sequence[buildbot_db.BuildRecord]) -> set[str]:
         touched: set[str] = set()

@@ -21,7 +21,7 @@ from buildbot.process.factory import BuildFactory
 
 from farm.matrix import Matrix, check_unique_names, load_matrix
 from farm.routing import Route, WorkerSpec, load_workers, route
-from farm.schedulers import cell_scheduler
+from farm.schedulers import SNAPSHOT_CATEGORY, cell_scheduler
 from farm.steps import CellBuild, RunCell
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,10 @@ class MasterSettings:
     nightly_minute: int = 0
     # Benchmark comparison only: one real builder per cell (what DESIGN §4 measured as slow).
     builder_per_cell: bool = False
+    # The triage store the CI matrix page reads linked bugs from (None: every cell "no bug"),
+    # and the Bugzilla its bug links point at.
+    store_url: str | None = None
+    bugzilla_url: str = ""
 
     @property
     def buildbot_url(self) -> str:
@@ -189,7 +193,9 @@ def build_master_config(settings: MasterSettings) -> dict[str, Any]:
         "schedulers": [
             cell_scheduler(schedulers.AnyBranchScheduler, cell_list, by_change=True,
                            per_cell=per_cell)(
-                name=CHANGE_SCHEDULER, builderNames=used_builders, treeStableTimer=None),
+                name=CHANGE_SCHEDULER, builderNames=used_builders, treeStableTimer=None,
+                # The farm's own revision records for forced/nightly runs are not news.
+                change_filter=util.ChangeFilter(category_not_eq=SNAPSHOT_CATEGORY)),
             cell_scheduler(schedulers.Nightly, cell_list, per_cell=per_cell)(
                 name=NIGHTLY_SCHEDULER, builderNames=used_builders,
                 hour=settings.nightly_hour, minute=settings.nightly_minute,
@@ -211,7 +217,7 @@ def build_master_config(settings: MasterSettings) -> dict[str, Any]:
     if settings.www_port is not None:
         c["www"] = {
             "port": f"tcp:{settings.www_port}:interface=127.0.0.1",
-            "plugins": _www_plugins(),
+            "plugins": _www_plugins(settings),
             "change_hook_dialects": {"base": True},
         }
     names = [b.name for b in builders] + ([] if per_cell else list(cells))
@@ -220,12 +226,18 @@ def build_master_config(settings: MasterSettings) -> dict[str, Any]:
     return c
 
 
-def _www_plugins() -> dict[str, Any]:
+def _www_plugins(settings: MasterSettings) -> dict[str, Any]:
     plugins: dict[str, Any] = {}
-    for name in ("grid_view", "console_view", "waterfall_view"):
+    for name in ("grid_view", "console_view", "waterfall_view", "wsgi_dashboards"):
         try:
             __import__(f"buildbot_{name}")
         except ImportError:
             continue
         plugins[name] = {}
+    if "wsgi_dashboards" in plugins:
+        # The CI matrix and triage pages (triage.web), as menu entries of Buildbot's UI.
+        from triage.web.wiring import dashboards
+
+        plugins["wsgi_dashboards"] = dashboards(settings.matrix, settings.buildbot_url,
+                                                settings.store_url, settings.bugzilla_url)
     return plugins

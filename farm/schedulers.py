@@ -18,13 +18,24 @@ from collections.abc import Sequence
 from typing import Any
 
 from buildbot.process.properties import Properties
-from twisted.internet import defer
+from twisted.internet import defer, threads
 
 from farm.changes import affected_cells
-from farm.matrix import Cell
+from farm.matrix import Cell, Tree
+from farm.revisions import tree_revision
 
 log = logging.getLogger(__name__)
 SOURCE = "xentriage-farm"
+# Changes the farm records itself for forced/nightly runs; never a reason to build.
+SNAPSHOT_CATEGORY = "xentriage-snapshot"
+
+
+def has_revision(sourcestamps: Sequence[Any] | None) -> bool:
+    """True if the run already names code: a change's source stamp (an id) or a revision."""
+    for ss in sourcestamps or []:
+        if isinstance(ss, int) or (isinstance(ss, dict) and ss.get("revision")):
+            return True
+    return False
 
 
 def cell_properties(cell: Cell) -> dict[str, Any]:
@@ -76,6 +87,26 @@ class CellFanOutMixin:
         return list(impact.cells)
 
     @defer.inlineCallbacks
+    def tree_sourcestamp(self, tree: Tree):  # type: ignore[no-untyped-def]
+        """The source stamp id of ``tree`` at its current revision, with the change that makes
+        Buildbot's grid and console show it (added once per revision); None if unknown."""
+        revision = yield threads.deferToThread(tree_revision, tree)
+        if not revision:
+            log.warning("tree %s: revision unknown; the run is not stamped", tree.name)
+            return None
+        master = self.master  # type: ignore[attr-defined]
+        stamp = {"branch": tree.branch, "revision": revision, "repository": tree.url or "",
+                 "codebase": "", "project": tree.name}
+        ssid = yield master.db.sourcestamps.findSourceStampId(**stamp)
+        change = yield master.db.changes.getChangeFromSSid(ssid)
+        if change is None:
+            yield master.data.updates.addChange(
+                files=[], comments=f"{tree.name} at {revision} (forced or nightly run)",
+                author="xentriage farm <farm@localhost>", category=SNAPSHOT_CATEGORY,
+                src="xentriage", **stamp)
+        return ssid
+
+    @defer.inlineCallbacks
     def addBuildsetForSourceStamps(  # type: ignore[no-untyped-def]
         self, waited_for=False, sourcestamps=None, reason="", external_idstring=None,
         properties=None, builderNames=None, priority=None, **kw,
@@ -84,13 +115,19 @@ class CellFanOutMixin:
         cells = yield self.select_cells(sourcestamps, base, builderNames)
         bsids: list[Any] = []
         brids: dict[Any, Any] = {}
+        stamps: dict[str, Any] = {}
+        if not has_revision(sourcestamps):
+            for tree in {c.tree.name: c.tree for c in cells}.values():
+                ssid = yield self.tree_sourcestamp(tree)
+                stamps[tree.name] = [ssid] if ssid is not None else None
         for cell in cells:
             props = Properties.fromDict(base.asDict())
             for name, value in cell_properties(cell).items():
                 if not (self.per_cell_builders and name.startswith("virtual_builder")):
                     props.setProperty(name, value, SOURCE)
             bsid, ids = yield super().addBuildsetForSourceStamps(  # type: ignore[misc]
-                waited_for=waited_for, sourcestamps=list(sourcestamps or []), reason=reason,
+                waited_for=waited_for,
+                sourcestamps=stamps.get(cell.tree.name) or list(sourcestamps or []), reason=reason,
                 external_idstring=external_idstring, properties=props,
                 builderNames=[self.builder_of(cell)], priority=priority, **kw)
             bsids.append(bsid)

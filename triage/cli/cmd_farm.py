@@ -11,7 +11,14 @@ import click
 from farm import localfarm
 from farm.matrix import MatrixError, load_matrix
 from farm.table import render_table, rows_from_builds
-from triage.cli.common import EXIT_CONFIG, EXIT_FAILED_CELLS, EXIT_UNAVAILABLE, EXIT_USAGE
+from triage.cli.common import (
+    EXIT_CONFIG,
+    EXIT_FAILED_CELLS,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    app,
+)
+from triage.web.wiring import absolute_sqlite
 
 DEFAULT_MATRIX = localfarm.CI_DIR / "matrix.toml"
 # `farm run` only: the run completed and at least one cell failed (build, boot or timeout).
@@ -66,9 +73,14 @@ def cells_cmd(matrix_path: Path, as_json: bool) -> None:
                    "with builds. Default: no pinning.")
 @click.option("--worker-cpus", metavar="LIST", default=None,
               help="Pin the worker(s) and their builds to these CPUs (e.g. 1-7).")
-def up_cmd(matrix_path: Path, state_dir: Path, bare_worker: bool, max_builds: int,
-           www_port: int | None, master_cpus: str | None, worker_cpus: str | None) -> None:
-    """Start a local master and worker(s) on 127.0.0.1 (SQLite, state in --state-dir)."""
+@click.option("--store/--no-store", "with_store", default=True, show_default=True,
+              help="Show the configured store's bugs on the UI's CI matrix and triage pages.")
+@click.pass_context
+def up_cmd(ctx: click.Context, matrix_path: Path, state_dir: Path, bare_worker: bool,
+           max_builds: int, www_port: int | None, master_cpus: str | None,
+           worker_cpus: str | None, with_store: bool) -> None:
+    """Start a local master and worker(s) on 127.0.0.1 (SQLite, state in --state-dir).
+    Its web UI has the CI matrix and Triage pages in the menu."""
     try:
         m_cpus = localfarm.parse_cpus(master_cpus) if master_cpus else None
         w_cpus = localfarm.parse_cpus(worker_cpus) if worker_cpus else None
@@ -79,10 +91,16 @@ def up_cmd(matrix_path: Path, state_dir: Path, bare_worker: bool, max_builds: in
     if bare_worker:
         plans.append(localfarm.WorkerPlan("bare", max_builds=max_builds, cpus=w_cpus,
                                           hide_tools=localfarm.NO_CROSS_NO_QEMU))
+    web: dict[str, object] = {}
+    if with_store:
+        a = app(ctx)
+        a.store.dispose()  # migrated (the master's pages read it), not kept open here
+        web = {"store_url": absolute_sqlite(a.settings.store_url, Path.cwd()),
+               "bugzilla_url": a.settings.bugzilla.url}
     try:
         load_matrix(matrix_path)
         state = localfarm.up(state_dir, matrix_path, plans, www_port=www_port,
-                             master_cpus=m_cpus)
+                             master_cpus=m_cpus, master_settings=web)
     except MatrixError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_CONFIG)
@@ -90,7 +108,8 @@ def up_cmd(matrix_path: Path, state_dir: Path, bare_worker: bool, max_builds: in
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_UNAVAILABLE)
     click.echo(f"farm up: web UI and REST API at http://127.0.0.1:{state.www_port}/ "
-               f"(workers: {', '.join(p.name for p in plans)})")
+               f"(workers: {', '.join(p.name for p in plans)}); CI matrix: "
+               f"http://127.0.0.1:{state.www_port}/#/matrix")
 
 
 @command.command("run")

@@ -7,6 +7,7 @@ the store serialises them with :func:`to_jsonable` / the ``from_dict`` construct
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import enum
 from collections.abc import Mapping
@@ -263,6 +264,16 @@ class NewBug:
 
 
 @dataclass(frozen=True)
+class InlineImage:
+    """An image the HTML part shows inline (``<img src="cid:...">``): sent as a
+    multipart/related part beside the HTML, never fetched from anywhere."""
+
+    cid: str  # without angle brackets, e.g. "trend@xentriage"
+    data: bytes
+    subtype: str = "png"
+
+
+@dataclass(frozen=True)
 class OutgoingMail:
     """A mail the bot plans to send (a command reply, a digest). Transports add the bot's own
     ``X-Xentriage-Bot`` header so the mail is recognised if the list echoes it back (loop guard)."""
@@ -275,6 +286,7 @@ class OutgoingMail:
     references: tuple[str, ...] = ()
     cc: tuple[str, ...] = ()
     headers: Mapping[str, str] = field(default_factory=dict)
+    images: tuple[InlineImage, ...] = ()  # inline images of the HTML part
 
 
 @dataclass(frozen=True)
@@ -312,6 +324,8 @@ def to_jsonable(value: Any) -> Any:
         return value.value
     if isinstance(value, datetime):
         return format_bz_time(value)
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
     if isinstance(value, tuple | list):
         return [to_jsonable(v) for v in value]
     if isinstance(value, Mapping):

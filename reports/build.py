@@ -29,7 +29,7 @@ from reports.model import (
     TrendPoint,
 )
 from reports.weeks import iso_week, weeks_back
-from triage.config import Settings
+from triage.config import Settings, WorkflowSettings
 from triage.model import Bug, TriageState
 from triage.rules.base import StateRecord, parse_rule_settings
 from triage.rules.claims_core import People, claim_in_bugzilla, claims_settings, last_activity
@@ -55,6 +55,7 @@ class Params:
 
     people: People
     bots: frozenset[str]
+    workflow: WorkflowSettings
     in_progress: str
     fixed_resolution: str
     closed_statuses: tuple[str, ...]
@@ -80,7 +81,7 @@ class Params:
         wf = settings.bugzilla.workflow
         return cls(
             people=People.of(claims_settings(settings), bots),
-            bots=frozenset(b.lower() for b in bots), in_progress=wf.in_progress,
+            bots=frozenset(b.lower() for b in bots), workflow=wf, in_progress=wf.in_progress,
             fixed_resolution=wf.fixed_resolution, closed_statuses=tuple(wf.closed_statuses),
             needinfo_flag=wf.needinfo_flag, nudge_days=stale.nudge_days,
             reminder_days=follow.reminder_days, expire_days=follow.expire_days,
@@ -122,7 +123,7 @@ def place(bug: Bug, state: StateRecord, p: Params) -> str:
     if state.state == TriageState.EXCLUDED:
         return ""
     tags = bug.whiteboard_tags()
-    if state.state in CLAIMED or claim_in_bugzilla(bug, p.people, _Workflow(p.in_progress)):
+    if state.state in CLAIMED or claim_in_bugzilla(bug, p.people, p.workflow):
         return "claimed"
     if state.state in WAITING or NEEDINFO_MARKER in tags or REMINDED_MARKER in tags:
         return "waiting"
@@ -135,17 +136,10 @@ def place(bug: Bug, state: StateRecord, p: Params) -> str:
     return ""
 
 
-@dataclass(frozen=True)
-class _Workflow:
-    """The one workflow field :func:`claim_in_bugzilla` reads."""
-
-    in_progress: str
-
-
 def _placed_entry(where: str, bug: Bug, state: StateRecord, p: Params, as_of: datetime
                   ) -> Entry:
     if where == "claimed":
-        claim = claim_in_bugzilla(bug, p.people, _Workflow(p.in_progress))
+        claim = claim_in_bugzilla(bug, p.people, p.workflow)
         owner = state.claimed_by or (claim.claimant if claim else bug.assigned_to)
         since = state.claimed_at or (claim.since if claim else None) or bug.creation_time
         quiet = as_of - last_activity(bug, p.people, since)
@@ -309,4 +303,4 @@ def _trend(bugs: list[Bug], closed: dict[int, datetime], p: Params, as_of: datet
     return tuple(points)
 
 
-__all__ = ["Params", "build_digest", "bug_url", "place", "replace"]
+__all__ = ["Params", "bug_url", "build_digest", "place", "replace"]

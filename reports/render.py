@@ -27,8 +27,9 @@ CHART_CID = "trend@xentriage"
 
 def environment(*, html: bool) -> jinja2.Environment:
     """The package's templates, ``StrictUndefined``; HTML output is autoescaped."""
+    # Text output is not HTML: its user values are made inert by sanitize() instead.
     return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
-                              undefined=jinja2.StrictUndefined, autoescape=html,
+                              undefined=jinja2.StrictUndefined, autoescape=html,  # noqa: S701
                               keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
 
 
@@ -150,7 +151,8 @@ def subject(model: DigestModel, prefix: str = "") -> str:
 
 
 def _common(model: DigestModel, cap: int, wiki_url: str, optout: str) -> dict[str, Any]:
-    return {"model": model, "optout": optout, "cap": cap, "wiki_url": wiki_url, "headline": headline(model),
+    return {"model": model, "optout": optout, "cap": cap, "wiki_url": wiki_url,
+            "headline": headline(model),
             "headline_lines": wrap(headline(model), indent="  "),
             "excluded": excluded_text(model),
             "excluded_lines": wrap(excluded_text(model), indent="    ", first="  "),
@@ -166,7 +168,8 @@ def render_text(model: DigestModel, *, cap: int, wiki_url: str = "", short: bool
         {"title": f"{_title(s.title)} ({s.total})",
          "lines": _section_lines(s, cap, wiki_url)} for s in model.sections]
     text = environment(html=False).get_template("digest.txt.j2").render(
-        **_common(model, cap, wiki_url, inert(optout, 40)), preface=preface, sections=sections, short=short,
+        **_common(model, cap, wiki_url, inert(optout, 40)), preface=preface,
+        sections=sections, short=short,
         trend=[f"  {t.week:<10} {t.open:>6} {t.new:>6} {t.fixed:>6}" for t in model.trend],
         previous=_previous_lines(model))
     # "-- " (with its space) is the signature separator mail readers know; nothing else ends

@@ -51,17 +51,17 @@ def _cells(section_id: str, e: Entry) -> list[str]:
     mark = f"'''&#91;{inert(e.mark, 80)}&#93;''' " if e.mark else ""
     common = [f"{inert(e.product, 60)} / {inert(e.component, 60)}", mark + inert(e.summary)]
     if section_id == "claimed":
-        return common + [inert(e.owner, 120), str(e.claim_age_days or 0),
-                         "'''stale'''" if e.stale else ""]
+        return [*common, inert(e.owner, 120), str(e.claim_age_days or 0),
+                "'''stale'''" if e.stale else ""]
     if section_id == "fixed":
-        return common + [inert(e.fix_reference, 200), inert(e.owner, 120)]
+        return [*common, inert(e.fix_reference, 200), inert(e.owner, 120)]
     if section_id == "waiting":
-        return common + [str(e.waiting_days or 0), inert(e.due, 80)]
+        return [*common, str(e.waiting_days or 0), inert(e.due, 80)]
     if section_id == "in-review":
-        return common + [str(e.review_days or 0), str(e.age_days)]
+        return [*common, str(e.review_days or 0), str(e.age_days)]
     if section_id == "ci-failures":
-        return common + [inert(", ".join(e.cells), 300), str(e.age_days)]
-    return common + [inert(e.status, 40), str(e.age_days)]
+        return [*common, inert(", ".join(e.cells), 300), str(e.age_days)]
+    return [*common, inert(e.status, 40), str(e.age_days)]
 
 
 def _table(model: DigestModel, section: Section) -> list[str]:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import click
 
-from triage.cli.common import EXIT_CONFIG, EXIT_UNAVAILABLE, EXIT_USAGE, app, fail, write_mode_options
+from triage.cli.common import (
+    EXIT_CONFIG,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    app,
+    fail,
+    write_mode_options,
+)
 
 
 @click.group("wiki")

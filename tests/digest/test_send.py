@@ -1,0 +1,125 @@
+"""The digest mail through a real SMTP session (aiosmtpd): MIME tree, headers, 72 columns, a
+text part that stands alone; sent once per week across re-runs, an SMTP outage and a crash."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from reports.send import hold, send_digest
+from tests.digest.world import HOSTILE, NOW, bug, populate, standard_bugs
+from wiki_export.markup import render_wiki
+
+
+def _settings(settings_for, smtp_server, extra: str = ""):
+    return settings_for(smtp_server.toml() + '\n[digest]\nto = ["xen-devel@example.org"]\n'
+                        'max_entries = 2\nwiki_url = "https://wiki.example.org/Digest"\n' + extra)
+
+
+def test_digest_mail_over_smtp(store, settings_for, smtp_server):
+    populate(store, standard_bugs() + [bug(20 + i, days=3 + i, whiteboard="[xt:open-for-dev]")
+                                       for i in range(4)])
+    settings = _settings(settings_for, smtp_server)
+    outcome = send_digest(settings, store, production=True, now=NOW)
+    assert outcome.status == "sent", outcome.error
+    (msg,) = smtp_server.wait_for(1)
+    assert msg.get_content_type() == "multipart/alternative"
+    text, related = msg.get_payload()
+    assert text.get_content_type() == "text/plain"  # first: the part list readers see
+    assert related.get_content_type() == "multipart/related"
+    html, image = related.get_payload()
+    assert html.get_content_type() == "text/html" and image.get_content_type() == "image/png"
+    cid = image["Content-ID"].strip("<>")
+    assert f'src="cid:{cid}"' in html.get_content()
+    assert not re.search(r'src="(?!cid:)', html.get_content())  # no remote resources
+    assert msg["Auto-Submitted"] == "auto-generated" and msg["Precedence"] == "bulk"
+    assert msg["Message-ID"] and msg["Date"]
+    assert "2026-W49" in msg["Subject"] and "open" in msg["Subject"]
+    body = text.get_content()
+    assert all(len(line) <= 72 for line in body.splitlines())
+    # Standalone: every section, the counts and the footer are in the text part itself.
+    for needle in ("Needs a developer", "Claimed", "New this week", "Fixed this week",
+                   "Waiting on reporters", "In review", "CI failures", "#triage claim N",
+                   "[no-nag]", "more on the wiki page: https://wiki.example.org/Digest",
+                   "STALE", "fix: commit 1a2b3c4d5e"):
+        assert needle in body, needle
+    assert "\n-- \n" in body
+    # Once per week: a re-run sends nothing.
+    assert send_digest(settings, store, production=True, now=NOW).status == "already-sent"
+    assert len(smtp_server.messages) == 1
+
+
+def test_smtp_down_at_send_time_then_sent_once(store, settings_for, smtp_server):
+    populate(store)
+    settings = _settings(settings_for, smtp_server)
+    smtp_server.stop()
+    down = send_digest(settings, store, production=True, now=NOW)
+    assert down.status == "failed" and "cannot send" in down.error
+    smtp_server.start()
+    assert send_digest(settings, store, production=True, now=NOW).status == "sent"
+    assert send_digest(settings, store, production=True, now=NOW).status == "already-sent"
+    assert len(smtp_server.wait_for(1)) == 1
+
+
+def test_crash_between_sending_and_recording_sends_no_second_mail(store, settings_for,
+                                                                  smtp_server, monkeypatch):
+    populate(store)
+    settings = _settings(settings_for, smtp_server)
+    import triage.store.actions as actions
+
+    real = actions.mark_sent
+
+    def crash(*args, **kwargs):
+        raise SystemExit("killed after the SMTP session, before the ledger said so")
+
+    monkeypatch.setattr(actions, "mark_sent", crash)
+    with pytest.raises(SystemExit):
+        send_digest(settings, store, production=True, now=NOW)
+    monkeypatch.setattr(actions, "mark_sent", real)
+    assert len(smtp_server.wait_for(1)) == 1
+    assert send_digest(settings, store, production=True, now=NOW).status == "recovered"
+    assert send_digest(settings, store, production=True, now=NOW).status == "already-sent"
+    assert len(smtp_server.messages) == 1
+
+
+def test_hold_dry_run_and_no_change_skip(store, settings_for, smtp_server):
+    populate(store)
+    settings = _settings(settings_for, smtp_server, 'no_change = "skip"\n')
+    dry = send_digest(settings, store, production=False, now=NOW)
+    assert dry.status == "dry-run" and dry.path is not None and dry.path.exists()
+    assert "dry-run" in str(dry.path) and smtp_server.messages == []
+    assert hold(store, "2026-W49")
+    assert send_digest(settings, store, production=True, now=NOW).status == "held"
+    assert smtp_server.messages == []
+    from datetime import timedelta
+    assert send_digest(settings, store, production=True,
+                       now=NOW - timedelta(days=7)).status == "sent"
+    # Bug 4 was filed since W48: W50 differs and is sent; W51 has nothing new: skipped.
+    assert send_digest(settings, store, production=True,
+                       now=NOW + timedelta(days=7)).status == "sent"
+    assert send_digest(settings, store, production=True,
+                       now=NOW + timedelta(days=14)).status == "skipped"
+    assert len(smtp_server.messages) == 2
+
+
+def test_hostile_strings_are_inert_everywhere(store, settings_for, smtp_server):
+    populate(store, standard_bugs(summary=HOSTILE))
+    settings = _settings(settings_for, smtp_server)
+    assert send_digest(settings, store, production=True, now=NOW).status == "sent"
+    (msg,) = smtp_server.wait_for(1)
+    text, related = msg.get_payload()
+    body = text.get_content()
+    html = related.get_payload()[0].get_content()
+    assert all(len(line) <= 72 for line in body.splitlines())
+    assert "\u202e" not in body and "\u202e" not in html
+    assert "\nBcc:" not in body and msg["Bcc"] is None
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "…" in body  # the long summary is cut with an ellipsis
+    assert "2026-W49" in msg["Subject"] and "script" not in msg["Subject"]
+    from reports.compose import build_model
+
+    wiki = render_wiki(build_model(settings, store, now=NOW))
+    for bad in ("<script", "[[Category", "{{template", "</nowiki>", "~~~~", "__NOTOC__",
+                "\r", "\u202e"):
+        assert bad not in wiki, bad

@@ -88,7 +88,9 @@ class MediaWikiClient:
             raise WikiError(str(exc), retryable=False) from None
         try:
             self.site = mwclient.Site(parts.netloc, path=path, scheme=parts.scheme,
-                                      reqs={"timeout": cfg.timeout_seconds},
+                                      connection_options={"timeout": cfg.timeout_seconds},
+                                      # A wiki that is down fails this run; the next retries.
+                                      max_retries=2, retry_timeout=5,
                                       clients_useragent="xentriage wiki export")
             self.site.login(cfg.user, password)
         except mwclient.errors.LoginError as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import statistics
 import typing
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -166,7 +167,10 @@ def _order(entries: Iterable[Entry], key: typing.Callable[[Entry], typing.Any]
     return tuple(sorted(entries, key=lambda e: (e.product, e.component, key(e), e.bug_id)))
 
 
-def _first_response(bug: Bug, p: Params) -> datetime | None:
+def _first_response(bug: Bug, p: Params, known: dict[int, datetime | None] | None = None
+                    ) -> datetime | None:
+    if known is not None and bug.id in known:
+        return known[bug.id]  # the store computed it (bugs read without their comments)
     reporter = bug.creator.lower()
     times = [c.creation_time for c in bug.comments
              if c.count > 0 and c.author.lower() != reporter and c.author.lower() not in p.bots]
@@ -205,7 +209,8 @@ def build_digest(inputs: DigestInputs, settings: Settings, *, as_of: datetime,
             placed[where].append(_placed_entry(where, bug, state, p, as_of))
         if community(bug) and bug.creation_time >= start:
             placed["new"].append(_entry(bug, as_of))
-    closed = {b.id: closed_at(b, p.closed_statuses) for b in inputs.closed_bugs}
+    closed = {b.id: inputs.closed_at.get(b.id) or closed_at(b, p.closed_statuses)
+              for b in inputs.closed_bugs}
     fixed_bugs = [b for b in inputs.closed_bugs if b.resolution == p.fixed_resolution
                   and community(b) and start <= closed[b.id] < as_of]
     for bug in fixed_bugs:
@@ -254,7 +259,7 @@ def build_digest(inputs: DigestInputs, settings: Settings, *, as_of: datetime,
     model = DigestModel(
         week=week, as_of=as_of, period_start=start, sections=sections, counts=counts,
         response=_response(open_community, [b for b in inputs.closed_bugs if community(b)],
-                           p, as_of),
+                           p, as_of, inputs.first_responses),
         trend=_trend([*open_community, *(b for b in inputs.closed_bugs if community(b))],
                      closed, p, as_of),
         bug_url=p.bug_url, preface=preface,
@@ -264,19 +269,21 @@ def build_digest(inputs: DigestInputs, settings: Settings, *, as_of: datetime,
     return apply_previous(model, inputs.previous, p.archive_url)
 
 
-def _response(open_bugs: list[Bug], closed_bugs: list[Bug], p: Params, as_of: datetime
-              ) -> ResponseTime:
+def _response(open_bugs: list[Bug], closed_bugs: list[Bug], p: Params, as_of: datetime,
+              known: dict[int, datetime | None]) -> ResponseTime:
     start = as_of - timedelta(days=7)
     before = start - timedelta(days=7 * RESPONSE_WEEKS_BEFORE)
-    unanswered = [b for b in open_bugs
-                  if b.creator.lower() not in p.bots and _first_response(b, p) is None]
+    firsts = {b.id: _first_response(b, p, known) for b in [*open_bugs, *closed_bugs]
+              if b.creator.lower() not in p.bots}
+    unanswered = [b for b in open_bugs if b.id in firsts and (
+        firsts[b.id] is None or firsts[b.id] >= as_of)]  # type: ignore[operator]
     oldest = min(unanswered, key=lambda b: (b.creation_time, b.id), default=None)
     this_week: list[timedelta] = []
     earlier: list[timedelta] = []
     for bug in [*open_bugs, *closed_bugs]:
-        if bug.creator.lower() in p.bots:
+        if bug.id not in firsts:
             continue
-        first = _first_response(bug, p)
+        first = firsts[bug.id]
         if first is None or first >= as_of:
             continue
         if first >= start:
@@ -292,13 +299,17 @@ def _response(open_bugs: list[Bug], closed_bugs: list[Bug], p: Params, as_of: da
 
 def _trend(bugs: list[Bug], closed: dict[int, datetime], p: Params, as_of: datetime
            ) -> tuple[TrendPoint, ...]:
+    """Open at each week's end, new and fixed during it: one pass over the bugs and binary
+    searches (a year of history for 10,000 bugs costs milliseconds, not 12 passes)."""
+    created = sorted(b.creation_time for b in bugs)
+    closings = sorted(closed[b.id] for b in bugs if b.id in closed)
+    fixes = sorted(closed[b.id] for b in bugs
+                   if b.id in closed and b.resolution == p.fixed_resolution)
     points = []
     for start, end in weeks_back(as_of, TREND_WEEKS):
-        opened = sum(1 for b in bugs if b.creation_time < end and (
-            b.id not in closed or closed[b.id] >= end))
-        new = sum(1 for b in bugs if start <= b.creation_time < end)
-        fixed = sum(1 for b in bugs if b.id in closed and b.resolution == p.fixed_resolution
-                    and start <= closed[b.id] < end)
+        opened = bisect_left(created, end) - bisect_left(closings, end)
+        new = bisect_left(created, end) - bisect_left(created, start)
+        fixed = bisect_left(fixes, end) - bisect_left(fixes, start)
         points.append(TrendPoint(iso_week(end - timedelta(seconds=1), p.tz), opened, new, fixed))
     return tuple(points)
 

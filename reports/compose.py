@@ -3,8 +3,11 @@ queries), the preface file, and the chart. The only I/O of ``reports`` besides s
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -59,11 +62,27 @@ def build_model(settings: Settings, store: Store, *, week: str | None = None,
         raise DigestError(str(exc)) from None
     params = Params.of(settings)
     since = as_of - timedelta(days=7 * (TREND_WEEKS + 1))
-    with store.session() as s:
-        inputs = digest_rows.load_inputs(s, closed_since=since, week=label,
-                                         products=settings.bugzilla.products)
-    return build_digest(inputs, settings, as_of=as_of, week=label,
-                        preface=read_preface(settings), params=params)
+    with _no_gc(), store.session() as s:
+        inputs = digest_rows.load_inputs(s, digest_rows.DigestQuery(
+            closed_since=since, week_start=as_of - timedelta(days=7), week=label,
+            products=tuple(settings.bugzilla.products), in_progress=params.in_progress,
+            closed_statuses=params.closed_statuses, fixed_resolution=params.fixed_resolution,
+            ignore_authors=tuple(sorted(params.bots))))
+        return build_digest(inputs, settings, as_of=as_of, week=label,
+                            preface=read_preface(settings), params=params)
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Reading tens of thousands of bugs allocates hundreds of thousands of small objects and
+    no reference cycles: the cyclic collector's passes over them cost a quarter of the time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @dataclass(frozen=True)

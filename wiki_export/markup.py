@@ -19,7 +19,7 @@ from reports.render import count_text, excluded_text, headline, response_lines
 from triage.rules.base import sanitize
 
 SUMMARY_CHARS = 300
-_SPECIAL = {c: f"&#{ord(c)};" for c in "&<>[]{}|!~_'=*#:;-\"\\/"}
+_SPECIAL = str.maketrans({c: f"&#{ord(c)};" for c in "&<>[]{}|!~_'=*#:;-\"\\/"})
 _TABLE = ('{| class="wikitable sortable" style="table-layout: fixed; width: 100%; '
           'word-break: break-word; overflow-wrap: anywhere;"')
 
@@ -27,7 +27,7 @@ _TABLE = ('{| class="wikitable sortable" style="table-layout: fixed; width: 100%
 def inert(value: object, limit: int = SUMMARY_CHARS) -> str:
     """User text as wiki markup that renders as exactly that text."""
     text = str(sanitize(value, max_length=limit))
-    return "".join(_SPECIAL.get(c, c) for c in text)
+    return text.translate(_SPECIAL)
 
 
 def _link(model: DigestModel, bug_id: int) -> str:

@@ -9,7 +9,7 @@ from sqlalchemy import event
 
 from reports.compose import build_model
 from reports.model import model_from_dict, model_to_dict
-from tests.digest.world import NOW, bug, populate, standard_bugs
+from tests.digest.world import NOW, bug, closed, populate, standard_bugs
 from triage.store import digests as digest_rows
 
 
@@ -99,4 +99,35 @@ def test_store_queries_are_bounded(store, settings_for):
     event.listen(store.engine, "before_cursor_execute",
                  lambda *a: statements.append(a[2]))
     build_model(settings, store, now=NOW)
-    assert 0 < len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) <= 6
+    assert 0 < len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) <= 8
+
+
+def test_projected_reads_agree_with_the_whole_bugs(any_store, settings_for):
+    """The database computes first responses and closing times from the stored JSON (SQLite
+    and PostgreSQL): the same answers as the rules' own functions over the whole bugs."""
+    from reports.build import Params, _first_response
+    from triage.rules.fix_documentation import closed_at
+
+    wontfix = bug(40, days=90, status="RESOLVED", is_open=False, resolution="WONTFIX",
+                  history=(closed(50, "WONTFIX"),),
+                  comments=(("triage-bot@xenproject.org", 80, "bot"),
+                            ("Eve@Example.org", 79, "reporter, other case"),
+                            ("dev@example.org", 60, "human")))
+    bugs = [*standard_bugs(), wontfix]
+    populate(any_store, bugs)
+    settings = settings_for()
+    p = Params.of(settings)
+    with any_store.session() as s:
+        inputs = digest_rows.load_inputs(s, digest_rows.DigestQuery(
+            closed_since=NOW - timedelta(days=91), week_start=NOW - timedelta(days=7),
+            week="2026-W49", ignore_authors=tuple(p.bots)))
+    whole = {b.id: b for b in bugs}
+    assert {b.id for b in inputs.open_bugs} == {1, 2, 3, 4, 6, 7, 8, 9}
+    assert {b.id for b in inputs.closed_bugs} == {5, 40}
+    for bug_id, first in inputs.first_responses.items():
+        assert first == _first_response(whole[bug_id], p), bug_id
+    assert inputs.first_responses[40] == NOW - timedelta(days=60)
+    for bug_id, when in inputs.closed_at.items():
+        assert when == closed_at(whole[bug_id], p.closed_statuses), bug_id
+    assert {e.label for e in build_model(settings, any_store, now=NOW).counts.excluded} == {
+        "corporate", "project"}

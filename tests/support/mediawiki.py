@@ -31,7 +31,11 @@ ROUTER = """<?php
 define('MW_CONFIG_FILE', getenv('XT_MW_CONFIG'));
 $path = parse_url($_SERVER['REQUEST_URI'], PHP_URL_PATH);
 $file = realpath($_SERVER['DOCUMENT_ROOT'] . $path);
-if ($file !== false && substr($file, -4) === '.php') { chdir(dirname($file)); require $file; return true; }
+if ($file !== false && substr($file, -4) === '.php') {
+    chdir(dirname($file));
+    require $file;
+    return true;
+}
 return false;
 """
 EXTRA = """
@@ -62,7 +66,7 @@ class MediaWiki:
 
     def api(self, **params: Any) -> dict[str, Any]:
         query = urllib.parse.urlencode({**params, "format": "json"})
-        with urllib.request.urlopen(f"{self.url}api.php?{query}", timeout=30) as r:  # noqa: S310
+        with urllib.request.urlopen(f"{self.url}api.php?{query}", timeout=30) as r:
             return dict(json.loads(r.read()))
 
     def page_text(self, title: str) -> str | None:

@@ -3,9 +3,8 @@ re-publish (no edit), change, edit conflict, login failure, uploads, hostile tex
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import time
+from datetime import timedelta
 
 import pytest
 
@@ -51,7 +50,7 @@ def test_publish_unchanged_change_and_conflict(store, settings_for, mediawiki):
             return current, base
 
     populate(store, [bug(31, days=1, status="UNCONFIRMED", summary="another one")])
-    with pytest.raises(WikiError, match="(?i)conflict"):
+    with pytest.raises(WikiError, match=r"(?i)conflict"):
         refresh_wiki(settings, store, production=True, now=NOW,
                      client=Interleaved(settings))
     assert "A human's note." in (mediawiki.page_text(PAGE) or "")  # nothing lost

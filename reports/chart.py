@@ -16,6 +16,7 @@ def trend_png(points: Sequence[TrendPoint], *, title: str = "") -> bytes:
 
     matplotlib.use("Agg", force=True)
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     fig = Figure(figsize=(6, 2.4), dpi=100)
     ax = fig.add_subplot(1, 1, 1)
@@ -29,6 +30,8 @@ def trend_png(points: Sequence[TrendPoint], *, title: str = "") -> bytes:
     ax2.plot(xs, [p.open for p in points], color="#1a55a0", marker="o", markersize=3,
              label="open")
     ax.set_xticks(xs, labels, fontsize=7)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax2.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.tick_params(axis="y", labelsize=7)
     ax2.tick_params(axis="y", labelsize=7)
     ax.set_ylabel("new / fixed", fontsize=7)

@@ -49,9 +49,13 @@ def count_text(name: str, c: Count) -> str:
     return f"{name} {c.value} (+{c.added} -{c.removed})"
 
 
+def _filed(days: int) -> str:
+    return "filed today" if days == 0 else f"filed {days} d ago"
+
+
 def details(section_id: str, e: Entry) -> str:
     """The second line of an entry: the facts that section is about."""
-    parts = [e.status.lower().replace("_", " "), f"filed {e.age_days} d ago"]
+    parts = [e.status.lower().replace("_", " "), _filed(e.age_days)]
     if section_id == "claimed" and e.owner:
         stale = ", STALE" if e.stale else ""
         parts = [f"claimed by {inert(e.owner, 80)} for {e.claim_age_days} d{stale}"]
@@ -61,7 +65,7 @@ def details(section_id: str, e: Entry) -> str:
     elif section_id == "waiting":
         parts = [f"waiting {e.waiting_days} d", e.due]
     elif section_id == "in-review":
-        parts = [f"in review {e.review_days} d", f"filed {e.age_days} d ago"]
+        parts = [f"in review {e.review_days} d", _filed(e.age_days)]
     elif section_id == "ci-failures" and e.cells:
         parts = [f"cells: {inert(', '.join(e.cells), 120)}", f"open {e.age_days} d"]
     return "; ".join(parts)

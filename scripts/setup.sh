@@ -17,8 +17,10 @@ apt_runtime=(
   ca-certificates libpq5
   qemu-system-x86 qemu-system-arm gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu
 )
-# Tests: real servers on loopback (dovecot for IMAP, PostgreSQL for the store).
-apt_tests=(dovecot-imapd postgresql)
+# Tests: real servers on loopback (dovecot for IMAP, PostgreSQL for the store, MediaWiki with
+# SQLite served by `php -S` for the wiki page).
+apt_tests=(dovecot-imapd postgresql
+  mediawiki php-cli php-sqlite3 php-mbstring php-xml php-intl)
 
 wanted=("${apt_runtime[@]}")
 [ "$with_tests" = 1 ] && wanted+=("${apt_tests[@]}")

@@ -14,6 +14,8 @@ broken by the table's ``word-break`` style instead of overflowing.
 
 from __future__ import annotations
 
+import functools
+
 from reports.model import DigestModel, Entry, Section
 from reports.render import count_text, excluded_text, headline, response_lines
 from triage.rules.base import sanitize
@@ -28,6 +30,12 @@ def inert(value: object, limit: int = SUMMARY_CHARS) -> str:
     """User text as wiki markup that renders as exactly that text."""
     text = str(sanitize(value, max_length=limit))
     return text.translate(_SPECIAL)
+
+
+@functools.lru_cache(maxsize=1024)
+def _inert_name(value: str) -> str:
+    """Products, components, statuses: a handful of values on thousands of rows."""
+    return inert(value, 60)
 
 
 def _link(model: DigestModel, bug_id: int) -> str:
@@ -49,7 +57,8 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
 
 def _cells(section_id: str, e: Entry) -> list[str]:
     mark = f"'''&#91;{inert(e.mark, 80)}&#93;''' " if e.mark else ""
-    common = [f"{inert(e.product, 60)} / {inert(e.component, 60)}", mark + inert(e.summary)]
+    common = [f"{_inert_name(e.product)} / {_inert_name(e.component)}",
+              mark + inert(e.summary)]
     if section_id == "claimed":
         return [*common, inert(e.owner, 120), str(e.claim_age_days or 0),
                 "'''stale'''" if e.stale else ""]
@@ -61,7 +70,7 @@ def _cells(section_id: str, e: Entry) -> list[str]:
         return [*common, str(e.review_days or 0), str(e.age_days)]
     if section_id == "ci-failures":
         return [*common, inert(", ".join(e.cells), 300), str(e.age_days)]
-    return [*common, inert(e.status, 40), str(e.age_days)]
+    return [*common, _inert_name(e.status), str(e.age_days)]
 
 
 def _table(model: DigestModel, section: Section) -> list[str]:

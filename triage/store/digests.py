@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import and_, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
-from triage.model import Bug, TriageState, bug_from_dict, parse_bz_time, utc
+from triage.model import Bug, Flag, TriageState, bug_from_dict, parse_bz_time, utc
 from triage.rules.base import StateRecord
 from triage.store.tables import BugRow, CiFailure, DecisionRow, DigestSent, TriageStateRow
 
@@ -119,6 +119,14 @@ def _projection_sql(dialect: str, q: DigestQuery) -> tuple[str, str, str]:
         f"(SELECT value FROM json_each({closing})))")
 
 
+def _flags(rows: Sequence[dict[str, Any]]) -> tuple[Flag, ...]:
+    return tuple(Flag(name=f["name"], status=f["status"], setter=f.get("setter", ""),
+                      requestee=f.get("requestee"), id=f.get("id"),
+                      creation_date=parse_bz_time(f.get("creation_date")),
+                      modification_date=parse_bz_time(f.get("modification_date")))
+                 for f in rows)
+
+
 @dataclass(frozen=True)
 class DigestQuery:
     """What the digest asks the store for."""
@@ -166,12 +174,12 @@ def load_inputs(session: Session, q: DigestQuery) -> DigestInputs:
     for (bug_id, summary, product, component, status, resolution, creator, assigned, is_open,
          created, changed, tags, first, closed) in session.execute(projected):
         whiteboard, keywords, flags = json.loads(tags) if tags else ("", [], [])
-        bug = bug_from_dict({
-            "id": bug_id, "summary": summary, "product": product, "component": component,
-            "status": status, "resolution": resolution or "", "creator": creator,
-            "assigned_to": assigned or "", "creation_time": created,
-            "last_change_time": changed, "whiteboard": whiteboard or "",
-            "keywords": keywords or [], "flags": flags or [], "is_open": bool(is_open)})
+        bug = Bug(id=int(bug_id), summary=summary, product=product, component=component,
+                  status=status, resolution=resolution or "", creator=creator,
+                  assigned_to=assigned or "", creation_time=utc(created),
+                  last_change_time=utc(changed), whiteboard=whiteboard or "",
+                  keywords=tuple(keywords or ()), flags=_flags(flags or ()),
+                  is_open=bool(is_open))
         out.first_responses[bug.id] = parse_bz_time(first) if first else None
         if is_open:
             out.open_bugs.append(bug)

@@ -27,6 +27,10 @@ class DigestError(Exception):
     """A digest cannot be built (a bad week, an unreadable preface file)."""
 
 
+class BadWeek(DigestError):
+    """The week asked for is not an ISO week, or is in the future."""
+
+
 def data_clock(settings: Settings, now: datetime | None = None) -> datetime:
     """"Now" for the digest. With a live Bugzilla, the clock. Serving a snapshot (the embedded
     default), the moment the snapshot was taken: its bugs describe the world as of then, and a
@@ -59,7 +63,7 @@ def build_model(settings: Settings, store: Store, *, week: str | None = None,
     try:
         label, as_of = as_of_for(week, settings.digest, data_clock(settings, now))
     except WeekError as exc:
-        raise DigestError(str(exc)) from None
+        raise BadWeek(str(exc)) from None
     params = Params.of(settings)
     since = as_of - timedelta(days=7 * (TREND_WEEKS + 1))
     with _no_gc(), store.session() as s:

@@ -34,13 +34,13 @@ def command() -> None:
 @click.pass_context
 def preview(ctx: click.Context, week: str | None, fmt: str, output: Path | None) -> None:
     """Print the digest as it would be sent now (nothing is sent or recorded)."""
-    from reports.compose import DigestError, build_model, render
+    from reports.compose import BadWeek, DigestError, build_model, render
 
     a = app(ctx)
     try:
         model = build_model(a.settings, a.store, week=week)
     except DigestError as exc:
-        fail(str(exc), EXIT_USAGE if "week" in str(exc) else EXIT_INPUT)
+        fail(str(exc), EXIT_USAGE if isinstance(exc, BadWeek) else EXIT_INPUT)
     if fmt == "wiki":
         from wiki_export.markup import render_wiki
 
@@ -70,7 +70,7 @@ def send(ctx: click.Context, week: str | None, to_maintainer: bool, production: 
     A week's digest is sent at most once, whatever re-runs, restarts or a second service do;
     a held week is not sent. Exit 4 if sending failed (the next run sends it).
     """
-    from reports.compose import DigestError
+    from reports.compose import BadWeek, DigestError
     from reports.send import send_digest
 
     a = app(ctx)
@@ -80,7 +80,7 @@ def send(ctx: click.Context, week: str | None, to_maintainer: bool, production: 
         outcome = send_digest(a.settings, a.store, production=production, week=week,
                               preview=to_maintainer)
     except DigestError as exc:
-        fail(str(exc), EXIT_USAGE if "week" in str(exc) else EXIT_INPUT)
+        fail(str(exc), EXIT_USAGE if isinstance(exc, BadWeek) else EXIT_INPUT)
     if outcome.status == "failed":
         fail(f"digest {outcome.week} not sent: {outcome.error}", EXIT_UNAVAILABLE)
     line = f"digest {outcome.week}: {outcome.status}"

@@ -6,6 +6,7 @@ import click
 
 from triage.cli.common import (
     EXIT_CONFIG,
+    EXIT_INPUT,
     EXIT_UNAVAILABLE,
     EXIT_USAGE,
     app,
@@ -27,7 +28,7 @@ def publish_cmd(ctx: click.Context, week: str | None, production: bool, change_c
     """Render the page; write it to the file (always) and, with wiki.target = "mediawiki" and
     --production, edit the wiki page if its text changed. Exit 4 if the wiki failed (login,
     edit conflict, server down): nothing is lost, the next run retries."""
-    from reports.compose import DigestError
+    from reports.compose import BadWeek, DigestError
     from wiki_export.publish import WikiError
     from wiki_export.refresh import refresh_wiki
 
@@ -35,7 +36,7 @@ def publish_cmd(ctx: click.Context, week: str | None, production: bool, change_c
     try:
         outcome = refresh_wiki(a.settings, a.store, production=production, week=week)
     except DigestError as exc:
-        fail(str(exc), EXIT_USAGE)
+        fail(str(exc), EXIT_USAGE if isinstance(exc, BadWeek) else EXIT_INPUT)
     except WikiError as exc:
         fail(f"wiki: {exc}", EXIT_UNAVAILABLE if exc.retryable else EXIT_CONFIG)
     p = outcome.publish

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import typing
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from reports.compose import RenderedDigest, build_model, render
@@ -45,7 +45,8 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class SendOutcome:
     """``status``: sent, already-sent, recovered (a crash left it unconfirmed: not resent), held,
-    skipped (no change and ``digest.no_change = "skip"``), dry-run, failed."""
+    skipped (no change and ``digest.no_change = "skip"``), busy (another run is sending it),
+    dry-run, failed (the next run, or the service's retry job, sends it)."""
 
     week: str
     status: str
@@ -57,6 +58,23 @@ class SendOutcome:
     @property
     def ok(self) -> bool:
         return self.status != "failed"
+
+
+# Longer than any send can take (SMTP timeouts included): a claim this old belongs to a dead run.
+SENDING_STALE_AFTER = timedelta(minutes=15)
+
+
+def pending_retry(store: Store, week: str, *, now: datetime | None = None,
+                  stale_after: timedelta = SENDING_STALE_AFTER) -> bool:
+    """True when this week's digest was attempted and not finished: the send failed (SMTP
+    down), or a run died while sending. The service's retry job sends it then."""
+    now = now or datetime.now(UTC)
+    with store.session() as s:
+        row = digest_rows.get(s, "mail", week)
+    if row is None:
+        return False
+    return row.status == digest_rows.FAILED or (
+        row.status == digest_rows.PLANNED and now - row.created_at >= stale_after)
 
 
 def mail_key(week: str, kind: str = "mail") -> str:
@@ -92,9 +110,17 @@ def _writer(settings: Settings, store: Store, transport: MailTransport | None) -
 
 def send_digest(settings: Settings, store: Store, *, production: bool, week: str | None = None,
                 now: datetime | None = None, transport: MailTransport | None = None,
-                preview: bool = False) -> SendOutcome:
+                preview: bool = False, stale_after: timedelta = SENDING_STALE_AFTER
+                ) -> SendOutcome:
     """Send (or, in a dry run, write out) the digest of ``week`` (default: this week), or the
-    maintainer's preview of it with ``preview``."""
+    maintainer's preview of it with ``preview``.
+
+    Two services, or a job overlapping a manual run, cannot both send: the week's ``digests``
+    row is claimed with an atomic insert or conditional update before the Writer records its
+    key; a run that finds a fresh claim answers ``busy``. A claim older than ``stale_after``
+    belongs to a run that died: with the Writer's key recorded the mail may be out (counted as
+    sent); without it nothing left, and the claim is taken over.
+    """
     model = build_model(settings, store, week=week, now=now)
     week = model.week
     kind = "preview" if preview else "mail"
@@ -125,9 +151,15 @@ def send_digest(settings: Settings, store: Store, *, production: bool, week: str
         return SendOutcome(week, "dry-run", message_id, transport_.path_for(message_id),
                            digest=rendered)
     stored_model = model_to_dict(model)
-    if action_status in (*ledger.UNFINISHED, ledger.CONFIRMED):
-        # Recorded before sending, never confirmed as a digest: a crash came after the send may
-        # have happened. Readers may have it: record it as sent, with the model planned then.
+    clock = datetime.now(UTC)
+    sending = row is not None and row.status == digest_rows.PLANNED
+    if sending and row is not None and clock - row.created_at < stale_after:
+        # Another run (a second service, an overlapping job) is sending it right now.
+        return SendOutcome(week, "busy", row.message_id)
+    if action_status == ledger.CONFIRMED or (sending and action_status in ledger.UNFINISHED):
+        # The key was recorded before sending and the run stopped before the digest was marked
+        # sent: the mail may be out, and a mail cannot be looked up. Never twice: count it as
+        # sent, with the model planned then.
         with store.session() as s:
             if action_status != ledger.CONFIRMED:
                 ledger.mark_confirmed(s, key)
@@ -136,12 +168,16 @@ def send_digest(settings: Settings, store: Store, *, production: bool, week: str
         log.warning("digest %s: a previous run recorded it before sending and stopped; "
                     "counted as sent, not sent again", key)
         return SendOutcome(week, "recovered", message_id)
-    with store.session() as s:
-        digest_rows.record(s, kind, week, digest_rows.PLANNED, model=stored_model,
-                           message_id=message_id)
+    if not digest_rows.claim(store, kind, week, model=stored_model, message_id=message_id,
+                             now=clock, expected=row.status if row is not None else None,
+                             expected_at=row.created_at if row is not None else None):
+        return SendOutcome(week, "busy", message_id)
     outcome = _writer(settings, store, transport).apply(change)
     if outcome.status not in ("confirmed", "already-done", "already-applied"):
         log.error("digest %s not sent: %s", key, outcome.error)
+        with store.session() as s:
+            digest_rows.record(s, kind, week, digest_rows.FAILED, model=stored_model,
+                               message_id=message_id)
         return SendOutcome(week, "failed", message_id, error=outcome.error, digest=rendered)
     with store.session() as s:
         digest_rows.record(s, kind, week, digest_rows.SENT, model=stored_model,

@@ -275,6 +275,26 @@ def digest_job(config_path: str | None = None, preview: bool = False) -> None:
                     preview=preview)
 
 
+def digest_retry_job(config_path: str | None = None) -> None:
+    """Every few minutes: if this week's digest was attempted and not finished (SMTP was
+    down, or the service died while sending), send it now. A single read when there is
+    nothing to do, and no run recorded then."""
+    from reports.compose import data_clock
+    from reports.send import pending_retry
+    from reports.weeks import iso_week
+
+    settings = load_settings(config_path)
+    store = open_store(settings)
+    try:
+        week = iso_week(data_clock(settings), settings.digest.timezone)
+        if not pending_retry(store, week):
+            return
+    finally:
+        store.dispose()
+    with _scheduled(config_path, "digest-retry") as (settings, store, report):
+        digest_step(settings, store, report, production=settings.writes_enabled())
+
+
 def wiki_job(config_path: str | None = None) -> None:
     with _scheduled(config_path, "wiki") as (settings, store, report):
         wiki_step(settings, store, report, production=settings.writes_enabled())
@@ -299,6 +319,8 @@ def service_jobs(settings: Settings, config_path: str | None) -> list[JobSpec]:
         jobs.append(JobSpec(id="digest-preview", func="triage.jobs:digest_job",
                             cron=cron_for(d.day, d.time, d.preview_hours),
                             kwargs={**args, "preview": True}, timezone=d.timezone))
+    jobs.append(JobSpec(id="digest-retry", func="triage.jobs:digest_retry_job",
+                        interval_seconds=10 * 60, kwargs=args))
     hh, mm = (int(x) for x in settings.wiki.refresh_time.split(":"))
     jobs.append(JobSpec(id="wiki", func="triage.jobs:wiki_job", cron=f"{mm} {hh} * * *",
                         kwargs=args, timezone=d.timezone))

@@ -4,10 +4,13 @@ text part that stands alone; sent once per week across re-runs, an SMTP outage a
 from __future__ import annotations
 
 import re
+import threading
+import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from reports.send import hold, send_digest
+from reports.send import hold, pending_retry, send_digest
 from tests.digest.world import HOSTILE, NOW, bug, populate, standard_bugs
 from wiki_export.markup import render_wiki
 
@@ -56,6 +59,7 @@ def test_smtp_down_at_send_time_then_sent_once(store, settings_for, smtp_server)
     smtp_server.stop()
     down = send_digest(settings, store, production=True, now=NOW)
     assert down.status == "failed" and "cannot send" in down.error
+    assert pending_retry(store, "2026-W49")  # the service's retry job will send it
     smtp_server.start()
     assert send_digest(settings, store, production=True, now=NOW).status == "sent"
     assert send_digest(settings, store, production=True, now=NOW).status == "already-sent"
@@ -78,8 +82,34 @@ def test_crash_between_sending_and_recording_sends_no_second_mail(store, setting
         send_digest(settings, store, production=True, now=NOW)
     monkeypatch.setattr(actions, "mark_sent", real)
     assert len(smtp_server.wait_for(1)) == 1
-    assert send_digest(settings, store, production=True, now=NOW).status == "recovered"
+    # Right after, the claim is fresh: it could be another service still sending.
+    assert send_digest(settings, store, production=True, now=NOW).status == "busy"
+    assert pending_retry(store, "2026-W49", now=datetime.now(UTC) + timedelta(hours=1))
+    later = send_digest(settings, store, production=True, now=NOW, stale_after=timedelta(0))
+    assert later.status == "recovered"
     assert send_digest(settings, store, production=True, now=NOW).status == "already-sent"
+    assert len(smtp_server.messages) == 1
+    assert not pending_retry(store, "2026-W49", now=datetime.now(UTC) + timedelta(hours=1))
+
+
+def test_two_services_sending_at_once_send_one_mail(store, settings_for, smtp_server):
+    populate(store)
+    settings = _settings(settings_for, smtp_server)
+    barrier = threading.Barrier(3)
+    outcomes: list[str] = []
+
+    def service() -> None:
+        barrier.wait()
+        outcomes.append(send_digest(settings, store, production=True, now=NOW).status)
+
+    threads = [threading.Thread(target=service) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(outcomes).count("sent") == 1, outcomes
+    assert set(outcomes) <= {"sent", "busy", "already-sent"}, outcomes
+    time.sleep(0.5)
     assert len(smtp_server.messages) == 1
 
 
@@ -92,7 +122,6 @@ def test_hold_dry_run_and_no_change_skip(store, settings_for, smtp_server):
     assert hold(store, "2026-W49")
     assert send_digest(settings, store, production=True, now=NOW).status == "held"
     assert smtp_server.messages == []
-    from datetime import timedelta
     assert send_digest(settings, store, production=True,
                        now=NOW - timedelta(days=7)).status == "sent"
     # Bug 4 was filed since W48: W50 differs and is sent; W51 has nothing new: skipped.

@@ -143,3 +143,32 @@ def test_status_shows_a_failed_jobs_error(tmp_path: Path) -> None:
     assert rows["wiki"]["last_error"] == "WikiError: wiki login refused"
     text = CliRunner().invoke(main, ["--config", str(config), "status"]).output
     assert "wiki login refused" in text and "has not run" in text
+
+
+def test_scheduled_digest_with_smtp_down_is_retried_once_it_is_back(tmp_path: Path,
+                                                                    smtp_server) -> None:
+    from triage.jobs import digest_job, digest_retry_job
+
+    state = tmp_path / "state"
+    config = tmp_path / "xentriage.toml"
+    config.write_text(f'[general]\nstate_dir = "{state}"\n[safety]\nproduction = true\n'
+                      + smtp_server.toml() + '\n[digest]\nto = ["devel@example.org"]\n',
+                      encoding="utf-8")
+    url = f"sqlite:///{state / 'xentriage.sqlite3'}"
+    smtp_server.stop()
+    digest_job(str(config))
+    digest_retry_job(str(config))  # still down: fails again, nothing lost
+    smtp_server.start()
+    digest_retry_job(str(config))
+    digest_retry_job(str(config))  # nothing left to do: no run recorded
+    assert len(smtp_server.wait_for(1)) == 1
+    store = Store(url)
+    with store.session() as s:
+        runs = [(r.kind, r.outcome) for r in s.scalars(select(Run).order_by(Run.id))
+                if r.kind.startswith("job:digest")]
+    store.dispose()
+    assert runs == [("job:digest", "failed"), ("job:digest-retry", "failed"),
+                    ("job:digest-retry", "ok")]
+    rows = _status(config)
+    assert rows["digest-retry"]["result"] == "ok" and "cannot send" in rows["digest"][
+        "last_error"]

@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, literal_column, or_, select
+from sqlalchemy import and_, func, literal_column, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from triage.model import Bug, Flag, TriageState, bug_from_dict, parse_bz_time, utc
 from triage.rules.base import StateRecord
+from triage.store.db import Store
 from triage.store.tables import BugRow, CiFailure, DecisionRow, DigestSent, TriageStateRow
 
 PLANNED = "planned"
@@ -32,6 +34,7 @@ SENT = "sent"
 HELD = "held"
 SKIPPED = "skipped"
 WRITTEN = "written"
+FAILED = "failed"
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class StoredDigest:
     message_id: str
     model: dict[str, Any]
     sent_at: datetime | None
+    created_at: datetime  # for a mail row: when the current attempt claimed it
 
 
 @dataclass
@@ -226,7 +230,8 @@ def load_inputs(session: Session, q: DigestQuery) -> DigestInputs:
 
 def _stored(row: DigestSent) -> StoredDigest:
     return StoredDigest(row.key, row.key.partition(":")[2], row.status, row.message_id or "",
-                        dict(row.payload or {}), utc(row.sent_at) if row.sent_at else None)
+                        dict(row.payload or {}), utc(row.sent_at) if row.sent_at else None,
+                        utc(row.created_at))
 
 
 def last_sent(session: Session, *, before_week: str) -> StoredDigest | None:
@@ -257,6 +262,28 @@ def record(session: Session, kind: str, week: str, status: str, *, model: dict[s
     row.message_id = message_id or row.message_id or ""
     if status in (SENT, WRITTEN):
         row.sent_at = now
+
+
+def claim(store: Store, kind: str, week: str, *, model: dict[str, Any], message_id: str,
+          now: datetime, expected: str | None, expected_at: datetime | None) -> bool:
+    """Take the week's row for sending (status ``planned``), atomically: an insert when there
+    is none (a concurrent insert loses on the primary key), else a conditional update from the
+    state the caller saw (``expected`` at ``expected_at``). False: another run got there."""
+    key = f"{kind}:{week}"
+    try:
+        with store.session() as s:
+            if expected is None:
+                s.add(DigestSent(key=key, kind=kind, status=PLANNED, message_id=message_id,
+                                 payload=model, created_at=now))
+                s.flush()
+                return True
+            result = s.execute(
+                update(DigestSent).where(DigestSent.key == key, DigestSent.status == expected,
+                                         DigestSent.created_at == expected_at)
+                .values(status=PLANNED, payload=model, message_id=message_id, created_at=now))
+            return bool(getattr(result, "rowcount", 0) == 1)
+    except IntegrityError:
+        return False
 
 
 def recent(session: Session, limit: int = 20) -> list[StoredDigest]:

@@ -152,3 +152,42 @@ def test_hostile_strings_are_inert_everywhere(store, settings_for, smtp_server):
     for bad in ("<script", "[[Category", "{{template", "</nowiki>", "~~~~", "__NOTOC__",
                 "\r", "\u202e"):
         assert bad not in wiki, bad
+
+
+def test_long_summaries_hostile_names_and_preface(store, settings_for, smtp_server, tmp_path):
+    preface = tmp_path / "preface.txt"
+    preface.write_text("<b>Release week</b>: please look at [[Category:x]] {{t}}.\r\n\r\n"
+                       "Second \u202eparagraph " + "Z" * 120 + "\n", encoding="utf-8")
+    bugs = [*standard_bugs(), bug(50, days=1, status="UNCONFIRMED", summary="x" * 10_000),
+            bug(51, days=3, status="IN_PROGRESS", summary="claimed by a hostile name",
+                assigned="evil\u202e<script>@example.org")]
+    populate(store, bugs)
+    settings = _settings(settings_for, smtp_server, f'preface_file = "{preface}"\n')
+    assert send_digest(settings, store, production=True, now=NOW).status == "sent"
+    (msg,) = smtp_server.wait_for(1)
+    text = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    assert all(len(line) <= 72 for line in text.splitlines())
+    assert "Release week" in text.splitlines()[2]  # the preface comes first
+    assert len(text) < 20_000 and "x" * 60 in text and "x…" in text  # cut, not 10,000 chars
+    assert "<b>Release week</b>" not in html and "&lt;b&gt;Release week" in html
+    assert "\u202e" not in text + html and "<script>@" not in html
+
+
+def test_no_change_week_sends_a_short_mail_and_preview_goes_to_the_maintainer(
+        store, settings_for, smtp_server):
+    populate(store, [bug(1, days=40, whiteboard="[xt:open-for-dev]")])
+    settings = _settings(settings_for, smtp_server, 'maintainer = "lead@example.org"\n')
+    preview = send_digest(settings, store, production=True, now=NOW - timedelta(days=7),
+                          preview=True)
+    assert preview.status == "sent"
+    (first,) = smtp_server.wait_for(1)
+    assert first["To"] == "lead@example.org" and first["Subject"].startswith("[preview] ")
+    assert send_digest(settings, store, production=True,
+                       now=NOW - timedelta(days=7)).status == "sent"
+    quiet = send_digest(settings, store, production=True, now=NOW)
+    assert quiet.status == "sent"
+    msgs = smtp_server.wait_for(3)
+    assert msgs[2]["Subject"].endswith("no change")
+    body = msgs[2].get_body(("plain",)).get_content()
+    assert "Nothing changed since the last digest." in body and "Needs a developer" not in body

@@ -14,7 +14,7 @@ import statistics
 import typing
 from bisect import bisect_left
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from reports.diff import apply_previous
@@ -314,4 +314,4 @@ def _trend(bugs: list[Bug], closed: dict[int, datetime], p: Params, as_of: datet
     return tuple(points)
 
 
-__all__ = ["Params", "bug_url", "build_digest", "place", "replace"]
+__all__ = ["Params", "bug_url", "build_digest", "place"]

@@ -75,5 +75,8 @@ def populate(store: Store, bugs: list[Bug] | None = None) -> None:
             save_decisions(s, None, [
                 (Decision(8, "corporate", "corporate", "domain", TriageState.EXCLUDED,
                           {"organisation": "Citrix"}), True),
-                (Decision(9, "corporate", "project", "project account", TriageState.EXCLUDED,
-                          {"organisation": "Xen Project"}), True)], NOW)
+                # A class recorded as a detail (an account class the org map gives) wins over
+                # the outcome.
+                (Decision(9, "corporate", "corporate", "project account", TriageState.EXCLUDED,
+                          {"organisation": "Xen Project", "account_class": "project"}), True)],
+                NOW)

@@ -35,6 +35,7 @@ HELD = "held"
 SKIPPED = "skipped"
 WRITTEN = "written"
 FAILED = "failed"
+CLASS_DETAILS = ("account_class", "class")
 
 
 @dataclass(frozen=True)
@@ -218,8 +219,12 @@ def load_inputs(session: Session, q: DigestQuery) -> DigestInputs:
     for bug_id, rule, outcome, details in session.execute(
             select(DecisionRow.bug_id, DecisionRow.rule, DecisionRow.outcome,
                    DecisionRow.details).where(DecisionRow.id.in_(newest))):
-        org = str((details or {}).get("organisation", ""))
-        out.exclusions[int(bug_id)] = Exclusion(int(bug_id), rule, outcome, org)
+        details = details or {}
+        org = str(details.get("organisation", ""))
+        # The class a rule gives the account (corporate, project, ...): a detail when the rule
+        # records one, else the decision's outcome.
+        label = next((str(details[k]) for k in CLASS_DETAILS if details.get(k)), outcome)
+        out.exclusions[int(bug_id)] = Exclusion(int(bug_id), rule, label, org)
     out.ci_failures = [
         CiFailureRecord(r.signature, r.stage, r.first_line, tuple(str(c) for c in r.cells or ()),
                         r.bug_id, utc(r.first_seen), utc(r.last_seen))

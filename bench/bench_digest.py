@@ -123,14 +123,14 @@ def time_digest(settings, store: Store, repeat: int, clock) -> dict[str, float]:
 def time_whole_reads(settings, store: Store, repeat: int, clock) -> float:  # type: ignore[no-untyped-def]
     """The model the straightforward way, for the ratio: every bug read whole and every fact
     computed in Python (what ``load_inputs`` avoids)."""
+    import gc
+
     from sqlalchemy import or_, select
 
     from reports.build import TREND_WEEKS, Params, build_digest
     from triage.model import bug_from_dict
     from triage.store import digests as digest_rows
     from triage.store.tables import BugRow
-
-    import gc
 
     best = float("inf")
     for _ in range(repeat):

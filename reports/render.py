@@ -123,16 +123,21 @@ def excluded_text(model: DigestModel) -> str:
 
 
 def response_lines(model: DigestModel) -> list[str]:
+    """The response-time sentences wrapped for the text part."""
+    return [line for sentence in response_sentences(model)
+            for line in wrap(sentence, indent="  ")]
+
+
+def response_sentences(model: DigestModel) -> list[str]:
     r = model.response
     oldest = (f" (oldest #{r.oldest_unanswered_id}, {r.oldest_unanswered_days} d)"
               if r.oldest_unanswered_id is not None else "")
     this = "n/a" if r.median_hours_this_week is None else f"{r.median_hours_this_week} h"
     before = "n/a" if r.median_hours_before is None else f"{r.median_hours_before} h"
     return [
-        *wrap(f"community bugs with no human response: {r.unanswered}{oldest}", indent="  "),
-        *wrap(f"median filing to first response: {this} this week "
-              f"({_bugs(r.responses_this_week)}), {before} in the 8 weeks before "
-              f"({_bugs(r.responses_before)})", indent="  "),
+        f"community bugs with no human response: {r.unanswered}{oldest}",
+        f"median filing to first response: {this} this week ({_bugs(r.responses_this_week)}), "
+        f"{before} in the 8 weeks before ({_bugs(r.responses_before)})",
     ]
 
 
@@ -161,6 +166,7 @@ def _common(model: DigestModel, cap: int, wiki_url: str, optout: str) -> dict[st
             "excluded": excluded_text(model),
             "excluded_lines": wrap(excluded_text(model), indent="    ", first="  "),
             "response": response_lines(model),
+            "response_sentences": response_sentences(model),
             "as_of": f"{model.as_of:%Y-%m-%d %H:%M} UTC"}
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 
 from reports.model import DigestModel, Entry, Section
-from reports.render import count_text, excluded_text, headline, response_lines
+from reports.render import count_text, excluded_text, headline, response_sentences
 from triage.rules.base import sanitize
 
 SUMMARY_CHARS = 300
@@ -97,7 +97,7 @@ def render_wiki(model: DigestModel, *, chart_file: str = "") -> str:
         out.append("")
     out += ["== Counts ==", f"* {inert(headline(model), 400)}",
             f"* {inert(excluded_text(model), 2000)}",
-            *(f"* {inert(line.strip(), 400)}" for line in response_lines(model)), ""]
+            *(f"* {inert(line, 400)}" for line in response_sentences(model)), ""]
     out += ["== Trend, last 12 weeks =="]
     if chart_file:
         out.append(f"[[File:{inert(chart_file, 200)}|600px|open, new and fixed bugs per week]]")

@@ -3,7 +3,9 @@
 #   1. the triage cycle: ingest the bundled list archive, sync the bundled Bugzilla snapshot into
 #      the SQLite store in ./var, run the rules over every open bug (a dry run: the plan is
 #      printed, nothing is written anywhere), and show what the store holds;
-#   2. the CI farm: a local Buildbot master and worker on 127.0.0.1 build and boot every cell of
+#   2. this week's digest (of the bundled snapshot's week) rendered into the dry-run outbox as the
+#      .eml the list would get, and the wiki page into a file; their paths and a summary;
+#   3. the CI farm: a local Buildbot master and worker on 127.0.0.1 build and boot every cell of
 #      ci/matrix.toml (the fixture unikernel tree), print the result matrix, and stop.
 # Point it at your own Bugzilla / list / tree with a configuration file: see README.md.
 set -euo pipefail
@@ -15,6 +17,12 @@ echo "== triage cycle (dry run)"
 "$xt" run
 echo "== what the store holds (open bugs)"
 "$xt" bugs --open --limit 20
+
+echo "== weekly digest (dry run: written to the outbox, not sent) and the wiki page (a file)"
+"$xt" digest send
+"$xt" wiki publish
+echo "== digest summary"
+"$xt" digest preview 2>/dev/null | sed -n '1,/^Trend/p' | sed '$d'
 
 echo "== CI farm: local master + worker, full matrix"
 "$xt" farm down >/dev/null 2>&1 || true

@@ -18,11 +18,14 @@ apt_runtime=(
   ca-certificates libpq5
   qemu-system-x86 qemu-system-arm gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu
 )
-# Tests: real servers on loopback (dovecot for IMAP, PostgreSQL for the store), and Debian's
-# headless Chromium for the web view's browser tests (driven by Playwright with
-# executable_path=/usr/bin/chromium; Playwright's own browser download is never used), with
-# DejaVu for the state symbols the pages print (installs here skip recommended packages).
-apt_tests=(dovecot-imapd postgresql chromium chromium-driver fonts-dejavu-core)
+# Tests: real servers on loopback (dovecot for IMAP, PostgreSQL for the store, MediaWiki with
+# SQLite served by `php -S` for the wiki page), and Debian's headless Chromium for the web view's
+# browser tests (driven by Playwright with executable_path=/usr/bin/chromium; Playwright's own
+# browser download is never used), with DejaVu for the state symbols the pages print (installs
+# here skip recommended packages).
+apt_tests=(dovecot-imapd postgresql
+  mediawiki php-cli php-sqlite3 php-mbstring php-xml php-intl
+  chromium chromium-driver fonts-dejavu-core)
 
 wanted=("${apt_runtime[@]}")
 [ "$with_tests" = 1 ] && wanted+=("${apt_tests[@]}")

@@ -33,6 +33,7 @@ pytest_plugins = [
         "tests.support.postgres",
         "tests.support.imap_server",
         "tests.support.smtp_server",
+        "tests.support.mediawiki",
     )
     if _available(p)
 ]

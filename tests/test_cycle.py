@@ -25,7 +25,7 @@ def test_run_on_embedded_defaults_ingests_syncs_and_plans_without_writing(tmp_pa
     monkeypatch.delenv("XENTRIAGE_CONFIG", raising=False)
     first = xt("run")
     assert first.exit_code == 0, first.output
-    assert "mail: sample_bugs_list.mbox: 205 new messages, 205 processed" in first.output
+    assert "mail: sample_bugs_list.mbox: 215 new messages, 215 processed" in first.output
     assert "0 quarantined" in first.output
     assert "sync: full sync" in first.output
     assert "triage: dry run, daily pass over every open bug" in first.output
@@ -38,7 +38,7 @@ def test_run_on_embedded_defaults_ingests_syncs_and_plans_without_writing(tmp_pa
 
     store = Store(f"sqlite:///{tmp_path / 'var' / 'xentriage.sqlite3'}")
     with store.session() as s:
-        assert s.scalar(select(func.count()).select_from(MailMessage)) == 205
+        assert s.scalar(select(func.count()).select_from(MailMessage)) == 215
         statuses = set(s.scalars(select(ActionRow.status)))
     store.dispose()
     assert statuses <= {"dry-run"}  # nothing left the machine

@@ -218,6 +218,53 @@ class NagSettings:
 
 
 @dataclass
+class DigestSettings:
+    """The weekly open-bug digest (``reports/``): who gets it, when, how long it is."""
+
+    to: list[str] = field(default_factory=lambda: ["xen-devel@lists.xenproject.org"])
+    # When the service sends it: weekday (mon..sun) and local time in ``timezone``.
+    day: str = "mon"
+    time: str = "09:00"
+    timezone: str = "UTC"
+    # Entries listed per section in the mail; the rest are on the wiki page.
+    max_entries: int = 10
+    # A maintainer's text file put at the top of the mail and the page (optional).
+    preface_file: Path | None = None
+    # When nothing changed since the last digest that was sent: "send" a short mail or "skip".
+    no_change: str = "send"
+    # Send a preview to ``maintainer`` this many hours before (0: no preview).
+    preview_hours: int = 0
+    maintainer: str = ""
+    # A link to the previous digest: a list-archive URL with {message_id} (empty: the id only).
+    archive_url: str = ""
+    # The wiki page's URL, named in the mail ("N more on the wiki page").
+    wiki_url: str = ""
+    # Base of bug links; "" derives it from bugzilla.url (else the Xen Project's Bugzilla).
+    bug_url: str = ""
+
+
+@dataclass
+class WikiSettings:
+    """The wiki page (``wiki_export/``): a file (the embedded default) or a MediaWiki page."""
+
+    target: str = "file"  # file | mediawiki
+    # The file written with target = "file" (and always by `wiki publish` as a copy);
+    # empty: <state_dir>/wiki/digest.wiki.
+    file: Path | None = None
+    # The wiki's base URL, where api.php lives, e.g. https://wiki.xenproject.org/w/
+    url: str = ""
+    page: str = "Xen bugs/Weekly digest"
+    user: str = ""  # a bot-password login, "User@botname"
+    password_env: str = "XENTRIAGE_WIKI_PASSWORD"  # noqa: S105 - a variable name
+    password_file: Path | None = None
+    uploads: bool = False  # upload the trend chart as a file and show it on the page
+    chart_name: str = "Xen bugs weekly trend.png"
+    timeout_seconds: float = 30.0
+    # Daily refresh time of the page (in digest.timezone); it is also refreshed after a digest.
+    refresh_time: str = "06:00"
+
+
+@dataclass
 class Settings:
     general: GeneralSettings = field(default_factory=GeneralSettings)
     safety: SafetySettings = field(default_factory=SafetySettings)
@@ -227,6 +274,8 @@ class Settings:
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     orgs: OrgSettings = field(default_factory=OrgSettings)
     nag: NagSettings = field(default_factory=NagSettings)
+    digest: DigestSettings = field(default_factory=DigestSettings)
+    wiki: WikiSettings = field(default_factory=WikiSettings)
     # Per-rule tables ([rules.<name>]); each rule validates its own table (triage.rules).
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -253,6 +302,9 @@ class Settings:
     def smtp_password(self) -> Secret:
         return Secret("smtp.password", env=self.smtp.password_env, file=self.smtp.password_file)
 
+    def wiki_password(self) -> Secret:
+        return Secret("wiki.password", env=self.wiki.password_env, file=self.wiki.password_file)
+
     def writes_enabled(self, production_flag: bool | None = None) -> bool:
         """Writes happen only in production mode and never with the kill switch on."""
         wanted = self.safety.production if production_flag is None else production_flag
@@ -260,6 +312,26 @@ class Settings:
 
 
 # --- loading -----------------------------------------------------------------------------------
+
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _check_time(value: str) -> str | None:
+    hh, _, mm = value.partition(":")
+    if hh.isdigit() and mm.isdigit() and len(mm) == 2 and int(hh) < 24 and int(mm) < 60:
+        return None
+    return "must be HH:MM (24-hour)"
+
+
+def _check_timezone(value: str) -> str | None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return "must be an IANA time zone such as UTC or Europe/London"
+    return None
+
 
 _VALIDATORS: dict[str, typing.Callable[[Any], str | None]] = {
     "general.log_level": lambda v: None
@@ -280,6 +352,18 @@ _VALIDATORS: dict[str, typing.Callable[[Any], str | None]] = {
     "smtp.transport": lambda v: None if v in {"smtp", "outbox"} else "must be smtp or outbox",
     "smtp.port": lambda v: None if 1 <= v <= 65535 else "must be 1..65535",
     "smtp.timeout_seconds": lambda v: None if v > 0 else "must be > 0",
+    "digest.day": lambda v: None if v in _WEEKDAYS else "must be one of " + ", ".join(_WEEKDAYS),
+    "digest.time": lambda v: _check_time(v),
+    "digest.timezone": lambda v: _check_timezone(v),
+    "digest.max_entries": lambda v: None if 1 <= v <= 1000 else "must be 1..1000",
+    "digest.no_change": lambda v: None if v in {"send", "skip"} else "must be send or skip",
+    "digest.preview_hours": lambda v: None if 0 <= v <= 144 else "must be 0..144",
+    "digest.maintainer": lambda v: None if not v or "@" in v else "must be an email address",
+    "wiki.target": lambda v: None if v in {"file", "mediawiki"} else "must be file or mediawiki",
+    "wiki.url": lambda v: None if not v or v.startswith(("http://", "https://"))
+    else "must be an http(s) URL",
+    "wiki.refresh_time": lambda v: _check_time(v),
+    "wiki.timeout_seconds": lambda v: None if v > 0 else "must be > 0",
 }
 
 

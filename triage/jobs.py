@@ -160,23 +160,58 @@ def run_cycle(settings: Settings, store: Store, *, production: bool, all_open: b
 
 
 @contextmanager
-def _scheduled(config_path: str | None) -> Iterator[tuple[Settings, Store, CycleReport]]:
+def _scheduled(config_path: str | None, job: str = ""
+               ) -> Iterator[tuple[Settings, Store, CycleReport]]:
     """Settings, a migrated store and a report for one scheduled run; logs what the run did and
-    releases the store's connections whatever happened."""
+    releases the store's connections whatever happened. With ``job``, the run is recorded in
+    the store's ``runs`` table as ``job:<id>`` (start, finish, outcome, the error if any), which
+    is what ``xentriage status`` shows."""
     settings = load_settings(config_path)
     store = open_store(settings)
     report = CycleReport()
+    run_id = None
+    if job:
+        run_id = record_job_start(store, job, production=settings.writes_enabled())
     try:
-        yield settings, store, report
+        try:
+            yield settings, store, report
+        except Exception as exc:
+            if run_id is not None:
+                record_job_finish(store, run_id, "failed", {"error": f"{type(exc).__name__}: "
+                                                                     f"{exc}"})
+            raise
         if report.aborted:
             log.error("triage run aborted: %s", report.aborted)
         log.info("; ".join(report.lines + report.failures))
+        if run_id is not None:
+            outcome = "aborted" if report.aborted else "failed" if report.failures else "ok"
+            record_job_finish(store, run_id, outcome, {
+                "lines": report.lines, "error": "; ".join(report.failures) or report.aborted})
     finally:
         store.dispose()
 
 
+def record_job_start(store: Store, job: str, *, production: bool) -> int:
+    """A scheduled job's run in the ``runs`` table (kind ``job:<id>``)."""
+    from datetime import UTC, datetime
+
+    from triage.store.decisions import start_run
+
+    with store.session() as s:
+        return start_run(s, f"job:{job}", production=production, now=datetime.now(UTC))
+
+
+def record_job_finish(store: Store, run_id: int, outcome: str, summary: dict[str, Any]) -> None:
+    from datetime import UTC, datetime
+
+    from triage.store.decisions import finish_run
+
+    with store.session() as s:
+        finish_run(s, run_id, outcome, summary, datetime.now(UTC))
+
+
 def sync_job(config_path: str | None = None) -> None:
-    with _scheduled(config_path) as (settings, store, report):
+    with _scheduled(config_path, "sync") as (settings, store, report):
         sync(settings, store, report)
 
 
@@ -184,15 +219,85 @@ def triage_job(config_path: str | None = None, all_open: bool = False) -> dict[s
     """The queue every few minutes; with ``all_open`` the daily pass. Production only if the
     configuration says so (``safety.production``): a scheduler has no command line. Returns the
     run's summary; an aborted run is logged as an error (the cap held), not raised."""
-    with _scheduled(config_path) as (settings, store, report):
+    job = "triage-daily" if all_open else "triage-queue"
+    with _scheduled(config_path, job) as (settings, store, report):
         triage_pass(settings, store, report, production=settings.safety.production,
                     all_open=all_open)
     return report.triage_summary
 
 
 def archive_job(config_path: str | None = None) -> None:
-    with _scheduled(config_path) as (settings, store, report):
+    with _scheduled(config_path, "mail-archive") as (settings, store, report):
         ingest_archive(settings, store, report)
+
+
+def digest_step(settings: Settings, store: Store, report: CycleReport, *, production: bool,
+                preview: bool = False, week: str | None = None) -> None:
+    """Send this week's digest (or the maintainer's preview), then refresh the wiki page."""
+    from reports.compose import DigestError
+    from reports.send import send_digest
+
+    step = "digest-preview" if preview else "digest"
+    try:
+        outcome = send_digest(settings, store, production=production, preview=preview,
+                              week=week)
+    except DigestError as exc:
+        report.fail(step, str(exc))
+        return
+    where = f" ({outcome.path})" if outcome.path else ""
+    if outcome.status == "failed":
+        report.fail(step, f"{outcome.week}: {outcome.error}")
+    else:
+        report.add(step, f"{outcome.week}: {outcome.status}{where}")
+    if not preview and outcome.status in ("sent", "dry-run", "recovered"):
+        wiki_step(settings, store, report, production=production, week=week)
+
+
+def wiki_step(settings: Settings, store: Store, report: CycleReport, *, production: bool,
+              week: str | None = None) -> None:
+    from reports.compose import DigestError
+    from wiki_export.publish import WikiError
+    from wiki_export.refresh import refresh_wiki
+
+    try:
+        outcome = refresh_wiki(settings, store, production=production, week=week)
+    except (WikiError, DigestError) as exc:
+        report.fail("wiki", str(exc))
+        return
+    report.add("wiki", f"{outcome.week}: {outcome.publish.status} ({outcome.summary}); "
+                       f"file {outcome.publish.file}")
+
+
+def digest_job(config_path: str | None = None, preview: bool = False) -> None:
+    with _scheduled(config_path, "digest-preview" if preview else "digest") as (
+            settings, store, report):
+        digest_step(settings, store, report, production=settings.writes_enabled(),
+                    preview=preview)
+
+
+def digest_retry_job(config_path: str | None = None) -> None:
+    """Every few minutes: if this week's digest was attempted and not finished (SMTP was
+    down, or the service died while sending), send it now. A single read when there is
+    nothing to do, and no run recorded then."""
+    from reports.compose import data_clock
+    from reports.send import pending_retry
+    from reports.weeks import iso_week
+
+    settings = load_settings(config_path)
+    store = open_store(settings)
+    try:
+        week = iso_week(data_clock(settings), settings.digest.timezone)
+        if not pending_retry(store, week):
+            return
+    finally:
+        store.dispose()
+    with _scheduled(config_path, "digest-retry") as (settings, store, report):
+        digest_step(settings, store, report, production=settings.writes_enabled())
+
+
+def wiki_job(config_path: str | None = None) -> None:
+    with _scheduled(config_path, "wiki") as (settings, store, report):
+        wiki_step(settings, store, report, production=settings.writes_enabled())
 
 
 def service_jobs(settings: Settings, config_path: str | None) -> list[JobSpec]:
@@ -205,6 +310,20 @@ def service_jobs(settings: Settings, config_path: str | None) -> list[JobSpec]:
         JobSpec(id="triage-daily", func="triage.jobs:triage_job", cron="30 6 * * *",
                 kwargs={**args, "all_open": True}),
     ]
+    from reports.weeks import cron_for
+
+    d = settings.digest
+    jobs.append(JobSpec(id="digest", func="triage.jobs:digest_job", cron=cron_for(d.day, d.time),
+                        kwargs=args, timezone=d.timezone))
+    if d.preview_hours and d.maintainer:
+        jobs.append(JobSpec(id="digest-preview", func="triage.jobs:digest_job",
+                            cron=cron_for(d.day, d.time, d.preview_hours),
+                            kwargs={**args, "preview": True}, timezone=d.timezone))
+    jobs.append(JobSpec(id="digest-retry", func="triage.jobs:digest_retry_job",
+                        interval_seconds=10 * 60, kwargs=args))
+    hh, mm = (int(x) for x in settings.wiki.refresh_time.split(":"))
+    jobs.append(JobSpec(id="wiki", func="triage.jobs:wiki_job", cron=f"{mm} {hh} * * *",
+                        kwargs=args, timezone=d.timezone))
     if settings.mail.source in ("mbox", "maildir"):
         jobs.append(JobSpec(id="mail-archive", func="triage.jobs:archive_job",
                             interval_seconds=settings.mail.sweep_interval_seconds, kwargs=args))

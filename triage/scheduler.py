@@ -39,8 +39,10 @@ class JobSpec:
     cron: str | None = None  # crontab fields "min hour dom mon dow", e.g. "0 7 * * mon"
     interval_seconds: int | None = None
     kwargs: dict[str, Any] = field(default_factory=dict)
+    timezone: str | None = None  # this job's own time zone (the digest's); else the scheduler's
 
     def trigger(self, timezone: str) -> CronTrigger | IntervalTrigger:
+        timezone = self.timezone or timezone
         if (self.cron is None) == (self.interval_seconds is None):
             raise ValueError(f"job {self.id}: give exactly one of cron or interval_seconds")
         if self.cron is not None:

@@ -189,6 +189,15 @@ def build_message(
     msg.set_content(mail.text, subtype="plain", charset="utf-8")
     if mail.html is not None:
         msg.add_alternative(mail.html, subtype="html", charset="utf-8")
+        html_part = msg.get_body(("html",))
+        assert html_part is not None
+        for image in mail.images:
+            # multipart/alternative(text/plain, multipart/related(text/html, image/png)): mail
+            # clients show the image inline and never fetch anything.
+            html_part.add_related(image.data, maintype="image", subtype=image.subtype,
+                                  cid=_check_msgid(f"<{image.cid}>"), disposition="inline")
+    elif mail.images:
+        raise MailHeaderError("inline images need an HTML part")
     return msg
 
 

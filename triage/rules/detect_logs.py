@@ -51,6 +51,8 @@ _INTRO_START = re.compile(r"(?:output|log|logs|ausgabe|sortie|salida|uscita|saí
                           r"wyjście|registro|journal|protokoll|console|konsole|consola|"
                           r"xl [\w-]+|dmesg|serial)\b[^\n]*:$")
 _OUTPUTISH = re.compile(r"\d|[\[\]{}<>|/=]|\w:\w")
+# "top -b -n1 | head -8:": a command line introducing its output.
+_COMMAND_INTRO = re.compile(r"[a-z][\w.-]*(?:\s+[^\s]+)*?\s+(?:-{1,2}\w|\|)")
 _PROMPT = re.compile(r"(?:[$>]|#(?!#))\s*(?:sudo\s+)?(?!config_)[a-z./][\w./-]*")
 _CONFIG_INTRO = re.compile(r"(?:config\w*|kraftfile|kconfig|\.cfg|\.config|konfiguration|"
                            r"configuración|configurazione|konfiguracja)\W{0,20}:$")
@@ -126,7 +128,8 @@ def log_lines(lower: str, enough: int = 2) -> list[str]:
             found.append(raw.strip())  # a paste goes on: a table row after its header
         elif intro and not config and not _LIST_ITEM.match(line) and not _is_prose(line):
             found.append(raw.strip())
-        elif line.endswith(":") and (_INTRO.search(line) or _INTRO_START.match(line)):
+        elif line.endswith(":") and (_INTRO.search(line) or _INTRO_START.match(line)
+                                     or _COMMAND_INTRO.match(line)):
             intro, config, fresh = True, False, True
             continue
         elif not tool:

@@ -183,7 +183,7 @@ def detect_steps(ev: Evidence, item: str = "steps") -> Finding:
 _EXPECTED = re.compile(
     r"\b(?:expected|expect|expecting|expectation|should|shouldn't|supposed to|would have|"
     r"ought to|instead of|rather than|worked|works (?:fine|with|on|under)|used to|was working|"
-    r"(?:built|ran|went|booted|was) fine|fine with|without xen|"
+    r"\w+ed fine|(?:ran|went|was|were|is|it) fine|fine with|without xen|"
     r"previously|it must|must be|normally|as it should|as expected|like it does|as it does|"
     r"erwart\w*|sollte|soll|müsste|eigentlich|statt|anstatt|funktionierte|"
     r"war das nicht|war alles|attendu\w*|attendait|devrait|devait|aurait dû|au lieu|"

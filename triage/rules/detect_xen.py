@@ -38,6 +38,10 @@ _FROM_BEFORE = re.compile(
     r"fonctionn\w*|funcion\w*|funzion\w*|działa\w*|werkte|werkt|funcionava|previous(?:ly)?|"
     r"older|old|before|earlier|back to|downgrad\w*|revert\w*|bisect\w*|good)"
     r"[^.\n]{0,12}\b(?:with|on|in|under|mit|avec|con|sous|com|met|na|w|to)?\s*(?:xen\W{0,2})?$")
+# A version followed by "worked" is the old one ("Con la 4.18.2 funzionava bene").
+_WORKED_AFTER = re.compile(
+    r"[^.\n]{0,25}?\b(?:worked|was working|was fine|works fine|worked fine|funktionierte|"
+    r"lief|fonctionnait|marchait|funcionaba|funzionava|funcionava|werkte|działało|działał)\b")
 _COMMIT = re.compile(r"\b(?:commit|changeset|cset|staging|master|unstable|at|@|git|rev|hash|"
                      r"head)\W{0,3}(?:is\s+|id\s+)?(?:\(\w+\s+)?([0-9a-f]{7,40})\b")
 
@@ -54,6 +58,9 @@ def detect_version(ev: Evidence) -> Finding:
             if _FROM_BEFORE.search(before):
                 note = note or f"{series}{patch or ''} is an older version (upgraded from, or " \
                                "the one that worked)"
+                continue
+            if _WORKED_AFTER.match(low, m.end()):
+                note = note or f"{series}{patch or ''} is the version that worked"
                 continue
             if tail.startswith("?") or low[m.end():m.end() + 2].strip().startswith("?"):
                 note = note or f"{series}{patch or ''}? is a guess"

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from triage.model import Bug, BugUpdate, Change, Decision, FlagChange, TriageState
+from triage.nag import acknowledged_at
 from triage.rules.base import (
     NOTHING,
     Rule,
@@ -46,7 +47,6 @@ from triage.rules.base import (
     sanitize,
     trusted,
 )
-from triage.nag import acknowledged_at
 from triage.rules.checklist import ITEMS, labels
 from triage.rules.claims_core import taken_in_bugzilla
 

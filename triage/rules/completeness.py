@@ -42,7 +42,10 @@ class CompletenessSettings(RuleSettings):
 def found_phrase(f: Finding) -> str:
     """How the follow-up names what it understood: "Xen 4.19.1", "arm64", "an Alpine dom0"."""
     if f.item == "dom0":
-        return f.value if f.value.lower().startswith("dom0") else f"a {f.value} dom0"
+        if f.value.lower().startswith("dom0"):
+            return f.value
+        article = "an" if f.value[:1].lower() in "aeiou" else "a"
+        return f"{article} {f.value} dom0"
     if f.item in ("steps",):
         return "steps" if "steps" in f.value else f"steps ({f.value})"
     if f.item in ("logs", "console_log"):

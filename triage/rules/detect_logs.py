@@ -52,7 +52,7 @@ _INTRO_START = re.compile(r"(?:output|log|logs|ausgabe|sortie|salida|uscita|saí
                           r"xl [\w-]+|dmesg|serial)\b[^\n]*:$")
 _OUTPUTISH = re.compile(r"\d|[\[\]{}<>|/=]|\w:\w")
 # "top -b -n1 | head -8:": a command line introducing its output.
-_COMMAND_INTRO = re.compile(r"[a-z][\w.-]*(?:\s+[^\s]+)*?\s+(?:-{1,2}\w|\|)")
+_COMMAND_INTRO = re.compile(r"[a-z][\w.-]*\s[^\n]*?(?:\s-{1,2}\w|\s\|)")
 _PROMPT = re.compile(r"(?:[$>]|#(?!#))\s*(?:sudo\s+)?(?!config_)[a-z./][\w./-]*")
 _CONFIG_INTRO = re.compile(r"(?:config\w*|kraftfile|kconfig|\.cfg|\.config|konfiguration|"
                            r"configuración|configurazione|konfiguracja)\W{0,20}:$")

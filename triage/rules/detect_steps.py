@@ -40,51 +40,91 @@ _ACTION_WORD = re.compile(
 _PROMPT = re.compile(r"(?m)^\s*(?:[$>]|#(?!#)|[\w.-]+@[\w.-]+[:~][^\n$#]*[$#])\s*"
                      r"(?:sudo\s+)?(?!config_)([a-z./][\w./-]*)(?:\s|$)")
 _COMMAND = re.compile(
-    r"(?<![\w/-])(xl|xe|xenstore-\w+|xen-\w+|xenpm|xentop|xl\s+-v+|kraft|virsh|qemu-system-[\w]+|"
-    r"make|\./configure|\./build/[\w.-]+|build/[\w.-]+|systemctl|rc-service|rsync|dd|iperf3?|"
+    r"(?<![\w-])(xl|xe|xenstore-\w+|xen-\w+|xenpm|xentop|xl\s+-v+|kraft|virsh|qemu-system-[\w]+|"
+    r"make|configure|build/[\w.-]+|systemctl|rc-service|rsync|dd|iperf3?|"
     r"stress-ng|fio|ip|ovs-vsctl|brctl|lvcreate|modprobe|insmod|echo|cat|logrotate|"
     r"xen-hptool|xenstore|git|gdb|strace|curl|wget|ssh|mount|fsck|ping|grub-\w+|efibootmgr|"
     r"redis-benchmark|ab|wrk)\s+([-\w./=:\"',\[\]]+)")
+_COMMAND_WORDS = frozenset(("xl", "xe", "xenstore", "xenpm", "xentop", "kraft", "virsh",
+                            "qemu", "make", "configure", "build", "systemctl", "rc", "rsync",
+                            "dd", "iperf3", "iperf", "stress", "fio", "ip", "ovs", "brctl",
+                            "lvcreate", "modprobe", "insmod", "echo", "cat", "logrotate", "git",
+                            "gdb", "strace", "curl", "wget", "ssh", "mount", "fsck", "ping",
+                            "grub", "efibootmgr", "redis", "ab", "wrk"))
 _OUTPUT_VERB = re.compile(r"(?:shows?|showed|looks?|says?|prints?|printed|reports?|displays?|"
                           r"gives?|returns?|tells?|lists?|is|are|was|seems?|output|works?|"
                           r"zeigt|affiche|muestra|mostra|toont|pokazuje)\b")
 _NOT_SUBCOMMAND = re.compile(r"(?:segfault|crash|hang|fail|error|dies|died|itself|abort|"
                              r"exits|stops|hangs|does|did|is|was|can|cannot|will|would)")
 _BACKTICK = re.compile(r"`([a-z./][^`\n]{2,})`")
+# The prose patterns below start with a word from their *_WORDS and are tried only where such a
+# word starts (Source.at); the sentence-start conditions are checked in code (_starts_sentence).
 _SEQUENCE = re.compile(
-    r"\b(?:first|firstly|zuerst|erst|d'abord|primero|prima|najpierw|eerst|primeiro|"
+    r"(?:first|firstly|zuerst|erst|d'abord|primero|prima|najpierw|eerst|primeiro|"
     r"initially)\b[^\n]{0,300}?\b(?:then|dann|danach|anschließend|puis|ensuite|después|luego|"
     r"poi|quindi|potem|następnie|dan|daarna|depois|em seguida|afterwards|after that)\b")
+_SEQUENCE_WORDS = frozenset(("first", "firstly", "zuerst", "erst", "d", "primero", "prima",
+                             "najpierw", "eerst", "primeiro", "initially"))
 _WHEN_I = re.compile(
-    r"\b(?:when|whenever|if|once|after|as soon as|each time|every time)\s+(?:i|we)\s+(?:\w+\s+)?"
-    r"(?:\w+)|\b(?:wenn|sobald|nachdem|immer wenn)\s+ich\b|\b(?:quand|lorsque|dès que|si|"
-    r"chaque fois que)\s+(?:je|j')|\b(?:cuando|quando|al|ao)\s+(?:yo\s+|eu\s+|io\s+)?"
-    r"[a-zà-ú]{2,}(?:o|ar|er|ir)\b|\bals\s+ik\b|\bkiedy\s+\w+(?:ę|am|em)\b|"
-    r"\bgdy\s+\w+(?:ę|am|em)\b")
+    r"(?:when|whenever|if|once|after|as soon as|each time|every time)\s+(?:i|we)\s+(?:\w+\s+)?"
+    r"(?:\w+)|(?:wenn|sobald|nachdem|immer wenn)\s+ich\b|(?:quand|lorsque|dès que|si|"
+    r"chaque fois que)\s+(?:je|j')|(?:cuando|quando|al|ao)\s+(?:yo\s+|eu\s+|io\s+)?"
+    r"[a-zà-ú]{2,}(?:o|ar|er|ir)\b|als\s+ik\b|kiedy\s+\w+(?:ę|am|em)\b|"
+    r"gdy\s+\w+(?:ę|am|em)\b")
+_WHEN_WORDS = frozenset(("when", "whenever", "if", "once", "after", "as", "each", "every", "wenn",
+               "sobald", "nachdem", "immer", "quand", "lorsque", "dès", "si", "chaque", "cuando",
+               "quando", "al", "ao", "als", "kiedy", "gdy"))
 _I_DO = re.compile(
-    r"\b(?:i|we)\s+(?:just\s+|then\s+|also\s+|simply\s+|only\s+)?(?:run|ran|start|started|"
+    r"(?:i|we)\s+(?:just\s+|then\s+|also\s+|simply\s+|only\s+)?(?:run|ran|start|started|"
     r"boot|booted|create|created|reboot|rebooted|pass|passed|add|added|build|built|compile|"
     r"compiled|install|installed|execute|executed|launch|launched|plug|plugged|call|called|"
     r"migrate|migrated|type|typed|press|pressed|set|enable|enabled|attach|attached|assign|"
     r"assigned|mount|mounted|copy|copied|tried|try|do|did|am doing|load|loaded|apply|applied)\b"
     r"(?!\s+xen\b)|"
-    r"\bich\s+(?:starte|reiche|führe|baue|kompiliere|installiere|boote|kopiere|füge|setze|"
+    r"ich\s+(?:starte|reiche|führe|baue|kompiliere|installiere|boote|kopiere|füge|setze|"
     r"lade|erstelle|öffne|rufe|mache|hänge|teste|übergebe)\b|"
-    r"\b(?:je|j')\s*(?:lance|démarre|crée|ajoute|compile|installe|exécute|copie|branche|passe|"
+    r"(?:je|j')\s*(?:lance|démarre|crée|ajoute|compile|installe|exécute|copie|branche|passe|"
     r"tape|redémarre|monte|active)\b|"
-    r"(?:^|[.;,:]\s+|\s[ey]\s+)(?:arranco|ejecuto|lanzo|creo|instalo|compilo|añado|inicio|"
-    r"avvio|lancio|eseguo|aggiungo|chiamo|rodo|executo|crio|adiciono|ativo|uruchamiam|"
-    r"tworzę|instaluję|kompiluję|dodaję|start|draai|maak|voeg|installeer|compileer|bouw)\b|"
-    r"\bik\s+(?:start|draai|maak|voeg|installeer|compileer|bouw|gebruik\s+\S+\s+om)\b")
+    r"ik\s+(?:start|draai|maak|voeg|installeer|compileer|bouw|gebruik\s+\S+\s+om)\b")
+_I_WORDS = frozenset(("i", "we", "ich", "je", "j", "ik"))
+# First-person verbs of pro-drop languages (es, it, pt, pl), at the start of a clause.
+_PRO_DROP = re.compile(
+    r"(?:arranco|ejecuto|lanzo|creo|instalo|compilo|añado|inicio|avvio|lancio|eseguo|aggiungo|"
+    r"chiamo|rodo|executo|crio|adiciono|ativo|uruchamiam|tworzę|instaluję|kompiluję|dodaję)\b")
+_PRO_DROP_WORDS = frozenset(("arranco", "ejecuto", "lanzo", "creo", "instalo", "compilo", "añado",
+                   "inicio", "avvio", "lancio", "eseguo", "aggiungo", "chiamo", "rodo",
+                   "executo", "crio", "adiciono", "ativo", "uruchamiam", "tworzę", "instaluję",
+                   "kompiluję", "dodaję"))
 _GERUND = re.compile(
-    r"(?:^|[.!?;]\s+|\n\s*)(?:running|starting|booting|migrating|creating|building|plugging|"
-    r"installing|adding|passing|copying|launching|executing|calling|attaching|saving|restoring|"
+    r"(?:running|starting|booting|migrating|creating|building|plugging|installing|adding|"
+    r"passing|copying|launching|executing|calling|attaching|saving|restoring|"
     r"(?:after|upon|on)\s+\w+ing|after\s+(?:xl|kraft|make)\b)")
+_GERUND_WORDS = frozenset(("running", "starting", "booting", "migrating", "creating", "building",
+                 "plugging", "installing", "adding", "passing", "copying", "launching",
+                 "executing", "calling", "attaching", "saving", "restoring", "after", "upon",
+                 "on"))
 _IMPERATIVE = re.compile(
-    r"(?:^|[.!?;:]\s+|\n\s*|\bthen\s+)(?:start|run|boot|create|install|build|plug|press|close|"
-    r"open|add|set|pass|type|execute|launch|enable|wait|reboot|ping|copy|mount|attach|load|"
-    r"configure|select|apply|compile|use|put|give|assign|leave|compare|unplug|suspend|"
-    r"resume|hibernate|migrate|save|restore)\b")
+    r"(?:start|run|boot|create|install|build|plug|press|close|open|add|set|pass|type|execute|"
+    r"launch|enable|wait|reboot|ping|copy|mount|attach|load|configure|select|apply|compile|use|"
+    r"put|give|assign|leave|compare|unplug|suspend|resume|hibernate|migrate|save|restore)\b")
+_IMPERATIVE_WORDS = frozenset(("start", "run", "boot", "create", "install", "build", "plug",
+                               "press", "close", "open", "add", "set", "pass", "type", "execute",
+                               "launch", "enable", "wait", "reboot", "ping", "copy", "mount",
+                               "attach", "load", "configure", "select", "apply", "compile", "use",
+                               "put", "give", "assign", "leave", "compare", "unplug", "suspend",
+                               "resume", "hibernate", "migrate", "save", "restore"))
+_BOUNDARY = re.compile(r"(?:[.!?;]\s+|\n\s*)$")
+_BOUNDARY_COLON = re.compile(r"(?:[.!?;:]\s+|\n\s*|\bthen\s+)$")
+_BOUNDARY_CLAUSE = re.compile(r"(?:[.;,:]\s+|\n\s*|\s[ey]\s+)$")
+
+
+def _starts(low: str, pos: int, boundary: re.Pattern[str]) -> bool:
+    """Whether ``pos`` begins a sentence (or a clause, per ``boundary``)."""
+    if pos < 8 and not low[:pos].strip():
+        return True
+    return boundary.search(low, max(0, pos - 8), pos) is not None
+
+
 _CONCRETE = re.compile(r"\d|=|\s-{1,2}[a-z]|`|\.(?:cfg|iso|img|qcow2|efi|sh|conf|dtb|sql)\b|"
                        r"\b(?:xl|xe|kraft|virsh)\s+(?!segfault|crash|hang|fail|error|itself|is\b|"
                        r"does|returns|says|shows|prints|dies)[a-z]|"
@@ -118,13 +158,36 @@ def _config_given(ev: Evidence) -> bool:
     return any(_CONFIG_GIVEN.search(s.lower) for s in ev.texts)
 
 
-def _retryable(sentence: str, config: bool) -> bool:
-    """A step sentence with something concrete in it, beyond "xl create my.cfg" when the
-    configuration is nowhere to be seen."""
-    if _RANDOM.search(sentence) and not re.search(r"\d|`|=", sentence):
-        return False
-    rest = sentence if config else _XL_CREATE.sub(" ", sentence)
-    return bool(_CONCRETE.search(rest))
+class _Retry:
+    """Whether a step sentence has something concrete in it, beyond "xl create my.cfg" when the
+    configuration is nowhere to be seen. Per report: the configuration is looked for only when
+    a sentence needs it, and a sentence several patterns point at is judged once."""
+
+    def __init__(self, ev: Evidence) -> None:
+        self.ev = ev
+        self._config: bool | None = None
+        self._seen: dict[str, bool] = {}
+
+    @property
+    def config(self) -> bool:
+        if self._config is None:
+            self._config = _config_given(self.ev)
+        return self._config
+
+    def __call__(self, sentence: str) -> bool:
+        known = self._seen.get(sentence)
+        if known is None:
+            known = self._seen[sentence] = self._judge(sentence)
+        return known
+
+    def _judge(self, sentence: str) -> bool:
+        if _RANDOM.search(sentence) and not re.search(r"\d|`|=", sentence):
+            return False
+        if not _CONCRETE.search(sentence):
+            return False
+        if not _XL_CREATE.search(sentence) or self.config:
+            return True
+        return bool(_CONCRETE.search(_XL_CREATE.sub(" ", sentence)))
 
 
 def _found(src: Source, start: int, end: int, what: str) -> Finding:
@@ -136,7 +199,7 @@ def _found(src: Source, start: int, end: int, what: str) -> Finding:
 
 
 def detect_steps(ev: Evidence, item: str = "steps") -> Finding:
-    config = _config_given(ev)
+    retryable = _Retry(ev)
     for src in ev.texts:
         if src.where == "summary":
             continue  # a summary names the symptom; "xl create hangs" is not a way to retry
@@ -154,28 +217,36 @@ def detect_steps(ev: Evidence, item: str = "steps") -> Finding:
         for m in _PROMPT.finditer(low):
             line_end = low.find("\n", m.end())
             line = low[m.start():line_end if line_end != -1 else len(low)]
-            if _retryable(line, config) or (config and m.group(1) == "xl"):
+            if retryable(line) or (m.group(1) == "xl" and retryable.config):
                 return _found(src, m.start(), m.end(), "the commands run")
         for m in _BACKTICK.finditer(low):
-            if _retryable(m.group(1), config) and not _OUTPUT_VERB.match(
+            if retryable(m.group(1)) and not _OUTPUT_VERB.match(
                     low[m.end():m.end() + 12].lstrip()):
                 return _found(src, m.start(), m.end(), "the command run")
-        for pattern, what in ((_SEQUENCE, "steps in prose"), (_WHEN_I, "steps in prose"),
-                              (_I_DO, "steps in prose"), (_GERUND, "steps in prose"),
-                              (_IMPERATIVE, "steps in prose")):
-            for m in pattern.finditer(low):
+        prose = (
+            (src.at(_SEQUENCE_WORDS, _SEQUENCE), None),
+            (src.at(_WHEN_WORDS, _WHEN_I), None),
+            (src.at(_I_WORDS, _I_DO), None),
+            (src.at(_PRO_DROP_WORDS, _PRO_DROP), _BOUNDARY_CLAUSE),
+            (src.at(_GERUND_WORDS, _GERUND), _BOUNDARY),
+            (src.at(_IMPERATIVE_WORDS, _IMPERATIVE), _BOUNDARY_COLON),
+        )
+        for matches, boundary in prose:
+            for m in matches:
+                if boundary is not None and not _starts(low, m.start(), boundary):
+                    continue
                 # What is done, from the action on (not the symptom before "when I ...").
                 action = _sentence(low, m.start(), m.end())
                 action = action[max(0, action.find(low[m.start():m.end()].strip()[:12])):]
-                if _retryable(action, config):
-                    return _found(src, m.start(), m.end(), what)
-        for m in _COMMAND.finditer(low):
+                if retryable(action):
+                    return _found(src, m.start(), m.end(), "steps in prose")
+        for m in src.at(_COMMAND_WORDS, _COMMAND):
             word = m.group(2)
             if _NOT_SUBCOMMAND.match(word) or _OUTPUT_VERB.fullmatch(word) or \
                     _OUTPUT_VERB.match(low[m.end():m.end() + 14].lstrip()):
                 continue  # "xl list shows ...": a sentence about output, not a step
             sentence = _sentence(low, m.start(), m.end())
-            if _retryable(sentence, config):
+            if retryable(sentence):
                 return _found(src, m.start(), m.end(), "the command run")
     return Finding(item, False)
 
@@ -215,11 +286,14 @@ def detect_expected_actual(ev: Evidence) -> Finding:
             # A summary of three words or more names the symptom: what happened.
             act = act or len(src.lower.split()) >= 3 or bool(_ACTUAL.search(src.lower))
             continue
-        m = _EXPECTED.search(src.lower)
-        if m and exp is None:
-            exp = (src, m)
-        if _ACTUAL.search(src.lower):
+        if exp is None:
+            m = _EXPECTED.search(src.lower)
+            if m:
+                exp = (src, m)
+        if not act and _ACTUAL.search(src.lower):
             act = True
+        if exp and act:
+            break
     if exp and act:
         src, m = exp
         a = max(src.text.rfind("\n", 0, m.start()) + 1, m.start() - 60)

@@ -12,6 +12,9 @@ search the copy with case-sensitive patterns, several times faster than ``re.IGN
 
 from __future__ import annotations
 
+import functools
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from triage.model import Attachment, Bug
@@ -21,6 +24,10 @@ from triage.model import Attachment, Bug
 # log to know it is a log, and the rule must stay fast.
 MAX_SOURCE_CHARS = 200_000
 _TAIL_CHARS = 50_000
+
+
+# Latin letters with the accents of the languages read (Latin-1 and Latin Extended-A).
+_WORD = re.compile(r"[a-z\u00e0-\u00ff\u0100-\u017f][a-z0-9\u00e0-\u00ff\u0100-\u017f]*")
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,42 @@ class Source:
     def __post_init__(self) -> None:
         if not self.lower:
             object.__setattr__(self, "lower", self.text.lower())
+
+    @property
+    def words(self) -> frozenset[str]:
+        """The words of the text (built once, on first use)."""
+        cached: frozenset[str] | None = self.__dict__.get("_words")
+        if cached is None:
+            cached = frozenset(_WORD.findall(self.lower))
+            object.__setattr__(self, "_words", cached)
+        return cached
+
+    def at(self, words: frozenset[str], pattern: re.Pattern[str]) -> Iterator[re.Match[str]]:
+        """Matches of ``pattern`` anchored where one of ``words`` starts (word by word, each in
+        text order: callers want *a* match, and stop at the first good one).
+
+        Detectors with many alternatives look only where one of their first words is, instead
+        of trying every alternative at every position (Python's regular expressions do not
+        index alternations): the set of the text's words says which are there at all, and a
+        one-word pattern (a fast literal search) says where."""
+        hits = words.intersection(self.words)
+        if not hits:
+            return
+        low = self.lower
+        match = pattern.match
+        for w in sorted(hits):
+            for found in _word_re(w).finditer(low):
+                m = match(low, found.start())
+                if m:
+                    yield m
+
+
+_LETTER = "a-z0-9\u00e0-\u00ff\u0100-\u017f"
+
+
+@functools.lru_cache(maxsize=4096)
+def _word_re(word: str) -> re.Pattern[str]:
+    return re.compile(f"(?<![{_LETTER}]){re.escape(word)}(?![{_LETTER}])")
 
 
 @dataclass(frozen=True)

@@ -188,10 +188,10 @@ def detect_hardware(ev: Evidence) -> Finding:
             return Finding("hardware", True, value, _quote(src.text, m.start(), m.end()),
                            src.where)
         if not _CLOUD_WORDS.isdisjoint(src.words):
-            m = _CLOUD.search(low)
-            if m:
-                return Finding("hardware", True, src.text[m.start():m.end()],
-                               _quote(src.text, m.start(), m.end()), src.where)
+            cloud = _CLOUD.search(low)
+            if cloud:
+                return Finding("hardware", True, src.text[cloud.start():cloud.end()],
+                               _quote(src.text, cloud.start(), cloud.end()), src.where)
         for m in src.at(_HW_LINE_WORDS, _HARDWARE_LINE):
             if _line_start(low, m.start()) and re.search(r"[a-z]", m.group(1)):
                 value = src.text[m.start(1):m.end(1)].strip()

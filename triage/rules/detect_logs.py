@@ -107,7 +107,7 @@ def log_lines(lower: str, enough: int = 2) -> list[str]:
         was_paste, paste = paste, False
         if line.startswith(("```", "~~~")):
             continue
-        if _CONFIG_INTRO.search(line):
+        if line.endswith(":") and _CONFIG_INTRO.search(line):
             config, intro, fresh = True, False, True
             continue
         tool = bool(_TOOL_LINE.match(line))

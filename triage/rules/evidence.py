@@ -67,7 +67,10 @@ class Source:
         match = pattern.match
         for w in sorted(hits):
             for found in _word_re(w).finditer(low):
-                m = match(low, found.start())
+                start = found.start()
+                if start and low[start - 1].isalnum():
+                    continue  # inside a longer word
+                m = match(low, start)
                 if m:
                     yield m
 
@@ -77,7 +80,9 @@ _LETTER = "a-z0-9\u00e0-\u00ff\u0100-\u017f"
 
 @functools.lru_cache(maxsize=4096)
 def _word_re(word: str) -> re.Pattern[str]:
-    return re.compile(f"(?<![{_LETTER}]){re.escape(word)}(?![{_LETTER}])")
+    # The literal first, so the engine searches for it quickly (a leading look-behind would make
+    # it try every position); the start of the word is checked by the caller.
+    return re.compile(f"{re.escape(word)}(?![{_LETTER}])")
 
 
 @dataclass(frozen=True)

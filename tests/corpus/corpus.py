@@ -18,6 +18,7 @@ from triage.rules.checklist import DEFAULT_CHECKLISTS, Assessment, assess, check
 HERE = Path(__file__).resolve().parent
 TUNING = HERE / "tuning.toml"
 HELDOUT = HERE / "heldout.toml"
+HELDOUT2 = HERE / "heldout2.toml"
 T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
 ACCOUNTS = ("community", "corporate", "project", "bot")
 

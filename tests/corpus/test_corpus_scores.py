@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tests.corpus import conftest
-from tests.corpus.corpus import HELDOUT, TUNING, Case, load, score
+from tests.corpus.corpus import HELDOUT, HELDOUT2, TUNING, Case, load, score
 from tests.rules.builders import context
 from triage.plan import evaluate_bug
 from triage.rules import build_rules
@@ -33,6 +33,17 @@ def test_checklist_meets_the_goals_on_the_corpus(name, path):
     print(table)
     assert scores.micro_f1 >= GOAL_F1, table
     assert scores.exact_rate >= GOAL_EXACT, table
+
+
+def test_second_held_out_set_is_scored_and_reported():
+    """Written after the detectors' last change and never tuned on: its figure is reported as
+    it is (docs/BENCHMARKS.md); the assertion is a floor, not the goal, so that tuning on it
+    is never needed to make the suite pass."""
+    scores = score(load(HELDOUT2, first_id=2000))
+    table = scores.table(f"second held-out set ({HELDOUT2.name}, untuned)")
+    conftest.FIGURES.append(table)
+    print(table)
+    assert scores.micro_f1 >= GOAL_F1, table
 
 
 def test_corpus_is_big_and_varied_enough():

@@ -54,6 +54,14 @@ _COMMAND_WORDS = frozenset(("xl", "xe", "xenstore", "xenpm", "xentop", "kraft", 
 _OUTPUT_VERB = re.compile(r"(?:shows?|showed|looks?|says?|prints?|printed|reports?|displays?|"
                           r"gives?|returns?|tells?|lists?|is|are|was|seems?|output|works?|"
                           r"zeigt|affiche|muestra|mostra|toont|pokazuje)\b")
+# xl's subcommands: "xl funktioniert nicht" is a sentence about xl, not a command.
+_XL_SUBCOMMAND = re.compile(
+    r"-|(?:create|destroy|list|info|dmesg|console|save|restore|migrate|shutdown|reboot|pause|"
+    r"unpause|top|uptime|debug-keys|sysrq|trigger|rename|dump-core|cd-insert|cd-eject|domid|"
+    r"domname|config-update|vncviewer|devd|remus|qemu-monitor-command|mem-\w+|vcpu-\w+|pci-\w+|"
+    r"block-\w+|network-\w+|usb\w*-\w+|channel-\w+|vtpm-\w+|cpupool-\w+|sched-\w+|psr-\w+|"
+    r"vdispl-\w+|vsnd-\w+|vkb-\w+|p9-\w+|pvcalls-\w+|tmem-\w+|numa-\w+|set-parameters|"
+    r"loadpolicy|getenforce|setenforce|help)\b")
 _NOT_SUBCOMMAND = re.compile(r"(?:segfault|crash|hang|fail|error|dies|died|itself|abort|"
                              r"exits|stops|hangs|does|did|is|was|can|cannot|will|would)")
 _BACKTICK = re.compile(r"`([a-z./][^`\n]{2,})`")
@@ -145,10 +153,17 @@ _XL_CREATE = re.compile(r"\bxl\s+(?:-\w+\s+)*create\b(?:\s+-\w+)*(?:\s+[\w./-]+)
                         r"|\b[\w-]+\.cfg\b")
 
 
+# A sentence ends at a full stop and a space, or at a line break after punctuation or a blank
+# line; a line break inside a sentence (hard-wrapped prose, as mail clients send it) does not.
+_SENTENCE_END = re.compile(r"\.\s|[.:;!?)]\n|\n\s*\n")
+
+
 def _sentence(low: str, start: int, end: int) -> str:
-    a = max(low.rfind(". ", 0, start), low.rfind("\n", 0, start)) + 1
-    ends = [i for i in (low.find(". ", end), low.find("\n", end)) if i != -1]
-    return low[a:min(ends) if ends else len(low)]
+    window = low[max(0, start - 300):start]
+    ends = [m.end() for m in _SENTENCE_END.finditer(window)]
+    a = max(0, start - 300) + (ends[-1] if ends else 0)
+    m = _SENTENCE_END.search(low, end, end + 400)
+    return low[a:m.start() + 1 if m else min(len(low), end + 400)]
 
 
 def _config_given(ev: Evidence) -> bool:
@@ -242,6 +257,8 @@ def detect_steps(ev: Evidence, item: str = "steps") -> Finding:
                     return _found(src, m.start(), m.end(), "steps in prose")
         for m in src.at(_COMMAND_WORDS, _COMMAND):
             word = m.group(2)
+            if m.group(1) == "xl" and not _XL_SUBCOMMAND.match(word):
+                continue
             if _NOT_SUBCOMMAND.match(word) or _OUTPUT_VERB.fullmatch(word) or \
                     _OUTPUT_VERB.match(low[m.end():m.end() + 14].lstrip()):
                 continue  # "xl list shows ...": a sentence about output, not a step

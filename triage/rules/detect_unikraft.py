@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from triage.rules.detect_xen import _quote, detect_arch
+from triage.rules.detect_xen import _FROM_BEFORE, _WORKED_AFTER, _quote, detect_arch
 from triage.rules.evidence import Evidence, Finding
 
 _BANNER = re.compile(r"powered by unikraft[^\n(]{0,40}\((0\.\d{1,2}\.\d{1,3})"
@@ -59,6 +59,10 @@ def detect_release(ev: Evidence) -> Finding:
         for m in _RELEASE.finditer(low):
             before = low[max(0, m.start() - 20):m.start()]
             if _NOT_RELEASE_BEFORE.search(before) or low[m.end():m.end() + 1] == "?":
+                continue
+            if _FROM_BEFORE.search(low[max(0, m.start() - 40):m.start()]) or \
+                    _WORKED_AFTER.match(low, m.end()):
+                note = note or "the release named is the one that worked, or upgraded from"
                 continue
             value = m.group(1) or m.group(2)
             return Finding("release", True, f"Unikraft {value}",

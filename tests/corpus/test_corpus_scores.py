@@ -70,7 +70,7 @@ def _followups(cases: list[Case], make_settings) -> dict[str, int]:
 
 def test_no_follow_up_to_complete_reports_nor_to_corporate_project_or_bot_accounts(
         make_settings):
-    cases = load(TUNING) + load(HELDOUT, first_id=1000)
+    cases = load(TUNING) + load(HELDOUT, first_id=1000) + load(HELDOUT2, first_id=2000)
     sent = _followups(cases, make_settings)
     complete = [c.id for c in cases if not c.missing and c.account == "community"]
     assert complete and all(sent[i] == 0 for i in complete), \

@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.corpus.corpus import HELDOUT, TUNING, load, score
+from tests.corpus.corpus import HELDOUT, HELDOUT2, TUNING, load, score
 from triage.config import load_settings
 from triage.model import Bug
 from triage.nag import NagLedger
@@ -86,14 +86,16 @@ def main() -> None:
     parser.add_argument("--compare-rev", default="")
     args = parser.parse_args()
     tuning, heldout = load(TUNING), load(HELDOUT, first_id=1000)
+    heldout2 = load(HELDOUT2, first_id=2000)
     print(f"machine: {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}")
-    for name, cases in (("tuning set", tuning), ("held-out set", heldout)):
+    for name, cases in (("tuning set", tuning), ("held-out set", heldout),
+                        ("second held-out set", heldout2)):
         print(score(cases).table(name))
 
     with tempfile.TemporaryDirectory() as tmpdir:
         settings = settings_in(Path(tmpdir))
         rules = build_rules(settings)
-        cases = tuning + heldout
+        cases = tuning + heldout + heldout2
         sent = {}
         for c in cases:
             plan = evaluate_bug(c.bug, rules, RuleContext(now=c.bug.creation_time,

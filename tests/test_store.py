@@ -66,3 +66,29 @@ def test_unreachable_database_is_a_store_error_without_password():
         store.migrate()
     assert "hunter2" not in str(err.value)
     assert "hunter2" not in redact_url("postgresql://bot:hunter2@h/db")
+
+
+def test_attachment_metadata_is_kept_with_its_bug_and_rewritten_on_refresh(any_store: Store):
+    import dataclasses
+
+    from triage.model import Attachment, Bug
+    from triage.store import bugs as bug_cache
+
+    t = datetime(2026, 11, 1, tzinfo=UTC)
+    att = Attachment(id=7, bug_id=3, file_name="xl-dmesg.txt", summary="xl dmesg",
+                     content_type="text/plain", creator="eve@example.org", creation_time=t)
+    bug = Bug(id=3, summary="s", product="Xen", component="Hypervisor", status="NEW",
+              creator="eve@example.org", creation_time=t, last_change_time=t,
+              attachments=(att,))
+    with any_store.session() as s:
+        assert bug_cache.upsert_bugs(s, [bug]) == 1
+    with any_store.session() as s:
+        assert bug_cache.attachments_for(s, 3) == (att,)
+        assert bug_cache.get_bug(s, 3) == bug
+    obsolete = dataclasses.replace(att, is_obsolete=True)
+    newer = dataclasses.replace(bug, last_change_time=t + timedelta(days=1),
+                                attachments=(obsolete,))
+    with any_store.session() as s:
+        assert bug_cache.upsert_bug(s, newer)
+    with any_store.session() as s:
+        assert bug_cache.attachments_for(s, 3) == (obsolete,)

@@ -208,6 +208,10 @@ class OrgSettings:
     accounts: dict[str, str] = field(default_factory=dict)
     # Bugzilla groups whose members count as corporate (needs an API key that may read groups)
     groups: list[str] = field(default_factory=list)
+    # email domain -> project name: the project's own people (any address at the domain, other
+    # than the bot accounts) are left alone like bots, and counted apart in the digest.
+    project_domains: dict[str, str] = field(
+        default_factory=lambda: {"xenproject.org": "Xen Project"})
 
 
 @dataclass

@@ -143,12 +143,21 @@ def _attachment_json(row: Any, st: Any) -> dict[str, Any]:
 
 
 def get_attachments(req: Request, ref: str) -> Any:
+    """``GET /rest/bug/<id>/attachment?ids=<id>&ids=...``: Bugzilla 5.2 merges the path's bug
+    with the ``ids`` of the query string (one request for many bugs, as for comments); a bug
+    that does not exist or is not visible fails the whole call. Private attachments are shown
+    to insiders only."""
     st = req.state
+    insider = req.viewer is not None and req.viewer.in_group("editbugs")
     with st.lock:
-        bug = resolve_bug(st, req.viewer, ref)
-        rows = st.db.execute("SELECT * FROM attachments WHERE bug_id=? ORDER BY id", (bug.id,))
-        return {"bugs": {str(bug.id): [_only(req, _attachment_json(r, st)) for r in rows]},
-                "attachments": {}}
+        bugs: dict[str, Any] = {}
+        for raw in dict.fromkeys([ref, *req.params("ids")]):
+            bug = resolve_bug(st, req.viewer, raw)
+            rows = st.db.execute("SELECT * FROM attachments WHERE bug_id=? ORDER BY id",
+                                 (bug.id,))
+            bugs[str(bug.id)] = [_only(req, _attachment_json(r, st)) for r in rows
+                                 if insider or not r["is_private"]]
+        return {"bugs": bugs, "attachments": {}}
 
 
 def get_attachment_by_id(req: Request, aid: str) -> Any:

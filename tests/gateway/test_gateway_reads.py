@@ -99,3 +99,33 @@ def test_flag_clear_by_name_and_whiteboard_free_text(gateway: BugzillaGateway,
                                          whiteboard_add=("xt:answered",)))
     after = bugzilla_double.bug(bug_id)
     assert after["flags"] == [] and after["whiteboard"] == "keep this [xt:answered]"
+
+
+def test_attachment_metadata_of_many_bugs_in_one_request_without_data(
+        gateway: BugzillaGateway, bugzilla_double: BugzillaDouble) -> None:
+    from tests.bugzilla_double.client import admin
+
+    ids = seed(bugzilla_double, 6)
+    rest = admin(bugzilla_double)
+    for n, bug_id in enumerate(ids[:4]):
+        r = rest.post(f"bug/{bug_id}/attachment", {
+            "data": "KFhFTikgbGluZSAxCihYRU4pIGxpbmUgMgo=", "file_name": f"xl-dmesg-{n}.txt",
+            "summary": f"xl dmesg {n}", "content_type": "text/plain"})
+        assert r.status_code == 201, r.text
+    rest.post(f"bug/{ids[0]}/attachment", {"data": "eA==", "file_name": "fix.patch",
+                                           "summary": "a fix", "content_type": "text/plain",
+                                           "is_patch": True})
+    bugzilla_double.reset_counts()
+    got, gone = gateway.get_attachments(ids)
+    assert gone == []
+    calls = [r for r in bugzilla_double.request_log if r.path.endswith("/attachment")]
+    assert len(calls) == 1  # one request for the whole batch, not one per bug
+    assert calls[0].query.get("exclude_fields") == ["data"]  # metadata only
+    assert sorted(int(i) for i in calls[0].query["ids"]) == sorted(ids[1:])
+    assert [a.file_name for a in got[ids[0]]] == ["xl-dmesg-0.txt", "fix.patch"]
+    assert got[ids[0]][1].is_patch and not got[ids[0]][0].is_patch
+    assert got[ids[3]][0].summary == "xl dmesg 3" and got[ids[3]][0].content_type == "text/plain"
+    assert got[ids[5]] == ()
+    batch = gateway.get_bugs(ids, attachments=True)
+    by_id = {b.id: b for b in batch.bugs}
+    assert [a.file_name for a in by_id[ids[2]].attachments] == ["xl-dmesg-2.txt"]

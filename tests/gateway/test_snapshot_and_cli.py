@@ -134,3 +134,41 @@ def test_cli_sync_from_the_embedded_sample(tmp_path: Path, make_settings) -> Non
     result = CliRunner().invoke(main, ["--config", str(settings.source), "bugs", "--status",
                                        "IN_PROGRESS", "--json"])
     assert {b["status"] for b in json.loads(result.output)} == {"IN_PROGRESS"}
+
+
+def test_attachments_flow_from_bugzilla_through_a_snapshot_to_the_checklist(
+        tmp_path: Path, gateway: BugzillaGateway, bugzilla_double: BugzillaDouble) -> None:
+    """Issue #10: attachment metadata is read in one batched request, written by
+    ``take_snapshot``, read back by the snapshot tracker, and the checklist counts it."""
+    from tests.bugzilla_double.client import Rest
+    from triage.rules.checklist import DEFAULT_CHECKLISTS, assess
+
+    bugzilla_double.create_user("eve@example.org")
+    reporter = Rest(bugzilla_double, bugzilla_double.api_key_for("eve@example.org"))
+    text = ("Xen 4.19.1 on x86_64, Dell PowerEdge R740, dom0 Debian 12. Steps: xl create "
+            "hvm.cfg (type = \"hvm\"). Expected the guest to boot, but the host hangs.")
+    ids = bugzilla_double.seed_bugs([
+        {"summary": "host hangs", "creator": "eve@example.org", "description": text,
+         "product": "Xen", "component": "Hypervisor"},
+        {"summary": "other", "description": "x"}])
+    r = reporter.post(f"bug/{ids[0]}/attachment", {
+        "data": "KFhFTikgUGFuaWMgb24gQ1BVIDAK", "file_name": "serial.log",
+        "summary": "serial console", "content_type": "text/plain"})
+    assert r.status_code == 201, r.text
+    out = tmp_path / "snap.json"
+    assert take_snapshot(gateway, out, products=["Xen"]) == 2
+    raw = json.loads(out.read_text())
+    (saved,) = raw["attachments"][str(ids[0])]
+    assert saved["file_name"] == "serial.log" and "data" not in saved
+    assert str(ids[1]) not in raw["attachments"]
+    bug = SnapshotTracker(out).get_bugs([ids[0]], attachments=True).bugs[0]
+    assert [a.file_name for a in bug.attachments] == ["serial.log"]
+    result = assess(bug, DEFAULT_CHECKLISTS)
+    assert result.complete, result.missing
+    (logs,) = [f for f in result.findings if f.item == "logs"]
+    assert logs.where == "attachment serial.log"
+    # A snapshot written before attachments existed still reads (no attachments at all).
+    del raw["attachments"]
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(raw))
+    assert SnapshotTracker(old).get_bugs([ids[0]], attachments=True).bugs[0].attachments == ()

@@ -32,8 +32,10 @@ def test_xen_version_precision(text, present):
     assert has_xen_version(gather(make_bug(text=text, summary="x"))) is present
 
 
-def test_version_field_counts_unless_placeholder():
-    assert has_xen_version(gather(make_bug(text="x", summary="x", version="4.18")))
+def test_version_field_never_counts():
+    # Issue #10: the Bugzilla version drop-down is a required field, so it says nothing; only
+    # the reporter's words count (this test asserted the opposite before).
+    assert not has_xen_version(gather(make_bug(text="x", summary="x", version="4.18.2")))
     assert not has_xen_version(gather(make_bug(text="x", summary="x", version="unspecified")))
 
 
@@ -87,13 +89,14 @@ def test_expected_vs_actual_needs_both_halves():
 
 
 def test_unikraft_checklist():
-    text = ("Unikraft 0.17.0 on kvm, x86_64.\n" + "".join(
+    # Issue #10: the Unikraft checklist has a steps item and one "platform and arch" item.
+    text = ("Unikraft 0.17.0 on kvm, x86_64. Steps: kraft build, then kraft run.\n" + "".join(
         f"CONFIG_LIB{i}=y\n" for i in range(4)) + "Powered by Unikraft\n[    0.100] ERR: boom\n")
     bug = make_bug(text=text, product="Unikraft", component="Unikraft", summary="x")
     assert assess(bug, XEN).complete
     vague = make_bug(text="it does not boot", product="Unikraft", summary="x")
-    assert list(assess(vague, XEN).missing) == ["release", "platform", "architecture", "config",
-                                                "console_log"]
+    assert list(assess(vague, XEN).missing) == ["release", "platform_arch", "config",
+                                                "console_log", "steps"]
     kraftfile = attach(vague, "Kraftfile")
     assert "config" not in assess(kraftfile, XEN).missing
 

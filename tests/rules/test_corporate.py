@@ -83,3 +83,15 @@ def test_excluded_by_group_stays_excluded_when_groups_were_not_looked_up(setting
     rule = CorporateRule.from_settings(settings)
     ctx = context(settings, state=TriageState.EXCLUDED)
     assert not rule.evaluate(make_bug(creator="dan@example.org"), ctx)
+
+
+def test_project_accounts_by_domain_are_left_alone_like_bots(settings):
+    result = run(settings, "george@xenproject.org")
+    (d,) = result.decisions
+    assert d.outcome == "project" and d.state == TriageState.EXCLUDED and result.stop
+    assert d.details["kind"] == "project" and "orgs.project_domains" in d.reason
+    assert not result.changes
+    sub = affiliation("ann@lists.xenproject.org", settings.orgs)
+    assert sub.kind == "project" and sub.organisation == "Xen Project"
+    assert affiliation("bob@citrix.com", settings.orgs).kind == "corporate"
+    assert affiliation("eve@example.org", settings.orgs).kind == ""

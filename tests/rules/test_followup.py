@@ -176,3 +176,38 @@ def test_a_bug_a_developer_already_took_is_not_followed_up(settings):
     results, plan = chain(settings, bug, day(0))
     assert "followup" not in results  # the developer asks for what they need
     assert not [c for r in plan.results for c in r.result.changes if c.recipient == REPORTER]
+
+
+def test_the_follow_up_says_what_was_found_before_asking(settings):
+    text = ("Xen 4.19.1 on a Raspberry Pi 4 (arm64), dom0 Alpine 3.20. It hangs when I run "
+            "xl create -c pv.cfg (type = \"pvh\"); it should boot.")
+    results, _ = chain(settings, make_bug(text=text), day(0))
+    comment = results["followup"].changes[0].update.comment
+    flat = " ".join(comment.split())
+    assert "Found in the report: Xen 4.19.1, arm64, hardware Raspberry Pi 4, an Alpine dom0" \
+        in flat
+    assert "* logs:" in comment and "* architecture:" not in comment
+
+
+def test_i_already_gave_this_is_an_answer_not_a_reason_to_ask_again(settings):
+    bug = posted(make_bug(text=VAGUE), "followup:1:round1", day(0))
+    bug = add_comment(bug, "I already gave this: it is in the first line.", at=day(2))
+    results, _ = chain(settings, bug, day(2), TriageState.NEEDS_INFO)
+    (d,) = results["followup"].decisions
+    assert d.outcome == "reporter-says-given" and not results["followup"].changes
+    assert results["review"].changes[0].key == "review:1:queue"
+    german = add_comment(posted(make_bug(text=VAGUE), "followup:1:round1", day(0)),
+                         "Das habe ich schon angegeben, siehe oben.", at=day(2))
+    results, _ = chain(settings, german, day(2), TriageState.NEEDS_INFO)
+    assert results["followup"].decisions[0].outcome == "reporter-says-given"
+
+
+def test_a_human_clearing_the_needinfo_counts_as_an_answer(settings):
+    from tests.rules.builders import cleared_needinfo
+
+    bug = posted(make_bug(text=VAGUE), "followup:1:round1", day(0))
+    bug = dataclasses.replace(bug, history=(cleared_needinfo(REPORTER, DEV, day(1)),))
+    results, _ = chain(settings, bug, day(2), TriageState.NEEDS_INFO)
+    (d,) = results["followup"].decisions
+    assert d.outcome == "needinfo-cleared" and not results["followup"].changes
+    assert d.state == TriageState.COMPLETE

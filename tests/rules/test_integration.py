@@ -82,6 +82,12 @@ def test_dry_run_then_production_then_nothing_new(world):
     assert "followup: follow-up -> needs-info" in out
     assert f"confirmed  update followup:{vague}:round1 [xentriage:" in out
     assert "eve@example.org (followup" in out  # the nag ledger entry
+    # Issue #10: each checklist item, found or missing, with the evidence and its source.
+    assert "Checklist (Xen/Hypervisor" in out and "missing  version" in out
+    assert "missing  logs" in out
+    done = xt(config, "explain", str(complete)).output
+    assert "found    version: Xen 4.17.2 (description)" in done
+    assert "found    dom0: " in done and '"Dom0 is Debian 12 with kernel 6.1.0-13-amd64."' in done
     corp = xt(config, "explain", str(corporate))
     assert "excluded" in corp.output and "organisation: Citrix" in corp.output
     assert xt(config, "explain", "999").exit_code == EXIT_NOT_FOUND

@@ -7,8 +7,9 @@ How it talks to Bugzilla (docs/bugzilla.md has the full story):
   could carry a URL is scrubbed (:mod:`triage.adapters.bugzilla_http`), and our own errors are
   raised ``from None`` so the library's exception (URL inside) is not chained into tracebacks.
 * Reads are batched: searches ask for exactly the fields the model needs (``include_fields``) and
-  page with ``limit``/``offset`` in ``bug_id`` order (stable while bugs change); comments and
-  history for many bugs come from *one* ``GET /rest/bug/<id>/comment?ids=..&ids=..`` call.
+  page with ``limit``/``offset`` in ``bug_id`` order (stable while bugs change); comments,
+  history and attachment metadata (name, description, type; never the data) for many bugs come
+  from *one* ``GET /rest/bug/<id>/comment?ids=..&ids=..`` (``/history``, ``/attachment``) call.
   python-bugzilla's own ``get_comments`` makes one request per bug, so those calls go to its REST
   backend with the ``ids`` parameter.
 * Reads are retried with exponential back-off (tenacity) on timeouts, connection errors, 5xx and
@@ -357,8 +358,13 @@ class BugzillaGateway:
 
     def get_attachments(self, ids: Sequence[int]) -> tuple[dict[int, tuple[Attachment, ...]],
                                                             list[int]]:
+        # python-bugzilla's public get_attachments() makes one GET per bug under REST (its
+        # REST backend loops over the ids), so, as for comments, the batched call goes to the
+        # backend with ``ids``: one request per batch of bugs. Metadata only: ``data`` (the
+        # base64 content, up to megabytes per file) is excluded.
         def fetch(batch: list[int]) -> dict[int, tuple[Attachment, ...]]:
-            params: dict[str, Any] = {"include_fields": ",".join(ATTACHMENT_FIELDS)}
+            params: dict[str, Any] = {"include_fields": ",".join(ATTACHMENT_FIELDS),
+                                      "exclude_fields": "data"}
             if len(batch) > 1:
                 params["ids"] = batch[1:]
             raw = self._call(

@@ -8,7 +8,11 @@ conversion code (:mod:`triage.adapters.bugzilla_convert`) reads a live answer an
      "bugs": [<GET /rest/bug objects>],
      "comments": {"<bug id>": {"comments": [<GET /rest/bug/<id>/comment objects>]}},
      "history": {"<bug id>": [<GET /rest/bug/<id>/history "history" entries>]},
+     "attachments": {"<bug id>": [<GET /rest/bug/<id>/attachment objects, without "data">]},
      "users": {"<email>": {"groups": ["..."]}}}
+
+``attachments`` is optional (snapshots written before it existed have none): a bug without an
+entry has no attachments.
 
 Writes are refused with :class:`ReadOnlyTracker`; the write ledger turns them into dry-run plans
 before they get here.
@@ -25,13 +29,16 @@ from pathlib import Path
 from typing import Any
 
 from triage.adapters.bugzilla_convert import (
+    ATTACHMENT_FIELDS,
     BUG_FIELDS,
+    attachment_from_rest,
     bug_from_rest,
     comment_from_rest,
     history_from_rest,
 )
 from triage.adapters.tracker import BugBatch, ReadOnlyTracker, Tracker, TrackerError, WriteResult
 from triage.model import (
+    Attachment,
     Bug,
     BugUpdate,
     Comment,
@@ -80,6 +87,13 @@ class SnapshotTracker:
         self._history: dict[int, tuple[HistoryEntry, ...]] = {
             int(k): history_from_rest(v) for k, v in history_raw.items()
         }
+        try:
+            self._attachments: dict[int, tuple[Attachment, ...]] = {
+                int(k): tuple(attachment_from_rest(a) for a in v)
+                for k, v in (data.get("attachments") or {}).items()
+            }
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SnapshotError(f"{self.path}: malformed attachment entry: {exc}") from None
         self._bugs: dict[int, Bug] = {}
         try:
             for raw in data.get("bugs", []):
@@ -91,7 +105,7 @@ class SnapshotTracker:
     def __len__(self) -> int:
         return len(self._bugs)
 
-    def _full(self, bug: Bug, *, comments: bool, history: bool) -> Bug:
+    def _full(self, bug: Bug, *, comments: bool, history: bool, attachments: bool) -> Bug:
         from dataclasses import replace
 
         return replace(
@@ -99,12 +113,14 @@ class SnapshotTracker:
             comments=tuple(sorted(self._comments.get(bug.id, ()), key=lambda c: (c.count, c.id)))
             if comments else (),
             history=self._history.get(bug.id, ()) if history else (),
+            attachments=self._attachments.get(bug.id, ()) if attachments else (),
         )
 
     def get_bugs(self, ids: Sequence[int], *, comments: bool = True, history: bool = False,
                  attachments: bool = False) -> BugBatch:
         wanted = list(dict.fromkeys(int(i) for i in ids))
-        bugs = tuple(self._full(self._bugs[i], comments=comments, history=history)
+        bugs = tuple(self._full(self._bugs[i], comments=comments, history=history,
+                                attachments=attachments)
                      for i in wanted if i in self._bugs)
         return BugBatch(bugs=bugs, missing=tuple(i for i in wanted if i not in self._bugs))
 
@@ -118,6 +134,12 @@ class SnapshotTracker:
                                                         list[int]]:
         present = [i for i in ids if i in self._bugs]
         return ({i: self._history.get(i, ()) for i in present},
+                [i for i in ids if i not in self._bugs])
+
+    def get_attachments(self, ids: Sequence[int]) -> tuple[dict[int, tuple[Attachment, ...]],
+                                                            list[int]]:
+        present = [i for i in ids if i in self._bugs]
+        return ({i: self._attachments.get(i, ()) for i in present},
                 [i for i in ids if i not in self._bugs])
 
     def search_changed_since(self, since: datetime | None, *, products: Sequence[str] = (),
@@ -166,6 +188,11 @@ def _rest_comment(c: Comment) -> dict[str, Any]:
             "attachment_id": c.attachment_id}
 
 
+def _rest_attachment(a: Attachment) -> dict[str, Any]:
+    data = to_jsonable(a)
+    return {k: data[k] for k in ATTACHMENT_FIELDS if k in data}
+
+
 def _rest_history(entries: Sequence[HistoryEntry]) -> list[dict[str, Any]]:
     return [{"who": h.who, "when": format_bz_time(h.when),
              "changes": [{k: v for k, v in to_jsonable(c).items() if v is not None}
@@ -182,7 +209,8 @@ def take_snapshot(
     batch_size: int = 500,
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
-    """Save what ``tracker`` holds (fields, comments, history) to ``output``; returns the number
+    """Save what ``tracker`` holds (fields, comments, history, attachment metadata) to
+    ``output``; returns the number
     of bugs. Written to a temporary file first and renamed, so a failed pull never leaves a
     truncated snapshot behind."""
     from dataclasses import replace
@@ -194,16 +222,24 @@ def take_snapshot(
     for start in range(0, len(found), batch_size):
         chunk = found[start : start + batch_size]
         if batched:
-            # The search already carried the fields: only comments and history are read.
+            # The search already carried the fields: comments, history and attachment metadata
+            # are read, each in one request per batch.
             ids = [b.id for b in chunk]
             comments, gone = tracker.get_comments(ids)  # type: ignore[attr-defined]
             history, gone_h = tracker.get_history(  # type: ignore[attr-defined]
                 [i for i in ids if i not in gone])
             lost = set(gone) | set(gone_h)
-            bugs.extend(replace(b, comments=comments.get(b.id, ()), history=history.get(b.id, ()))
+            files: dict[int, tuple[Attachment, ...]] = {}
+            if callable(getattr(tracker, "get_attachments", None)):
+                files, gone_a = tracker.get_attachments(  # type: ignore[attr-defined]
+                    [i for i in ids if i not in lost])
+                lost |= set(gone_a)
+            bugs.extend(replace(b, comments=comments.get(b.id, ()), history=history.get(b.id, ()),
+                                attachments=files.get(b.id, ()))
                         for b in chunk if b.id not in lost)
         else:
-            batch = tracker.get_bugs([b.id for b in chunk], comments=True, history=True)
+            batch = tracker.get_bugs([b.id for b in chunk], comments=True, history=True,
+                                     attachments=True)
             bugs.extend(batch.bugs)
         if progress:
             progress(min(start + batch_size, len(found)), len(found))
@@ -217,6 +253,8 @@ def take_snapshot(
         "comments": {str(b.id): {"comments": [_rest_comment(c) for c in b.comments]}
                      for b in bugs},
         "history": {str(b.id): _rest_history(b.history) for b in bugs},
+        "attachments": {str(b.id): [_rest_attachment(a) for a in b.attachments]
+                        for b in bugs if b.attachments},
     }
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)

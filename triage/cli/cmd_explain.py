@@ -47,6 +47,30 @@ def gather(store: Any, bug_id: int) -> dict[str, Any]:
         }
 
 
+def _checklist_lines(info: dict[str, Any]) -> list[str]:
+    """The latest completeness decision's evidence: each item, found or missing, the quoted
+    words and where they came from (summary, description, comment N, attachment NAME)."""
+    latest = next((d for d in reversed(info["decisions"])
+                   if d["rule"] == "completeness" and d["details"].get("evidence")), None)
+    if latest is None:
+        return []
+    details = latest["details"]
+    lines = ["", f"Checklist ({sanitize(str(details.get('checklist', '')), max_length=80)}, "
+                 f"as judged {latest['at']}):"]
+    for item, ev in details["evidence"].items():
+        name = sanitize(str(item), max_length=40)
+        if ev.get("found"):
+            lines.append(f"  found    {name}: {sanitize(str(ev.get('value', '')), max_length=120)}"
+                         f" ({sanitize(str(ev.get('where', '')), max_length=80)})")
+            quote = sanitize(str(ev.get("quote", "")), max_length=200)
+            if quote:
+                lines.append(f"             \"{quote}\"")
+        else:
+            note = sanitize(str(ev.get("note", "")), max_length=200)
+            lines.append(f"  missing  {name}" + (f": {note}" if note else ""))
+    return lines
+
+
 def render(info: dict[str, Any]) -> str:
     st = info["state"]
     lines = [f"Bug {info['bug']}: {st['state']}" + (f" since {st['since']}" if st["since"] else "")]
@@ -82,6 +106,7 @@ def render(info: dict[str, Any]) -> str:
         when = a["confirmed"] or a["sent"] or a["created"]
         lines.append(f"  {when} {a['status']:<10} {a['kind']:<6} {a['key']} [{a['marker']}]"
                      + (f" error: {a['error']}" if a["error"] else ""))
+    lines.extend(_checklist_lines(info))
     if info["nag_ledger"]:
         lines.append("")
         lines.append("Nag ledger:")

@@ -49,11 +49,24 @@ class ClaimsSettings(RuleSettings):
         return out
 
 
+_PARSED: dict[tuple[int, str], ClaimsSettings] = {}
+
+
 def claims_settings(settings: Settings) -> ClaimsSettings:
-    """``[rules.claims]`` parsed (for the rules and the commands that share it)."""
-    base = settings.source.parent if settings.source else None
-    return typing.cast(ClaimsSettings, parse_rule_settings(
-        "claims", ClaimsSettings, settings.rules.get("claims", {}), base))
+    """``[rules.claims]`` parsed (for the rules and the commands that share it). Parsed once
+    per settings object and table: the rules ask for it on every bug, and the strict parser
+    (type hints, validation) cost more than the rules' own work on a 5,000-bug pass."""
+    table = settings.rules.get("claims", {})
+    key = (id(settings), repr(table))
+    cached = _PARSED.get(key)
+    if cached is None:
+        base = settings.source.parent if settings.source else None
+        cached = typing.cast(ClaimsSettings, parse_rule_settings("claims", ClaimsSettings,
+                                                                 table, base))
+        if len(_PARSED) > 64:
+            _PARSED.clear()
+        _PARSED[key] = cached
+    return cached
 
 
 @dataclass(frozen=True)

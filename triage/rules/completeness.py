@@ -4,7 +4,9 @@ The checklist is per product, optionally per ``Product/Component``, with ``*`` f
 (:mod:`triage.rules.checklist` has the items and their detectors). The rule concludes
 ``complete`` (state ``complete``, which sends the bug to the review queue) or ``incomplete`` with
 the missing items in ``details["missing"]``, which the follow-up rule turns into a question to the
-reporter. Bugs the bot filed itself (CI failures) carry their evidence and count as complete.
+reporter, and every item's evidence (the quoted span and its source, or why it was not found) in
+``details["evidence"]`` for ``xentriage explain``. Bugs the bot filed itself (CI failures) carry
+their evidence and count as complete.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from dataclasses import dataclass, field
 
 from triage.model import Bug, TriageState
 from triage.rules.base import Rule, RuleContext, RuleResult, RuleSettings, StateUpdate
-from triage.rules.checklist import DEFAULT_CHECKLISTS, ITEMS, assess, labels
+from triage.rules.checklist import DEFAULT_CHECKLISTS, ITEMS, Assessment, assess, labels
+from triage.rules.evidence import Finding
 
 # States in which a report is still being completed (expired bugs a reporter reopened included).
 OPEN_QUESTION_STATES = (TriageState.NEW, TriageState.NEEDS_INFO, TriageState.REMINDED,
@@ -34,6 +37,31 @@ class CompletenessSettings(RuleSettings):
                 out.append((f"checklists.{key}", f"unknown item(s) {', '.join(unknown)} "
                                                  f"(known: {', '.join(sorted(ITEMS))})"))
         return out
+
+
+def found_phrase(f: Finding) -> str:
+    """How the follow-up names what it understood: "Xen 4.19.1", "arm64", "an Alpine dom0"."""
+    if f.item == "dom0":
+        if f.value.lower().startswith("dom0"):
+            return f.value
+        article = "an" if f.value[:1].lower() in "aeiou" else "a"
+        return f"{article} {f.value} dom0"
+    if f.item in ("steps",):
+        return "steps" if "steps" in f.value else f"steps ({f.value})"
+    if f.item in ("logs", "console_log"):
+        return f.value if f.value.startswith("an attached") else "a pasted log"
+    if f.item == "expected_actual":
+        return "what happened and what was expected"
+    if f.item == "hardware":
+        return f"hardware {f.value}"
+    return f.value or ITEMS[f.item].label
+
+
+def _details(result: Assessment) -> dict[str, object]:
+    return {"checklist": result.checklist, "present": list(result.present),
+            "missing": list(result.missing),
+            "found": [found_phrase(f) for f in result.findings if f.found],
+            "evidence": result.evidence()}
 
 
 class CompletenessRule(Rule):
@@ -65,10 +93,8 @@ class CompletenessRule(Rule):
                       f"({', '.join(labels(result.present))})")
             return RuleResult(
                 decisions=(self.decision(bug, "complete", reason, TriageState.COMPLETE,
-                                         checklist=result.checklist,
-                                         present=list(result.present)),),
+                                         **_details(result)),),
                 state=StateUpdate(TriageState.COMPLETE, reason))
         reason = f"missing from the report: {', '.join(labels(result.missing))}"
-        return RuleResult(decisions=(self.decision(
-            bug, "incomplete", reason, None, checklist=result.checklist,
-            missing=list(result.missing), present=list(result.present)),))
+        return RuleResult(decisions=(self.decision(bug, "incomplete", reason, None,
+                                                   **_details(result)),))

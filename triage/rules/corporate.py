@@ -5,7 +5,10 @@ account override, the email domain and the org-map entry it matched, or a Bugzil
 excluded bugs are counted (state ``excluded`` with the organisation) for the digest. Precedence:
 an explicit account override (``orgs.accounts``; ``""`` forces community), then the most specific
 domain (``hv.citrix.com`` before ``citrix.com``), then group membership (``orgs.groups``, looked up
-by the engine). The rule writes nothing to Bugzilla unless ``tag = true``.
+by the engine). Addresses at a project domain (``orgs.project_domains``, e.g. xenproject.org) are
+the project's own people: left alone like bots (outcome ``project``), counted apart from
+community and corporate; an explicit account override still wins, and bot accounts are never
+judged here. The rule writes nothing to Bugzilla unless ``tag = true``.
 """
 
 from __future__ import annotations
@@ -38,6 +41,11 @@ class CorporateSettings(RuleSettings):
 class Affiliation:
     organisation: str  # "" for community
     evidence: str  # why, in words
+    kind: str = ""  # "corporate", "project" or "" (community)
+
+    def __post_init__(self) -> None:
+        if self.organisation and not self.kind:
+            object.__setattr__(self, "kind", "corporate")
 
 
 def affiliation(account: str, orgs: OrgSettings, groups: tuple[str, ...] | None = None
@@ -51,8 +59,15 @@ def affiliation(account: str, orgs: OrgSettings, groups: tuple[str, ...] | None 
             return Affiliation(org, f"account {email} is listed as {org} in orgs.accounts")
         return Affiliation("", f"account {email} is listed as community in orgs.accounts")
     domain = email.rpartition("@")[2]
-    domains = {k.strip().lower().lstrip("."): v for k, v in orgs.domains.items()}
     labels = domain.split(".")
+    projects = {k.strip().lower().lstrip("."): v for k, v in orgs.project_domains.items()}
+    for i in range(len(labels) - 1):
+        candidate = ".".join(labels[i:])
+        if candidate in projects:
+            return Affiliation(projects[candidate], f"email domain {domain} belongs to the "
+                               f"project ({projects[candidate]}) in orgs.project_domains",
+                               "project")
+    domains = {k.strip().lower().lstrip("."): v for k, v in orgs.domains.items()}
     for i in range(len(labels) - 1):  # most specific first; never a bare TLD
         candidate = ".".join(labels[i:])
         if candidate in domains:
@@ -90,6 +105,15 @@ class CorporateRule(Rule):
         who = affiliation(bug.creator, ctx.settings.orgs, groups)
         settings = self.settings
         assert isinstance(settings, CorporateSettings)
+        if who.kind == "project":
+            # The project's own people: left alone like the bots, counted apart.
+            return RuleResult(
+                decisions=(self.decision(bug, "project", who.evidence, TriageState.EXCLUDED,
+                                         organisation=who.organisation, kind="project"),),
+                state=StateUpdate(TriageState.EXCLUDED, who.evidence,
+                                  organisation=who.organisation),
+                stop=True,
+            )
         if who.organisation:
             changes: tuple[Change, ...] = ()
             if settings.tag and bug.is_open and EXCLUDED_MARKER not in bug.whiteboard_tags():

@@ -10,6 +10,11 @@ The life of a question (DESIGN.md §2: incomplete → needs-info → reminded �
    status and resolution of ``bugzilla.workflow``), the needinfo cleared, a kind closing comment
    (``followup_expiry.j2``) that says how to reopen.
 
+Each follow-up first says what the bot understood ("Found: Xen 4.19.1, arm64, ...") so a reporter
+can correct it in one line. A reporter's reply "I already gave this: ..." (in any of the
+languages the checklist reads), or a human clearing the needinfo, counts as an answer: the bug
+goes to the reviewer rather than being asked the same again.
+
 A reporter's answer (a comment or an attachment after the last follow-up) moves the bug on at once:
 if the report is now complete the completeness rule already said so and this rule stays silent;
 if something is still missing, the next round asks for *that*, up to ``max_rounds``; after the last
@@ -22,10 +27,12 @@ their times are known even with an empty store, and a second bot sees the first 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from triage.model import Bug, BugUpdate, Change, Decision, FlagChange, TriageState
+from triage.nag import acknowledged_at
 from triage.rules.base import (
     NOTHING,
     Rule,
@@ -37,10 +44,23 @@ from triage.rules.base import (
     marker,
     needinfo,
     open_needinfo_for,
+    sanitize,
     trusted,
 )
 from triage.rules.checklist import ITEMS, labels
 from triage.rules.claims_core import taken_in_bugzilla
+
+# "I already gave this: ..." in the languages the checklist reads: the reporter says the bot
+# misread the report. Asking again would be the worst answer; the reviewer reads it instead.
+ALREADY_GIVEN = re.compile(
+    r"(?i)\b(?:already|before|above)\s+(?:gave|given|provided|wrote|written|included|attached|"
+    r"mentioned|posted|said|stated|pasted)|\b(?:is|are|was|were)\s+(?:already\s+)?(?:in|above)"
+    r"\s+(?:the|my)\s+(?:report|description|first)|\b(?:schon|bereits)\s+(?:angegeben|"
+    r"geschrieben|genannt|angehängt|drin)|\bdéjà\s+(?:donné|fourni|indiqué|écrit|mis|joint)|"
+    r"\bya\s+(?:lo\s+|la\s+)?(?:di|he dado|indiqué|puse|escribí|adjunté)|\bgià\s+"
+    r"(?:dato|scritto|indicato|allegato|fornito)|\bjá\s+(?:dei|indiquei|escrevi|anexei|"
+    r"informei)|\bal\s+(?:gegeven|vermeld|geschreven|bijgevoegd)|\bjuż\s+(?:podałem|"
+    r"podałam|napisałem|napisałam|załączyłem|załączyłam)")
 
 NEEDINFO_MARKER = marker("needinfo")
 REMINDED_MARKER = marker("reminded")
@@ -116,6 +136,12 @@ class FollowupRule(Rule):
         return found
 
     @staticmethod
+    def says_already_given(bug: Bug, when: datetime) -> bool:
+        reporter = bug.creator.lower()
+        return any(c.author.lower() == reporter and c.creation_time > when
+                   and ALREADY_GIVEN.search(c.text) for c in bug.comments)
+
+    @staticmethod
     def answered_since(bug: Bug, when: datetime) -> datetime | None:
         reporter = bug.creator.lower()
         times = [c.creation_time for c in bug.comments
@@ -130,16 +156,28 @@ class FollowupRule(Rule):
             return NOTHING
         verdict = next(d for d in ctx.earlier["completeness"] if d.outcome == "incomplete")
         missing = [m for m in verdict.details.get("missing", ()) if m in ITEMS]
+        found = [str(f) for f in verdict.details.get("found", ())]
         rounds = self.rounds(bug, ctx)
         if not rounds:
-            return self._ask(bug, ctx, 1, missing, "the report is incomplete")
+            return self._ask(bug, ctx, 1, missing, "the report is incomplete", found)
         last = rounds[-1]
         answer = self.answered_since(bug, last.sent_at)
+        flag = ctx.settings.bugzilla.workflow.needinfo_flag
+        cleared = acknowledged_at(bug, bug.creator, ctx.bot_accounts, flag)
+        if answer is None and cleared is not None and cleared > last.sent_at:
+            # A human cleared the question without a comment: that counts as an answer.
+            return self._to_reviewer(bug, "needinfo-cleared", (
+                f"a human cleared the needinfo on {cleared:%Y-%m-%d}: the question counts as "
+                f"answered; the reviewer decides with what is there"), missing)
+        if answer is not None and self.says_already_given(bug, last.sent_at):
+            return self._to_reviewer(bug, "reporter-says-given", (
+                f"the reporter answered on {answer:%Y-%m-%d} that the details were already "
+                f"given: not asked again; the reviewer reads the report"), missing)
         if answer is not None:
             if last.number < self.cfg.max_rounds:
                 return self._ask(bug, ctx, last.number + 1, missing,
                                  f"the reporter answered on {answer:%Y-%m-%d} but "
-                                 f"{', '.join(labels(missing))} is still missing")
+                                 f"{', '.join(labels(missing))} is still missing", found)
             reason = (f"the reporter answered {last.number} follow-ups; still missing "
                       f"{', '.join(labels(missing))}: the reviewer decides with what is there")
             return RuleResult(
@@ -161,18 +199,30 @@ class FollowupRule(Rule):
                                                    round=last.number),),
                           state=StateUpdate(state, reason))
 
-    def _values(self, bug: Bug, missing: list[str], **extra: object) -> dict[str, object]:
+    def _to_reviewer(self, bug: Bug, outcome: str, reason: str, missing: list[str]
+                     ) -> RuleResult:
+        return RuleResult(
+            decisions=(self.decision(bug, outcome, reason, TriageState.COMPLETE,
+                                     missing=missing),),
+            state=StateUpdate(TriageState.COMPLETE, reason))
+
+    def _values(self, bug: Bug, missing: list[str], found: list[str] | None = None,
+                **extra: object) -> dict[str, object]:
         return {
             "bug_id": bug.id,
+            # What the bot understood, in the reporter's own terms (sanitised on render).
+            "found": sanitize("Found in the report: " + ", ".join(
+                sanitize(f, max_length=80) for f in found) + ".", max_length=800)
+            if found else "",
             "missing": [{"label": trusted(ITEMS[m].label), "ask": trusted(ITEMS[m].ask),
                          "text": trusted(f"{ITEMS[m].label}: {ITEMS[m].ask}")}
                         for m in missing],
             **extra,
         }
 
-    def _ask(self, bug: Bug, ctx: RuleContext, number: int, missing: list[str], why: str
-             ) -> RuleResult:
-        text = self.render("", **self._values(bug, missing, round=number,
+    def _ask(self, bug: Bug, ctx: RuleContext, number: int, missing: list[str], why: str,
+             found: list[str] | None = None) -> RuleResult:
+        text = self.render("", **self._values(bug, missing, found, round=number,
                                               reminder_days=self.cfg.reminder_days,
                                               expire_days=self.cfg.expire_days))
         flags: tuple[FlagChange, ...] = ()

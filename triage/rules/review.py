@@ -64,9 +64,20 @@ class ReviewSettings(RuleSettings):
         return []
 
 
+_PARSED: dict[tuple[int, str], ReviewSettings] = {}
+
+
 def review_settings(settings: Settings) -> ReviewSettings:
-    parsed = parse_rule_settings("review", ReviewSettings, settings.rules.get("review", {}))
-    assert isinstance(parsed, ReviewSettings)
+    """``[rules.review]`` parsed, once per settings object and table (asked for per bug)."""
+    table = settings.rules.get("review", {})
+    key = (id(settings), repr(table))
+    parsed = _PARSED.get(key)
+    if parsed is None:
+        built = parse_rule_settings("review", ReviewSettings, table)
+        assert isinstance(built, ReviewSettings)
+        if len(_PARSED) > 64:
+            _PARSED.clear()
+        parsed = _PARSED[key] = built
     return parsed
 
 

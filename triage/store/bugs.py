@@ -1,4 +1,9 @@
-"""The ``bugs`` cache: what the last sync saw of each bug (Bugzilla stays the source of truth)."""
+"""The ``bugs`` cache: what the last sync saw of each bug (Bugzilla stays the source of truth).
+
+``bugs.data`` is the whole serialised :class:`~triage.model.Bug` (what the rules read, attachments
+included); ``bug_attachments`` keeps the attachment metadata as rows, rewritten with the bug, so
+attachments can be queried by bug without decoding every cached bug.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,8 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from triage.model import Bug, bug_from_dict, to_jsonable, utc
-from triage.store.tables import BugRow
+from triage.model import Attachment, Bug, bug_from_dict, to_jsonable, utc
+from triage.store.tables import AttachmentRow, BugRow
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,35 @@ def upsert_bug(session: Session, bug: Bug, *, fetched_at: datetime | None = None
     else:
         for key, value in values.items():
             setattr(row, key, value)
+    _replace_attachments(session, [bug])
     return True
+
+
+def _replace_attachments(session: Session, bugs: Sequence[Bug]) -> None:
+    """The attachment rows of ``bugs``, rewritten from what the tracker returned (an attachment
+    made obsolete or private since is updated or gone, never stale)."""
+    from sqlalchemy import delete
+
+    ids = [b.id for b in bugs]
+    for start in range(0, len(ids), 900):
+        chunk = ids[start:start + 900]
+        session.execute(delete(AttachmentRow).where(AttachmentRow.bug_id.in_(chunk)))
+    for bug in bugs:
+        for a in bug.attachments:
+            session.merge(AttachmentRow(
+                id=a.id, bug_id=bug.id, file_name=a.file_name, summary=a.summary,
+                content_type=a.content_type, creator=a.creator, creation_time=a.creation_time,
+                is_patch=a.is_patch, is_obsolete=a.is_obsolete, size=a.size))
+
+
+def attachments_for(session: Session, bug_id: int) -> tuple[Attachment, ...]:
+    """The stored attachment metadata of one bug, oldest first."""
+    rows = session.scalars(select(AttachmentRow).where(AttachmentRow.bug_id == bug_id)
+                           .order_by(AttachmentRow.id))
+    return tuple(Attachment(id=r.id, bug_id=r.bug_id, file_name=r.file_name, summary=r.summary,
+                            content_type=r.content_type, creator=r.creator,
+                            creation_time=utc(r.creation_time), is_patch=r.is_patch,
+                            is_obsolete=r.is_obsolete, size=r.size) for r in rows)
 
 
 def upsert_bugs(session: Session, bugs: Sequence[Bug], *, fetched_at: datetime | None = None
@@ -61,6 +94,7 @@ def upsert_bugs(session: Session, bugs: Sequence[Bug], *, fetched_at: datetime |
                 existing[row.id] = row
         written = 0
         now = fetched_at or datetime.now(UTC)
+        changed: list[Bug] = []
         for bug in bugs:
             data = to_jsonable(bug)
             found = existing.get(bug.id)
@@ -75,6 +109,9 @@ def upsert_bugs(session: Session, bugs: Sequence[Bug], *, fetched_at: datetime |
                 for key, value in values.items():
                     setattr(found, key, value)
             written += 1
+            changed.append(bug)
+        if changed:
+            _replace_attachments(session, changed)
     return written
 
 

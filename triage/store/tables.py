@@ -75,6 +75,23 @@ class BugRow(Base):
     unavailable_reason: Mapped[str] = mapped_column(Text, default="")
 
 
+class AttachmentRow(Base):
+    """Attachment metadata of cached bugs (name, description, type; never the data): what the
+    checklist reads of attachments, queryable by bug. Rewritten with its bug on every refresh."""
+
+    __tablename__ = "bug_attachments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    bug_id: Mapped[int] = mapped_column(Integer, index=True)
+    file_name: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    content_type: Mapped[str] = mapped_column(String(255), default="")
+    creator: Mapped[str] = mapped_column(String(255))
+    creation_time: Mapped[datetime]
+    is_patch: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_obsolete: Mapped[bool] = mapped_column(Boolean, default=False)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class TriageStateRow(Base):
     """A bug's current place in the process (DESIGN.md §2), with who claimed it."""
 

@@ -218,6 +218,25 @@ class NagSettings:
 
 
 @dataclass
+class CommandSettings:
+    """Who may give ``#triage`` commands by mail, and how many (docs/mail.md, "Sender
+    authentication"). Strict by default: a command is acted on only when a trusted receiving
+    server saw a DKIM signature aligned with ``From``, or the account confirmed it."""
+
+    # dkim-or-confirmation | dkim | from-header (trust the strict From alone: a closed list only)
+    require: str = "dkim-or-confirmation"
+    # authserv-ids (RFC 8601) of the receiving servers whose Authentication-Results are believed
+    authserv_ids: list[str] = field(default_factory=list)
+    alignment: str = "relaxed"  # relaxed (organisational domain, RFC 7489) | strict (same domain)
+    confirmation_hours: int = 24  # how long a confirmation token is valid
+    token_secret_env: str = "XENTRIAGE_COMMAND_TOKEN_SECRET"  # noqa: S105 - a variable name
+    # Without either, a random key is created once under <state_dir>/command-token.key.
+    token_secret_file: Path | None = None
+    max_per_mail: int = 10
+    max_per_sender_per_day: int = 50
+
+
+@dataclass
 class Settings:
     general: GeneralSettings = field(default_factory=GeneralSettings)
     safety: SafetySettings = field(default_factory=SafetySettings)
@@ -227,6 +246,7 @@ class Settings:
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     orgs: OrgSettings = field(default_factory=OrgSettings)
     nag: NagSettings = field(default_factory=NagSettings)
+    commands: CommandSettings = field(default_factory=CommandSettings)
     # Per-rule tables ([rules.<name>]); each rule validates its own table (triage.rules).
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -249,6 +269,10 @@ class Settings:
     def imap_password(self) -> Secret:
         return Secret("mail.imap_password", env=self.mail.imap_password_env,
                       file=self.mail.imap_password_file)
+
+    def command_token_secret(self) -> Secret:
+        return Secret("commands.token_secret", env=self.commands.token_secret_env,
+                      file=self.commands.token_secret_file)
 
     def smtp_password(self) -> Secret:
         return Secret("smtp.password", env=self.smtp.password_env, file=self.smtp.password_file)
@@ -280,6 +304,13 @@ _VALIDATORS: dict[str, typing.Callable[[Any], str | None]] = {
     "smtp.transport": lambda v: None if v in {"smtp", "outbox"} else "must be smtp or outbox",
     "smtp.port": lambda v: None if 1 <= v <= 65535 else "must be 1..65535",
     "smtp.timeout_seconds": lambda v: None if v > 0 else "must be > 0",
+    "commands.require": lambda v: None if v in {"dkim-or-confirmation", "dkim", "from-header"}
+    else "must be dkim-or-confirmation, dkim or from-header",
+    "commands.alignment": lambda v: None if v in {"relaxed", "strict"}
+    else "must be relaxed or strict",
+    "commands.confirmation_hours": lambda v: None if 1 <= v <= 24 * 14 else "must be 1..336",
+    "commands.max_per_mail": lambda v: None if 1 <= v <= 1000 else "must be 1..1000",
+    "commands.max_per_sender_per_day": lambda v: None if v >= 1 else "must be >= 1",
 }
 
 

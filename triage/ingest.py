@@ -40,10 +40,12 @@ from triage.adapters.mail import MailBatch, MailSource, SourceMessage
 from triage.adapters.tracker import Tracker
 from triage.mailparse import ParsedMail, ParseLimits, parse_mail
 from triage.model import (
+    AuthResult,
     Bug,
     FieldChange,
     MailEvent,
     MailEventKind,
+    SenderAuth,
     TriageCommand,
     parse_bz_time,
     to_jsonable,
@@ -137,7 +139,16 @@ def event_from_payload(payload: dict[str, Any]) -> MailEvent:
         changed_fields=tuple(FieldChange(**c) for c in payload.get("changed_fields", ())),
         comment_text=payload.get("comment_text", ""),
         commands=tuple(TriageCommand(**c) for c in payload.get("commands", ())),
+        auth=_auth_from_payload(payload.get("auth")),
+        commands_dropped=int(payload.get("commands_dropped") or 0),
     )
+
+
+def _auth_from_payload(data: dict[str, Any] | None) -> SenderAuth | None:
+    if not data:
+        return None  # stored before sender authentication existed: never authenticated
+    return SenderAuth(address=data.get("address", ""), problem=data.get("problem", ""),
+                      results=tuple(AuthResult(**r) for r in data.get("results", ())))
 
 
 def pending_events(session: Session, limit: int = 1000) -> list[tuple[int, MailEvent]]:
@@ -322,7 +333,7 @@ class Ingestor:
 
 
 def _bug_ids(ev: MailEvent) -> list[int]:
-    ids = [c.bug_id for c in ev.commands]
+    ids = [c.bug_id for c in ev.commands if c.bug_id > 0]  # a ``confirm`` names no bug
     if ev.bug_id is not None and ev.kind in BUG_KINDS:
         ids.append(ev.bug_id)
     return ids

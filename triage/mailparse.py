@@ -24,6 +24,7 @@ from email.message import Message
 from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
 
+from triage.config import Settings
 from triage.mailauth import sender_auth, strict_from
 from triage.model import FieldChange, MailEvent, MailEventKind, TriageCommand, utc
 
@@ -97,6 +98,12 @@ class ParseLimits:
     max_message_bytes: int = 10 * 1024 * 1024  # larger mails are quarantined unparsed
     max_text_chars: int = 64 * 1024  # comment/description text kept in an event
     max_commands: int = 10  # ``#triage`` lines read per mail; the rest is counted, not read
+
+    @classmethod
+    def of(cls, settings: Settings) -> ParseLimits:
+        return cls(max_message_bytes=settings.mail.max_message_bytes,
+                   max_text_chars=settings.mail.max_text_chars,
+                   max_commands=settings.commands.max_per_mail)
 
 
 @dataclass(frozen=True)
@@ -502,18 +509,21 @@ def parse_mail(
     fatal = [type(d).__name__ for d in msg.defects if type(d).__name__ in _FATAL_DEFECTS]
     if fatal:
         return _with(base, problem=f"broken MIME structure: {', '.join(sorted(set(fatal)))}")
-    if not base.sender:
-        return _with(base, problem="missing or unreadable From header")
     text, text_problem = _text_of(msg, body, limits.max_text_chars)
     if text_problem:
         return _with(base, problem=text_problem)
     if "x-bugzilla-type" in h or "x-bugzilla-id" in h:
+        if not base.sender:
+            return _with(base, problem="missing or unreadable From header")
         return _bugzilla(base, h, text, limits)
     auth = sender_auth([_unfold_raw(v) for v in msg.get_all("from") or []],
                        msg.get_all("authentication-results") or [])
-    # Commands act for the strictly parsed From address only; the loose one is for the record.
-    sender = auth.address or base.sender
+    # Commands act for the strictly parsed From address only: with an unacceptable From they
+    # are kept (sender "") so that the refusal is a decision `explain` shows.
+    sender = auth.address
     commands, dropped = read_commands(text, sender, base.subject, limits.max_commands)
+    if not commands and not base.sender:
+        return _with(base, problem="missing or unreadable From header")
     if not commands:
         event = MailEvent(kind=MailEventKind.LIST_MAIL, message_id=base.message_id,
                           subject=base.subject, sender=base.sender, date=base.date)

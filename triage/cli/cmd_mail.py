@@ -43,8 +43,7 @@ def _tracker(settings: Settings, use_tracker: bool) -> Tracker | None:
 
 
 def _ingestor(settings: Settings, store: Any, tracker: Tracker | None, chunk: int) -> Ingestor:
-    limits = ParseLimits(max_message_bytes=settings.mail.max_message_bytes,
-                         max_text_chars=settings.mail.max_text_chars)
+    limits = ParseLimits.of(settings)
     return Ingestor(store, quarantine_dir=settings.state_dir / "quarantine",
                     bot_email=settings.general.bot_email, tracker=tracker, limits=limits,
                     chunk_size=chunk)

@@ -11,7 +11,7 @@ import click
 from farm import localfarm
 from farm.matrix import MatrixError, load_matrix
 from farm.table import render_table, rows_from_builds
-from triage.cli.common import EXIT_CONFIG, EXIT_FAILED_CELLS, EXIT_UNAVAILABLE, EXIT_USAGE
+from triage.cli.common import EXIT_CONFIG, EXIT_FAILED_CELLS, EXIT_UNAVAILABLE, EXIT_USAGE, echo
 
 DEFAULT_MATRIX = localfarm.CI_DIR / "matrix.toml"
 # `farm run` only: the run completed and at least one cell failed (build, boot or timeout).
@@ -38,10 +38,10 @@ def cells_cmd(matrix_path: Path, as_json: bool) -> None:
     try:
         cells = load_matrix(matrix_path).cells()
     except (MatrixError, OSError) as exc:
-        click.echo(f"error: {exc}", err=True)
+        echo(f"error: {exc}", err=True)
         sys.exit(EXIT_CONFIG)
     if as_json:
-        click.echo(json.dumps([{
+        echo(json.dumps([{
             "name": c.name, "tree": c.tree.name, "app": c.app.name,
             "libraries": [lib.name for lib in c.libraries], "platform": c.platform.name,
             "arch": c.arch.name, "builder": c.real_builder, "boot_timeout": c.boot_timeout,
@@ -49,8 +49,8 @@ def cells_cmd(matrix_path: Path, as_json: bool) -> None:
         } for c in cells], indent=2))
         return
     for c in cells:
-        click.echo(f"{c.name:50s} {c.real_builder}")
-    click.echo(f"{len(cells)} cells", err=True)
+        echo(f"{c.name:50s} {c.real_builder}")
+    echo(f"{len(cells)} cells", err=True)
 
 
 @command.command("up")
@@ -73,7 +73,7 @@ def up_cmd(matrix_path: Path, state_dir: Path, bare_worker: bool, max_builds: in
         m_cpus = localfarm.parse_cpus(master_cpus) if master_cpus else None
         w_cpus = localfarm.parse_cpus(worker_cpus) if worker_cpus else None
     except localfarm.FarmError as exc:
-        click.echo(f"error: {exc}", err=True)
+        echo(f"error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
     plans = [localfarm.WorkerPlan("local", max_builds=max_builds, cpus=w_cpus)]
     if bare_worker:
@@ -84,12 +84,12 @@ def up_cmd(matrix_path: Path, state_dir: Path, bare_worker: bool, max_builds: in
         state = localfarm.up(state_dir, matrix_path, plans, www_port=www_port,
                              master_cpus=m_cpus)
     except MatrixError as exc:
-        click.echo(f"error: {exc}", err=True)
+        echo(f"error: {exc}", err=True)
         sys.exit(EXIT_CONFIG)
     except localfarm.FarmError as exc:
-        click.echo(f"error: {exc}", err=True)
+        echo(f"error: {exc}", err=True)
         sys.exit(EXIT_UNAVAILABLE)
-    click.echo(f"farm up: web UI and REST API at http://127.0.0.1:{state.www_port}/ "
+    echo(f"farm up: web UI and REST API at http://127.0.0.1:{state.www_port}/ "
                f"(workers: {', '.join(p.name for p in plans)})")
 
 
@@ -108,15 +108,15 @@ def run_cmd(state_dir: Path, pattern: str, timeout: int, as_json: bool) -> None:
         localfarm.wait_idle(state, timeout)
         rows = rows_from_builds(localfarm.builds_since(state, before))
     except localfarm.FarmError as exc:
-        click.echo(f"error: {exc}", err=True)
+        echo(f"error: {exc}", err=True)
         sys.exit(EXIT_UNAVAILABLE)
     except Exception as exc:  # requests' errors: the master is not answering
-        click.echo(f"error: farm not reachable: {type(exc).__name__}", err=True)
+        echo(f"error: farm not reachable: {type(exc).__name__}", err=True)
         sys.exit(EXIT_UNAVAILABLE)
     if as_json:
-        click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
+        echo(json.dumps([r.as_dict() for r in rows], indent=2))
     else:
-        click.echo(render_table(rows))
+        echo(render_table(rows))
     bad = {"build-failed", "boot-failed", "timeout", "error"}
     if any(r.result in bad for r in rows):
         sys.exit(EXIT_FAILED_CELLS)
@@ -127,4 +127,4 @@ def run_cmd(state_dir: Path, pattern: str, timeout: int, as_json: bool) -> None:
 def down_cmd(state_dir: Path) -> None:
     """Stop the local farm's workers and master."""
     stopped = localfarm.down(state_dir)
-    click.echo("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    echo("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))

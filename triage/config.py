@@ -237,6 +237,20 @@ class CommandSettings:
 
 
 @dataclass
+class JobSettings:
+    """Long-running jobs (`mail watch`, `serve`): how transient outages are retried. Permanent
+    errors (login refused, TLS handshake or certificate failure, wrong protocol) are never
+    retried: they end the job with exit 3, recorded as its run's error."""
+
+    retry_initial_seconds: float = 0.5  # first back-off; doubles each attempt
+    retry_max_seconds: float = 60.0  # back-off cap
+    # A server unreachable (refused, timing out) this long ends the job with exit 4; 0: never.
+    give_up_after_seconds: float = 900.0
+    # A connection or command taking longer counts as timed out (a transient error, retried).
+    network_timeout_seconds: float = 60.0
+
+
+@dataclass
 class Settings:
     general: GeneralSettings = field(default_factory=GeneralSettings)
     safety: SafetySettings = field(default_factory=SafetySettings)
@@ -247,6 +261,7 @@ class Settings:
     orgs: OrgSettings = field(default_factory=OrgSettings)
     nag: NagSettings = field(default_factory=NagSettings)
     commands: CommandSettings = field(default_factory=CommandSettings)
+    jobs: JobSettings = field(default_factory=JobSettings)
     # Per-rule tables ([rules.<name>]); each rule validates its own table (triage.rules).
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -311,6 +326,10 @@ _VALIDATORS: dict[str, typing.Callable[[Any], str | None]] = {
     "commands.confirmation_hours": lambda v: None if 1 <= v <= 24 * 14 else "must be 1..336",
     "commands.max_per_mail": lambda v: None if 1 <= v <= 1000 else "must be 1..1000",
     "commands.max_per_sender_per_day": lambda v: None if v >= 1 else "must be >= 1",
+    "jobs.retry_initial_seconds": lambda v: None if v > 0 else "must be > 0",
+    "jobs.retry_max_seconds": lambda v: None if v > 0 else "must be > 0",
+    "jobs.give_up_after_seconds": lambda v: None if v >= 0 else "must be >= 0 (0: never)",
+    "jobs.network_timeout_seconds": lambda v: None if v > 0 else "must be > 0",
 }
 
 

@@ -162,14 +162,25 @@ def run_cycle(settings: Settings, store: Store, *, production: bool, all_open: b
 
 
 @contextmanager
-def _scheduled(config_path: str | None) -> Iterator[tuple[Settings, Store, CycleReport]]:
+def _scheduled(config_path: str | None, kind: str | None = None
+               ) -> Iterator[tuple[Settings, Store, CycleReport]]:
     """Settings, a migrated store and a report for one scheduled run; logs what the run did and
-    releases the store's connections whatever happened."""
+    releases the store's connections whatever happened. With ``kind``, the run is recorded
+    (``runs``: ``ok``, or ``error`` with the failures) for ``xentriage status``."""
+    from triage.job_runs import recorded_run
+
     settings = load_settings(config_path)
     store = open_store(settings)
     report = CycleReport()
     try:
-        yield settings, store, report
+        if kind is None:
+            yield settings, store, report
+        else:
+            with recorded_run(store, kind) as run:
+                yield settings, store, report
+                run.summary.update(lines=report.lines)
+                if report.failures:
+                    run.error("; ".join(report.failures), 4)
         if report.aborted:
             log.error("triage run aborted: %s", report.aborted)
         log.info("; ".join(report.lines + report.failures))
@@ -178,7 +189,7 @@ def _scheduled(config_path: str | None) -> Iterator[tuple[Settings, Store, Cycle
 
 
 def sync_job(config_path: str | None = None) -> None:
-    with _scheduled(config_path) as (settings, store, report):
+    with _scheduled(config_path, "sync-job") as (settings, store, report):
         sync(settings, store, report)
 
 
@@ -193,7 +204,7 @@ def triage_job(config_path: str | None = None, all_open: bool = False) -> dict[s
 
 
 def archive_job(config_path: str | None = None) -> None:
-    with _scheduled(config_path) as (settings, store, report):
+    with _scheduled(config_path, "mail-archive-job") as (settings, store, report):
         ingest_archive(settings, store, report)
 
 

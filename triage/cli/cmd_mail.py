@@ -121,7 +121,8 @@ def backfill(ctx: click.Context, path: Path | None, chunk: int, use_tracker: boo
 def watch(ctx: click.Context, sweep_interval: float | None) -> None:
     """Follow the list over IMAP (IDLE, with the periodic sweep) until SIGINT/SIGTERM."""
     from triage.adapters.mail.imap import ImapParams, ImapSource
-    from triage.mailwatch import MailWatcher
+    from triage.job_runs import recorded_run
+    from triage.mailwatch import MailWatcher, WatchGaveUp
 
     settings = app(ctx).settings
     m = settings.mail
@@ -133,14 +134,19 @@ def watch(ctx: click.Context, sweep_interval: float | None) -> None:
     params = ImapParams(host=m.imap_host, port=m.imap_port, user=m.imap_user,
                         password=settings.imap_password(), folder=m.folder, tls=m.imap_tls,
                         ca_file=m.imap_ca_file, fetch_batch_size=m.fetch_batch_size,
-                        idle_timeout_seconds=m.idle_timeout_seconds)
+                        idle_timeout_seconds=m.idle_timeout_seconds,
+                        timeout_seconds=settings.jobs.network_timeout_seconds)
     console = Console()
+    jobs = settings.jobs
     watcher = MailWatcher(
         # What one sweep fetched together is one transaction and one batched tracker call.
-        ImapSource(params),
+        ImapSource(params, max_backoff_seconds=jobs.retry_max_seconds,
+                   initial_backoff_seconds=jobs.retry_initial_seconds,
+                   give_up_after_seconds=jobs.give_up_after_seconds),
         _ingestor(settings, app(ctx).store, _tracker(settings, True), m.fetch_batch_size),
         sweep_interval=sweep_interval or m.sweep_interval_seconds,
-        idle_timeout=m.idle_timeout_seconds,
+        idle_timeout=m.idle_timeout_seconds, max_backoff=jobs.retry_max_seconds,
+        initial_backoff=jobs.retry_initial_seconds, give_up_after=jobs.give_up_after_seconds,
         on_report=lambda r: console.print(cell(
             f"{r.received} new: " + ", ".join(f"{k} {n}" for k, n in sorted(r.kinds.items())))),
     )
@@ -154,12 +160,20 @@ def watch(ctx: click.Context, sweep_interval: float | None) -> None:
         signal.signal(signal.SIGTERM, on_signal)
     console.print(cell(f"watching {params.folder} on {params.host}:{params.port} "
                        f"({'TLS' if params.tls else 'plain'}); Ctrl-C stops"))
-    try:
-        total = watcher.run()
-    except ConfigError as exc:  # e.g. the IMAP password's variable or file is missing
-        fail(str(exc), EXIT_CONFIG)
-    except MailSourceError as exc:  # login refused, certificate not trusted, folder missing
-        fail(str(exc), EXIT_UNAVAILABLE)
+    total = watcher.total
+    with recorded_run(app(ctx).store, "mail-watch") as run:
+        try:
+            total = watcher.run()
+        except ConfigError as exc:  # e.g. the IMAP password's variable or file is missing
+            run.error(str(exc), EXIT_CONFIG)
+        except WatchGaveUp as exc:  # unreachable for jobs.give_up_after_seconds
+            run.error(str(exc), EXIT_UNAVAILABLE)
+        except MailSourceError as exc:  # login refused, TLS failure, wrong protocol, folder
+            run.error(str(exc), EXIT_CONFIG)
+        run.summary.update(sweeps=watcher.stats.sweeps, received=watcher.total.received,
+                           failures=watcher.stats.failures)
+    if run.exit_code:
+        fail(run.message, run.exit_code)
     console.print(f"stopped after {watcher.stats.sweeps} sweeps")
     print_summary(console, total)
 

@@ -255,12 +255,14 @@ def _decode_part(part: Message, limit: int) -> tuple[str, str]:
     charset = (part.get_content_charset() or "us-ascii").strip()
     try:
         codecs.lookup(charset)
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL in the name (found by fuzzing)
         return "", f"unknown charset {charset[:40]!r}"
     try:
         text = payload.decode(charset)
     except UnicodeDecodeError as exc:
         return "", f"body is not valid {charset}: {exc.reason} at byte {exc.start}"
+    except (LookupError, TypeError, ValueError):  # a codec that is not a text encoding
+        return "", f"charset {charset[:40]!r} is not a text encoding"
     return text[: limit + 16384].replace("\r\n", "\n"), ""
 
 

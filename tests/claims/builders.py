@@ -77,7 +77,7 @@ def dkim_pass(sender: str, server: str = TRUSTED_MX) -> SenderAuth:
 
 def command_event(message_id: str, sender: str, *commands: tuple[str, int],
                   subject: str = "Re: [Bug] crash", command_sender: str | None = None,
-                  at: datetime | None = None, auth: SenderAuth | None | str = "dkim",
+                  at: datetime | None = None, auth: SenderAuth | str | None = "dkim",
                   dropped: int = 0) -> MailEvent:
     cmds = tuple(
         TriageCommand(verb=verb, bug_id=bug_id, sender=command_sender or sender,

@@ -12,12 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.claims.test_integration import (  # noqa: F401 - world is a fixture
-    ALICE,
-    command_mail,
-    ingest,
-    world,
-)
+from tests.claims import test_integration as integration
+from tests.claims.test_integration import ALICE, command_mail, ingest
 from triage.adapters import open_tracker
 from triage.adapters.smtp import writer_mail_sender
 from triage.engine import TriageEngine
@@ -25,6 +21,7 @@ from triage.ingest import pending_events
 from triage.store import Store
 from triage.store.decisions import decisions_for_bug
 
+world = integration.world  # the fixture: the double, a real SMTP server, a migrated store
 MALLORY = "mallory@evil.example"
 TRUSTED = "mx.test.example"
 ATTACKER_HEADERS = (f"Sender: {MALLORY}\r\nReply-To: {MALLORY}\r\n"
@@ -164,7 +161,7 @@ def test_confirmation_round_trip_claims_exactly_once(world, tmp_path):
     run(settings, store)
     got = double.bug(bug_id)
     assert got["assigned_to"] == ALICE and got["status"] == "IN_PROGRESS"
-    ask_again, done = smtp.wait_for(2)
+    _ask, done = smtp.wait_for(2)
     assert done["To"] == ALICE and f"Done: #triage claim {bug_id}" in done.get_content()
     comments = len(double.comments(bug_id))
 

@@ -63,7 +63,7 @@ def test_parse_mail_never_raises_and_keeps_its_promises(raw: bytes) -> None:
         if event.commands:
             assert event.auth is not None
             assert event.sender == event.auth.address  # commands act for the strict From only
-    assert "\r" not in parsed.subject and "\n" not in parsed.subject or parsed.problem
+    assert ("\r" not in parsed.subject and "\n" not in parsed.subject) or parsed.problem
 
 
 @PROPS

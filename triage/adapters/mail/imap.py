@@ -31,8 +31,10 @@ from tenacity import (
     retry_if_exception_type,
     stop_after_delay,
     stop_any,
+    stop_when_event_set,
     wait_exponential,
 )
+from tenacity.stop import stop_base
 
 from triage.adapters.mail import (
     Checkpoint,
@@ -227,9 +229,6 @@ class ImapSource:
         if self._conn is not None:
             return
 
-        def stopped(_state: RetryCallState) -> bool:
-            return stop is not None and stop.is_set()
-
         def pause(seconds: float) -> None:
             if stop is not None:
                 stop.wait(seconds)
@@ -242,10 +241,11 @@ class ImapSource:
             wait = state.next_action.sleep if state.next_action else 0.0
             log.warning("%s; retrying in %.1f s", exc, wait)
 
-        until = stop_any(stopped, stop_after_delay(self.give_up_after_seconds)) \
-            if self.give_up_after_seconds > 0 else stop_any(stopped)
+        until: list[stop_base] = [stop_when_event_set(stop)] if stop is not None else []
+        if self.give_up_after_seconds > 0:
+            until.append(stop_after_delay(self.give_up_after_seconds))
         for attempt in Retrying(
-                retry=retry_if_exception_type(MailSourceUnavailable), stop=until,
+                retry=retry_if_exception_type(MailSourceUnavailable), stop=stop_any(*until),
                 wait=wait_exponential(multiplier=self.initial_backoff_seconds,
                                       min=self.initial_backoff_seconds,
                                       max=self.max_backoff_seconds),

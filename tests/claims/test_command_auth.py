@@ -11,11 +11,13 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from click.testing import CliRunner
 
 from tests.claims import test_integration as integration
 from tests.claims.test_integration import ALICE, command_mail, ingest
 from triage.adapters import open_tracker
 from triage.adapters.smtp import writer_mail_sender
+from triage.cli import main
 from triage.engine import TriageEngine
 from triage.ingest import pending_events
 from triage.store import Store
@@ -77,6 +79,9 @@ def test_forged_claim_is_refused_and_nothing_is_mailed(world, tmp_path, case):
     assert "not answered" in reason
     with store.session() as s:
         assert pending_events(s) == []  # decided once, not retried
+    shown = CliRunner().invoke(main, ["--config", str(settings.source), "explain", str(bug_id)])
+    assert shown.exit_code == 0 and "claim-refused" in shown.output
+    assert "sender not authenticated" in shown.output
 
 
 @pytest.mark.parametrize("auth", [

@@ -61,6 +61,7 @@ _COMMAND = re.compile(
 _CONFIRM_CODE = r"[A-Za-z2-7]{26}"
 _CONFIRM_LINE = re.compile(rf"^[ \t]*#triage[ \t]+confirm[ \t]+({_CONFIRM_CODE})[ \t]*$",
                            re.I | re.M)
+_ANY_COMMAND = re.compile(r"#triage", re.I)  # cheap pre-check before the From is parsed
 _CONFIRM_SUBJECT = re.compile(rf"\[xentriage confirm ({_CONFIRM_CODE})\]", re.I)
 # Bugzilla's bug ids are positive 32-bit integers (a serial/INTEGER column in every backend).
 MAX_BUG_ID = 2**31 - 1
@@ -518,12 +519,14 @@ def parse_mail(
         if not base.sender:
             return _with(base, problem="missing or unreadable From header")
         return _bugzilla(base, h, text, limits)
-    auth = sender_auth([_unfold_raw(v) for v in msg.get_all("from") or []],
-                       msg.get_all("authentication-results") or [])
-    # Commands act for the strictly parsed From address only: with an unacceptable From they
-    # are kept (sender "") so that the refusal is a decision `explain` shows.
-    sender = auth.address
-    commands, dropped = read_commands(text, sender, base.subject, limits.max_commands)
+    commands: tuple[TriageCommand, ...] = ()
+    dropped = 0
+    if _ANY_COMMAND.search(text) or "xentriage confirm" in base.subject.lower():
+        auth = sender_auth([_unfold_raw(v) for v in msg.get_all("from") or []],
+                           msg.get_all("authentication-results") or [])
+        # Commands act for the strictly parsed From address only: with an unacceptable From
+        # they are kept (sender "") so that the refusal is a decision `explain` shows.
+        commands, dropped = read_commands(text, auth.address, base.subject, limits.max_commands)
     if not commands and not base.sender:
         return _with(base, problem="missing or unreadable From header")
     if not commands:
@@ -534,7 +537,7 @@ def parse_mail(
     bug_id = next(iter(bug_ids)) if len(bug_ids) == 1 else None
     kind = MailEventKind.COMMAND
     event = MailEvent(kind=kind, message_id=base.message_id, subject=base.subject,
-                      sender=sender, date=base.date, bug_id=bug_id, commands=commands,
+                      sender=auth.address, date=base.date, bug_id=bug_id, commands=commands,
                       auth=auth, commands_dropped=dropped)
     return _with(base, kind=kind.value, bug_id=bug_id, events=(event,))
 

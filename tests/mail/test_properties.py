@@ -107,6 +107,7 @@ def test_strict_from_gives_one_plain_address_or_a_reason(values: list[str]) -> N
     assert normalise_address(values[0]) in ("", address) if len(values) == 1 else True
 
 
+@PROPS
 @given(st.emails(), st.emails())
 def test_a_display_name_is_never_the_address(shown: str, real: str) -> None:
     address, _problem = strict_from([f"{shown} <{real}>"])

@@ -178,7 +178,7 @@ def test_confirmation_round_trip_claims_exactly_once(world, tmp_path):
     assert double.request_count("PUT") == writes
     assert len(double.comments(bug_id)) == comments
     assert len(smtp.wait_for(3, timeout=0.5)) == 2
-    assert any("already used" in r for r in refusals(store, 0))
+    assert any("already used" in r for r in refusals(store, bug_id))  # explain shows it
 
 
 def test_expired_token_does_nothing(world, tmp_path):
@@ -192,7 +192,7 @@ def test_expired_token_does_nothing(world, tmp_path):
                                               seconds=1))
     assert double.bug(bug_id)["assigned_to"] != ALICE
     assert len(smtp.wait_for(2, timeout=0.5)) == 1
-    assert any("expired" in r for r in refusals(store, 0))
+    assert any("expired" in r for r in refusals(store, bug_id))
 
 
 def test_a_thousand_commands_are_capped_with_one_short_reply(world, tmp_path):

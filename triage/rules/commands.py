@@ -423,7 +423,9 @@ def _plan_confirmation_reply(row_id: int, event: MailEvent, confirm: TriageComma
     pending, why = check_token(confirm, verdict.address, p.now, p.auth.confirmations,
                                p.used_tokens)
     if pending is None:
-        return _silent(row_id, event, [confirm], why)
+        # A token the bot issued: the refusal is recorded on the bugs it named (explain BUG).
+        issued = p.auth.confirmations.get(token_hash(confirm.token))
+        return _silent(row_id, event, issued.commands if issued else [confirm], why)
     p.used_tokens.add(pending.token_hash)
     original = MailEvent(kind=MailEventKind.COMMAND, message_id=pending.message_id,
                          subject=pending.subject, sender=pending.sender, date=event.date,

@@ -266,6 +266,36 @@ class WikiSettings:
     timeout_seconds: float = 30.0
     # Daily refresh time of the page (in digest.timezone); it is also refreshed after a digest.
     refresh_time: str = "06:00"
+class CommandSettings:
+    """Who may give ``#triage`` commands by mail, and how many (docs/mail.md, "Sender
+    authentication"). Strict by default: a command is acted on only when a trusted receiving
+    server saw a DKIM signature aligned with ``From``, or the account confirmed it."""
+
+    # dkim-or-confirmation | dkim | from-header (trust the strict From alone: a closed list only)
+    require: str = "dkim-or-confirmation"
+    # authserv-ids (RFC 8601) of the receiving servers whose Authentication-Results are believed
+    authserv_ids: list[str] = field(default_factory=list)
+    alignment: str = "relaxed"  # relaxed (organisational domain, RFC 7489) | strict (same domain)
+    confirmation_hours: int = 24  # how long a confirmation token is valid
+    token_secret_env: str = "XENTRIAGE_COMMAND_TOKEN_SECRET"  # noqa: S105 - a variable name
+    # Without either, a random key is created once under <state_dir>/command-token.key.
+    token_secret_file: Path | None = None
+    max_per_mail: int = 10
+    max_per_sender_per_day: int = 50
+
+
+@dataclass
+class JobSettings:
+    """Long-running jobs (`mail watch`, `serve`): how transient outages are retried. Permanent
+    errors (login refused, TLS handshake or certificate failure, wrong protocol) are never
+    retried: they end the job with exit 3, recorded as its run's error."""
+
+    retry_initial_seconds: float = 0.5  # first back-off; doubles each attempt
+    retry_max_seconds: float = 60.0  # back-off cap
+    # A server unreachable (refused, timing out) this long ends the job with exit 4; 0: never.
+    give_up_after_seconds: float = 900.0
+    # A connection or command taking longer counts as timed out (a transient error, retried).
+    network_timeout_seconds: float = 60.0
 
 
 @dataclass
@@ -280,6 +310,8 @@ class Settings:
     nag: NagSettings = field(default_factory=NagSettings)
     digest: DigestSettings = field(default_factory=DigestSettings)
     wiki: WikiSettings = field(default_factory=WikiSettings)
+    commands: CommandSettings = field(default_factory=CommandSettings)
+    jobs: JobSettings = field(default_factory=JobSettings)
     # Per-rule tables ([rules.<name>]); each rule validates its own table (triage.rules).
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -302,6 +334,10 @@ class Settings:
     def imap_password(self) -> Secret:
         return Secret("mail.imap_password", env=self.mail.imap_password_env,
                       file=self.mail.imap_password_file)
+
+    def command_token_secret(self) -> Secret:
+        return Secret("commands.token_secret", env=self.commands.token_secret_env,
+                      file=self.commands.token_secret_file)
 
     def smtp_password(self) -> Secret:
         return Secret("smtp.password", env=self.smtp.password_env, file=self.smtp.password_file)
@@ -368,6 +404,17 @@ _VALIDATORS: dict[str, typing.Callable[[Any], str | None]] = {
     else "must be an http(s) URL",
     "wiki.refresh_time": lambda v: _check_time(v),
     "wiki.timeout_seconds": lambda v: None if v > 0 else "must be > 0",
+    "commands.require": lambda v: None if v in {"dkim-or-confirmation", "dkim", "from-header"}
+    else "must be dkim-or-confirmation, dkim or from-header",
+    "commands.alignment": lambda v: None if v in {"relaxed", "strict"}
+    else "must be relaxed or strict",
+    "commands.confirmation_hours": lambda v: None if 1 <= v <= 24 * 14 else "must be 1..336",
+    "commands.max_per_mail": lambda v: None if 1 <= v <= 1000 else "must be 1..1000",
+    "commands.max_per_sender_per_day": lambda v: None if v >= 1 else "must be >= 1",
+    "jobs.retry_initial_seconds": lambda v: None if v > 0 else "must be > 0",
+    "jobs.retry_max_seconds": lambda v: None if v > 0 else "must be > 0",
+    "jobs.give_up_after_seconds": lambda v: None if v >= 0 else "must be >= 0 (0: never)",
+    "jobs.network_timeout_seconds": lambda v: None if v > 0 else "must be > 0",
 }
 
 

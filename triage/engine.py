@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 
+from triage import command_gate
 from triage.adapters.tracker import Tracker, TrackerError
 from triage.config import Settings
 from triage.model import (
@@ -211,11 +212,17 @@ class TriageEngine:
         cap = settings.safety.change_cap if change_cap is None else change_cap
         now = self.clock()
         command_events, other_events = self._pending_events()
-        named = sorted({c.bug_id for _, e in command_events for c in e.commands})
+        auth = None
+        if command_events:
+            auth = command_gate.load_auth_inputs(self.store, settings, command_events, now)
+        named = sorted({c.bug_id for _, e in command_events for c in e.commands
+                        if c.bug_id > 0} | set(command_gate.confirmed_bug_ids(
+                            auth, command_events) if auth else ()))
         commands_by_bug: dict[int, list[TriageCommand]] = {}
         for _, event in command_events:
             for cmd in event.commands:
-                commands_by_bug.setdefault(cmd.bug_id, []).append(cmd)
+                if cmd.bug_id > 0:
+                    commands_by_bug.setdefault(cmd.bug_id, []).append(cmd)
         ids, selection = self._select(bug_ids, all_open)
         if not bug_ids:
             ids = list(dict.fromkeys([*ids, *named]))
@@ -234,6 +241,7 @@ class TriageEngine:
                                applied_keys=applied.get(bug.id, frozenset()))
 
         plan, entries = plan_pass(bugs, self.rules, context, ledger, applied)
+        event_plans: list[Any] = []
         if command_events:
             from triage.rules.claims_core import claims_settings, known_accounts
             from triage.rules.commands import plan_mail_commands
@@ -243,7 +251,7 @@ class TriageEngine:
                 command_events, by_id, states, settings, now,
                 applied_keys=frozenset().union(*applied.values()) if applied else frozenset(),
                 accounts=self._known_accounts() | known_accounts(by_id.values(), claims),
-                claims=claims)
+                claims=claims, auth=auth)
             plan.mails, mail_entries = plan_mails(event_plans, by_id, ledger, now, applied)
             entries.extend(mail_entries)
         report = RunReport(run_id, production, plan, cap, missing=missing, selection=selection)
@@ -252,7 +260,12 @@ class TriageEngine:
             report.abort_reason = (f"the plan has {len(plan.to_write)} writes, more than the "
                                    f"change cap of {cap}: nothing was written")
         if not report.aborted:
+            if production:
+                command_gate.record_issued(self.store, event_plans)  # before the mail is sent
             self._apply(plan, run_id, production, by_id)
+            if production:
+                command_gate.record_applied(self.store, event_plans,
+                                            {m.row_id for m in plan.mails if m.applied}, now)
         consumed: list[int] = []
         if production and not report.aborted:
             consumed = other_events + [m.row_id for m in plan.mails if m.applied]

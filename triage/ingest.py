@@ -17,7 +17,8 @@ Exactly once, by construction:
 Event → triage: the bug ids named by the chunk's Bugzilla notifications are fetched through the
 tracker in **one** batched ``get_bugs`` call (outside the transaction: reads are idempotent),
 upserted into the bug cache and queued. A notification naming a bug the tracker does not have
-(forged, or deleted since) is quarantined with that reason.
+(forged, or deleted since) is quarantined with that reason; so is one naming an id the tracker
+rejects (the failed batch is split until the bad ids are found, see :class:`_BatchReader`).
 """
 
 from __future__ import annotations
@@ -37,13 +38,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from triage.adapters.mail import MailBatch, MailSource, SourceMessage
-from triage.adapters.tracker import Tracker
+from triage.adapters.tracker import (
+    AuthenticationError,
+    Tracker,
+    TrackerError,
+    TrackerUnavailable,
+)
 from triage.mailparse import ParsedMail, ParseLimits, parse_mail
 from triage.model import (
+    AuthResult,
     Bug,
     FieldChange,
     MailEvent,
     MailEventKind,
+    SenderAuth,
     TriageCommand,
     parse_bz_time,
     to_jsonable,
@@ -137,7 +145,16 @@ def event_from_payload(payload: dict[str, Any]) -> MailEvent:
         changed_fields=tuple(FieldChange(**c) for c in payload.get("changed_fields", ())),
         comment_text=payload.get("comment_text", ""),
         commands=tuple(TriageCommand(**c) for c in payload.get("commands", ())),
+        auth=_auth_from_payload(payload.get("auth")),
+        commands_dropped=int(payload.get("commands_dropped") or 0),
     )
+
+
+def _auth_from_payload(data: dict[str, Any] | None) -> SenderAuth | None:
+    if not data:
+        return None  # stored before sender authentication existed: never authenticated
+    return SenderAuth(address=data.get("address", ""), problem=data.get("problem", ""),
+                      results=tuple(AuthResult(**r) for r in data.get("results", ())))
 
 
 def pending_events(session: Session, limit: int = 1000) -> list[tuple[int, MailEvent]]:
@@ -232,13 +249,16 @@ class Ingestor:
             known.add(p.message_id)
             fresh.append((msg, p))
 
-        bugs, missing = self._fetch_bugs(fresh, report)
+        bugs, missing, rejected = self._fetch_bugs(fresh, report)
         rows: list[dict[str, Any]] = []
         events: list[list[MailEvent]] = []
         queue: dict[int, str] = {}
         stamp = now()
         for msg, p in fresh:
             status, reason, raw_path = "processed", "", ""
+            if not p.problem and not p.ignored and p.bug_id in rejected and p.kind in BUG_KINDS:
+                p = _replace_problem(p, f"the tracker rejected bug id {p.bug_id}: "
+                                        f"{rejected[p.bug_id][:300]}")
             if not p.problem and not p.ignored and p.bug_id in missing and p.kind in BUG_KINDS:
                 p = _replace_problem(p, f"X-Bugzilla-ID names bug {p.bug_id}, which the tracker "
                                         "does not have (forged or deleted notification)")
@@ -273,22 +293,22 @@ class Ingestor:
         return report
 
     def _fetch_bugs(self, fresh: list[tuple[SourceMessage, ParsedMail]],
-                    report: IngestReport) -> tuple[list[Bug], set[int]]:
+                    report: IngestReport) -> tuple[list[Bug], set[int], dict[int, str]]:
         wanted = sorted({p.bug_id for _m, p in fresh
                          if p.bug_id is not None and p.kind in BUG_KINDS
                          and not p.problem and not p.ignored})
         if not wanted or self.tracker is None:
-            return [], set()
-        result = self.tracker.get_bugs(wanted, comments=True)  # one call for the whole chunk
-        report.tracker_calls += 1
-        found = {b.id for b in result.bugs}
+            return [], set(), {}
+        reader = _BatchReader(self.tracker)
+        bugs, missing = reader.read(wanted)  # one call for the whole chunk, unless it fails
+        report.tracker_calls += reader.calls
         answered = getattr(self.tracker, "server_time", None)
         if isinstance(answered, datetime):
             # Read in the very second of its last change: another change in that second would
             # not move last_change_time, so the sync must not trust this copy (see sync.py).
             limit = utc(answered).replace(microsecond=0) - SETTLE_MARGIN
-            report.unsettled |= {b.id for b in result.bugs if b.last_change_time >= limit}
-        return list(result.bugs), set(result.missing) | (set(wanted) - found)
+            report.unsettled |= {b.id for b in bugs if b.last_change_time >= limit}
+        return bugs, missing, reader.rejected
 
     def _write(self, s: Session, batch: MailBatch, chunk: list[SourceMessage],
                rows: list[dict[str, Any]], events: list[list[MailEvent]],
@@ -321,8 +341,42 @@ class Ingestor:
         self._fault("before-commit")
 
 
+class _BatchReader:
+    """One batched read for a chunk's bugs; when the tracker fails it, the batch is split in
+    halves until the ids it rejects are found (a poisoned notification must quarantine one
+    mail, not block the archive). An outage is not a rejection: when no part of the batch can
+    be read, the error is raised and the chunk is retried later as a whole."""
+
+    def __init__(self, tracker: Tracker) -> None:
+        self.tracker = tracker
+        self.calls = 0
+        self.answered = False  # the tracker answered some part of this chunk
+        self.rejected: dict[int, str] = {}
+
+    def read(self, ids: list[int]) -> tuple[list[Bug], set[int]]:
+        try:
+            self.calls += 1
+            result = self.tracker.get_bugs(ids, comments=True)
+        except AuthenticationError:
+            raise  # our key, not the ids
+        except TrackerError as exc:
+            outage = isinstance(exc, TrackerUnavailable)
+            if len(ids) == 1:
+                if outage and not self.answered:
+                    raise
+                self.rejected[ids[0]] = str(exc)
+                return [], set()
+            half = len(ids) // 2
+            first = self.read(ids[:half])  # raises if nothing answered yet: an outage
+            second = self.read(ids[half:])
+            return first[0] + second[0], first[1] | second[1]
+        self.answered = True
+        found = {b.id for b in result.bugs}
+        return list(result.bugs), set(result.missing) | (set(ids) - found)
+
+
 def _bug_ids(ev: MailEvent) -> list[int]:
-    ids = [c.bug_id for c in ev.commands]
+    ids = [c.bug_id for c in ev.commands if c.bug_id > 0]  # a ``confirm`` names no bug
     if ev.bug_id is not None and ev.kind in BUG_KINDS:
         ids.append(ev.bug_id)
     return ids

@@ -53,13 +53,15 @@ def ingest_archive(settings: Settings, store: Store, report: CycleReport,
     from triage.adapters.mail import MailSourceError, open_archive
     from triage.adapters.tracker import TrackerError
     from triage.ingest import Ingestor
+    from triage.mailparse import ParseLimits
 
     target = path or settings.mail.path
     try:
         source = open_archive(target, batch_size=settings.mail.fetch_batch_size)
         ingestor = Ingestor(store, quarantine_dir=settings.state_dir / "quarantine",
                             bot_email=settings.general.bot_email,
-                            tracker=open_tracker(settings, production=False))
+                            tracker=open_tracker(settings, production=False),
+                            limits=ParseLimits.of(settings))
         result = ingestor.run(source)
     except (MailSourceError, TrackerError) as exc:
         report.fail("mail", str(exc))

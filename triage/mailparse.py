@@ -22,8 +22,10 @@ from email import policy
 from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import BytesParser
-from email.utils import parseaddr, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 
+from triage.config import Settings
+from triage.mailauth import sender_auth, strict_from
 from triage.model import FieldChange, MailEvent, MailEventKind, TriageCommand, utc
 
 BOT_HEADER = "X-Xentriage-Bot"
@@ -37,9 +39,10 @@ _FATAL_DEFECTS = (
 )
 _RAW_MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*(<[\x21-\x7e]{1,990}>)", re.I | re.M)
 _SIMPLE_ADDRESS = re.compile(r"^\s*(?:[\w .'-]*<)?([\w.+'-]+@[\w-]+(?:\.[\w-]+)+)>?\s*$", re.A)
+_MSGID_CHARS = re.compile(r"(?:<[\x21-\x7e]{1,996}>)?")
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
-_SUBJECT_BUG = re.compile(r"\[Bug (\d+)\]")
+_SUBJECT_BUG = re.compile(r"\[Bug ([0-9]+)\]")
 _COMMENT_START = re.compile(r"^--- Comment #(\d+) from (.*?) ---$", re.M)
 _REQUESTER = re.compile(
     r"^(.*?) has (?:asked|canceled|granted|denied) (\S+)\s+for\s+(\S+?):", re.M
@@ -51,9 +54,22 @@ _ANSWERED = re.compile(
 )
 _COMMAND = re.compile(
     r"^[ \t]*#triage[ \t]+(claim|unclaim|review[ \t]+accept|review[ \t]+reject)[ \t]+"
-    r"(?:bug[ \t]*)?#?(\d{1,9})[ \t]*$",
+    r"(?:bug[ \t]*)?#?([0-9]{1,9})[ \t]*$",
     re.I | re.M,
 )
+# The reply to a confirmation request: the token in the kept subject, or on a line of its own.
+_CONFIRM_CODE = r"[A-Za-z2-7]{26}"
+_CONFIRM_LINE = re.compile(rf"^[ \t]*#triage[ \t]+confirm[ \t]+({_CONFIRM_CODE})[ \t]*$",
+                           re.I | re.M)
+_ANY_COMMAND = re.compile(r"#triage", re.I)  # cheap pre-check before the From is parsed
+_CONFIRM_SUBJECT = re.compile(rf"\[xentriage confirm ({_CONFIRM_CODE})\]", re.I)
+# Bugzilla's bug ids are positive 32-bit integers (a serial/INTEGER column in every backend).
+MAX_BUG_ID = 2**31 - 1
+_BUG_NUMBER = re.compile(r"[1-9][0-9]{0,9}")
+# In a header block: C0 controls other than TAB/CR/LF, DEL, and a CR that does not end a line.
+_HEADER_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)")
+_BARE_LF = re.compile(rb"(?<!\r)\n")
+_TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 _SIGNATURE = "\n-- \n"
 
 # Display names in the body's change table → the internal names of X-Bugzilla-Changed-Fields.
@@ -82,6 +98,13 @@ _PARSER = BytesParser(policy=policy.compat32)  # compat32: several times faster 
 class ParseLimits:
     max_message_bytes: int = 10 * 1024 * 1024  # larger mails are quarantined unparsed
     max_text_chars: int = 64 * 1024  # comment/description text kept in an event
+    max_commands: int = 10  # ``#triage`` lines read per mail; the rest is counted, not read
+
+    @classmethod
+    def of(cls, settings: Settings) -> ParseLimits:
+        return cls(max_message_bytes=settings.mail.max_message_bytes,
+                   max_text_chars=settings.mail.max_text_chars,
+                   max_commands=settings.commands.max_per_mail)
 
 
 @dataclass(frozen=True)
@@ -117,11 +140,13 @@ def normalise_message_id(value: str) -> str:
 
 
 def normalise_address(value: str) -> str:
-    """``Eve Hobbyist <Eve.Hobbyist@Gmail.com>`` → ``eve.hobbyist@gmail.com``."""
+    """``Eve Hobbyist <Eve.Hobbyist@Gmail.com>`` → ``eve.hobbyist@gmail.com``; ``""`` for
+    anything that is not one plain address (``dev1@example.org <mallory@evil.example>``,
+    two addresses): the display name is never taken for the address."""
     simple = _SIMPLE_ADDRESS.match(value)  # the common shapes, without the full RFC 5322 parser
     if simple:
         return simple.group(1).lower()
-    return parseaddr(value)[1].strip().lower()
+    return strict_from([value])[0]
 
 
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
@@ -159,6 +184,31 @@ def _header_problem(raw: bytes) -> tuple[bytes, str]:
     if not name.strip() or name.startswith((" ", "\t")):
         name = "a folded header"
     return block, f"8-bit data in header {name.strip()[:60]!r}"
+
+
+def _header_name_at(block: bytes, pos: int) -> str:
+    line_start = max(block.rfind(b"\n", 0, pos), block.rfind(b"\r", 0, pos)) + 1
+    while line_start > 0 and block[line_start : line_start + 1] in (b" ", b"\t"):
+        # a continuation line: the header it continues starts on an earlier line
+        line_start = max(block.rfind(b"\n", 0, line_start - 1),
+                         block.rfind(b"\r", 0, line_start - 1)) + 1
+    name = block[line_start : block.find(b":", line_start)].decode("ascii", "replace")
+    return name.strip()[:60] or "a header"
+
+
+def _control_problem(block: bytes) -> str:
+    """Bare CR, bare LF in a CRLF mail, or control characters anywhere in the header block: a
+    header value the parser would split, or a terminal would obey. Checked on the raw block so
+    every header (Subject, Message-ID, From, X-Bugzilla-*) is treated the same."""
+    bad = _HEADER_CONTROL.search(block)
+    if bad is not None:
+        what = "bare CR" if bad.group() == b"\r" else f"control character {bad.group()!r}"
+        return f"{what} in header {_header_name_at(block, bad.start())!r}"
+    if b"\r\n" in block:
+        lf = _BARE_LF.search(block)
+        if lf is not None:
+            return f"bare LF in header {_header_name_at(block, lf.start())!r}"
+    return ""
 
 
 Headers = dict[str, str]  # lower-cased name → first value (compat32 .get() scans a list)
@@ -206,12 +256,14 @@ def _decode_part(part: Message, limit: int) -> tuple[str, str]:
     charset = (part.get_content_charset() or "us-ascii").strip()
     try:
         codecs.lookup(charset)
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL in the name (found by fuzzing)
         return "", f"unknown charset {charset[:40]!r}"
     try:
         text = payload.decode(charset)
     except UnicodeDecodeError as exc:
         return "", f"body is not valid {charset}: {exc.reason} at byte {exc.start}"
+    except (LookupError, TypeError, ValueError):  # a codec that is not a text encoding
+        return "", f"charset {charset[:40]!r} is not a text encoding"
     return text[: limit + 16384].replace("\r\n", "\n"), ""
 
 
@@ -354,22 +406,48 @@ def _classify(bz_type: str, changed: list[str], comment: str) -> MailEventKind:
 
 def find_commands(text: str, sender: str) -> tuple[TriageCommand, ...]:
     """``#triage`` lines outside quoted text (``>``) and outside the signature."""
+    return read_commands(text, sender)[0]
+
+
+def read_commands(text: str, sender: str, subject: str = "", limit: int | None = None
+                  ) -> tuple[tuple[TriageCommand, ...], int]:
+    """``(commands, dropped)``: the distinct ``#triage`` lines outside quoted text and the
+    signature, at most ``limit`` of them (``dropped`` counts the rest), plus one ``confirm``
+    for a confirmation token in the subject or body."""
     own = _strip_signature(text)
     found: list[TriageCommand] = []
     seen: set[tuple[str, int]] = set()
+    dropped = 0
+    token = _CONFIRM_SUBJECT.search(subject) or _CONFIRM_LINE.search(own)
+    if token is not None:
+        found.append(TriageCommand(verb="confirm", bug_id=0, sender=sender,
+                                   line="#triage confirm", token=token.group(1).upper()))
     for m in _COMMAND.finditer(own):
         verb = "-".join(m.group(1).lower().split())
         key = (verb, int(m.group(2)))
-        if key in seen:
+        if key in seen or key[1] == 0:
             continue
         seen.add(key)
+        if limit is not None and len(seen) > limit:
+            dropped += 1
+            continue
         found.append(TriageCommand(verb=verb, bug_id=key[1], sender=sender,
                                    line=m.group(0).strip()))
-    return tuple(found)
+    return tuple(found), dropped
+
+
+def bug_number(text: str) -> int | None:
+    """A bug id as Bugzilla can have it (1..2**31-1, ASCII digits), else None."""
+    if not _BUG_NUMBER.fullmatch(text):
+        return None
+    value = int(text)
+    return value if value <= MAX_BUG_ID else None
 
 
 def _basic(raw: bytes, h: Headers) -> ParsedMail:
     mid = normalise_message_id(h.get("message-id") or "")
+    if not _MSGID_CHARS.fullmatch(mid):
+        mid = ""  # control or 8-bit characters: stored under the synthetic id, never raw
     refs = tuple(normalise_message_id(r) for r in (h.get("references") or "").split() if r)
     date = None
     try:
@@ -423,25 +501,44 @@ def parse_mail(
         return _with(base, ignored="own mail (loop)")
     if problem_8bit:
         return _with(base, problem=problem_8bit)
+    control = _control_problem(block)
+    if control:
+        return _with(base, problem=f"{control} (header injection attempt)")
     raw_subject = _unfold_raw(h.get("subject") or "")
     if any(c in base.subject or c in raw_subject for c in "\r\n"):
         return _with(base, problem="subject contains CR/LF (header injection attempt)")
+    if _TEXT_CONTROL.search(base.subject):
+        return _with(base, problem="control characters in the decoded Subject")
     fatal = [type(d).__name__ for d in msg.defects if type(d).__name__ in _FATAL_DEFECTS]
     if fatal:
         return _with(base, problem=f"broken MIME structure: {', '.join(sorted(set(fatal)))}")
-    if not base.sender:
-        return _with(base, problem="missing or unreadable From header")
     text, text_problem = _text_of(msg, body, limits.max_text_chars)
     if text_problem:
         return _with(base, problem=text_problem)
     if "x-bugzilla-type" in h or "x-bugzilla-id" in h:
+        if not base.sender:
+            return _with(base, problem="missing or unreadable From header")
         return _bugzilla(base, h, text, limits)
-    commands = find_commands(text, base.sender)
-    kind = MailEventKind.COMMAND if commands else MailEventKind.LIST_MAIL
-    bug_ids = {c.bug_id for c in commands}
+    commands: tuple[TriageCommand, ...] = ()
+    dropped = 0
+    if _ANY_COMMAND.search(text) or "xentriage confirm" in base.subject.lower():
+        auth = sender_auth([_unfold_raw(v) for v in msg.get_all("from") or []],
+                           msg.get_all("authentication-results") or [])
+        # Commands act for the strictly parsed From address only: with an unacceptable From
+        # they are kept (sender "") so that the refusal is a decision `explain` shows.
+        commands, dropped = read_commands(text, auth.address, base.subject, limits.max_commands)
+    if not commands and not base.sender:
+        return _with(base, problem="missing or unreadable From header")
+    if not commands:
+        event = MailEvent(kind=MailEventKind.LIST_MAIL, message_id=base.message_id,
+                          subject=base.subject, sender=base.sender, date=base.date)
+        return _with(base, events=(event,))
+    bug_ids = {c.bug_id for c in commands if c.bug_id > 0}
     bug_id = next(iter(bug_ids)) if len(bug_ids) == 1 else None
+    kind = MailEventKind.COMMAND
     event = MailEvent(kind=kind, message_id=base.message_id, subject=base.subject,
-                      sender=base.sender, date=base.date, bug_id=bug_id, commands=commands)
+                      sender=auth.address, date=base.date, bug_id=bug_id, commands=commands,
+                      auth=auth, commands_dropped=dropped)
     return _with(base, kind=kind.value, bug_id=bug_id, events=(event,))
 
 
@@ -451,12 +548,15 @@ def _bugzilla(base: ParsedMail, h: Headers, text: str, limits: ParseLimits) -> P
     subject_bug = _SUBJECT_BUG.search(base.subject)
     if not id_header and subject_bug is None:
         return _with(base, problem="Bugzilla notification without X-Bugzilla-ID or [Bug N]")
-    if id_header and not id_header.isdigit():
-        return _with(base, problem=f"X-Bugzilla-ID is not a bug number: {id_header[:40]!r}")
-    bug_id = int(id_header) if id_header else int(subject_bug.group(1))  # type: ignore[union-attr]
-    if subject_bug is not None and int(subject_bug.group(1)) != bug_id:
+    number = id_header or subject_bug.group(1)  # type: ignore[union-attr]
+    bug_id = bug_number(number)
+    if bug_id is None:
+        where = "X-Bugzilla-ID" if id_header else "the subject's [Bug N]"
+        return _with(base, problem=f"{where} is not a bug number Bugzilla can have "
+                                   f"(1..{MAX_BUG_ID}): {number[:40]!r}")
+    if subject_bug is not None and subject_bug.group(1) != str(bug_id):
         return _with(base, bug_id=bug_id, problem=(
-            f"X-Bugzilla-ID {bug_id} disagrees with subject [Bug {subject_bug.group(1)}]"))
+            f"X-Bugzilla-ID {bug_id} disagrees with subject [Bug {subject_bug.group(1)[:40]}]"))
     if bz_type not in {"new", "changed", "request"}:
         return _with(base, bug_id=bug_id, problem=f"unknown X-Bugzilla-Type {bz_type[:40]!r}")
     changed_names = _unfold(h.get("x-bugzilla-changed-fields")).split()

@@ -13,12 +13,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from triage.adapters.mail import MailSourceUnavailable
+from triage.adapters.mail import MailSourceError, MailSourceUnavailable
 from triage.adapters.mail.imap import ImapSource
 from triage.adapters.tracker import TrackerUnavailable
 from triage.ingest import Ingestor, IngestReport, load_checkpoint
 
 log = logging.getLogger(__name__)
+
+
+class WatchGaveUp(MailSourceError):
+    """The server (or the tracker) stayed unavailable longer than ``give_up_after``: most
+    likely a wrong host or port rather than an outage; the job ends (exit 4) instead of
+    retrying forever."""
 
 
 @dataclass
@@ -38,6 +44,8 @@ class MailWatcher:
         sweep_interval: float = 300.0,
         idle_timeout: float = 600.0,
         max_backoff: float = 60.0,
+        initial_backoff: float = 0.5,
+        give_up_after: float = 0.0,
         on_report: Callable[[IngestReport], None] | None = None,
     ) -> None:
         self.source = source
@@ -45,6 +53,8 @@ class MailWatcher:
         self.sweep_interval = sweep_interval
         self.idle_timeout = idle_timeout
         self.max_backoff = max_backoff
+        self.initial_backoff = initial_backoff
+        self.give_up_after = give_up_after  # 0: retry until stopped
         self.on_report = on_report
         self.stats = WatchStats()
         self.total = IngestReport()
@@ -71,21 +81,30 @@ class MailWatcher:
         return report
 
     def run(self) -> IngestReport:
-        """Until :meth:`stop`. Connection and tracker outages are retried with back-off;
-        anything else (bad credentials, an untrusted certificate) is raised."""
-        delay = 0.5
+        """Until :meth:`stop`. Connection and tracker outages are retried with back-off, for
+        at most ``give_up_after`` seconds since the last good sweep (then :class:`WatchGaveUp`);
+        anything else (bad credentials, an untrusted certificate, TLS on a plain-text port) is
+        raised at once: retrying cannot fix it."""
+        delay = self.initial_backoff
+        last_ok = time.monotonic()
         while not self._stop.is_set():
             try:
                 self.source.ensure_connected(self._stop)
                 self.sweep()
-                delay = 0.5
+                delay = self.initial_backoff
+                last_ok = time.monotonic()
                 self._idle_until_next_sweep()
+                last_ok = time.monotonic()
             except (MailSourceUnavailable, TrackerUnavailable) as exc:
                 if self._stop.is_set():
                     break
                 self.stats.failures += 1
                 self.stats.reconnects += isinstance(exc, MailSourceUnavailable)
                 self.source.close()
+                failing = time.monotonic() - last_ok
+                if self.give_up_after > 0 and failing >= self.give_up_after:
+                    raise WatchGaveUp(f"gave up after {failing:.0f} s without a good sweep "
+                                      f"(jobs.give_up_after_seconds): {exc}") from None
                 log.warning("mail watch: %s; retrying in %.1f s", exc, delay)
                 self._stop.wait(delay)
                 delay = min(delay * 2, self.max_backoff)

@@ -172,10 +172,34 @@ class FieldChange:
 class TriageCommand:
     """``#triage claim 1234`` and friends, as written in a list mail."""
 
-    verb: str  # claim | unclaim | review-accept | review-reject
-    bug_id: int
+    verb: str  # claim | unclaim | review-accept | review-reject | confirm
+    bug_id: int  # 0 for ``confirm``, which names a token, not a bug
     sender: str
     line: str = ""
+    token: str = ""  # ``confirm`` only: the one-time token the bot mailed to the account
+
+
+@dataclass(frozen=True)
+class AuthResult:
+    """One ``method=result`` of an ``Authentication-Results`` header (RFC 8601), as written by
+    the server named ``authserv_id``. ``domain``: ``header.d`` for DKIM (else the domain of
+    ``header.i``), ``smtp.mailfrom``'s domain for SPF, ``header.from`` for DMARC."""
+
+    authserv_id: str
+    method: str
+    result: str
+    domain: str = ""
+
+
+@dataclass(frozen=True)
+class SenderAuth:
+    """What a command mail shows about who sent it, read at ingest. The policy (which servers
+    to believe, alignment, confirmation) is applied when commands are planned, so a changed
+    policy applies to mail already stored."""
+
+    address: str = ""  # the one From address, strictly parsed; "" when From is not acceptable
+    problem: str = ""  # why From is not acceptable
+    results: tuple[AuthResult, ...] = ()  # every parseable result, topmost header first
 
 
 @dataclass(frozen=True)
@@ -193,6 +217,8 @@ class MailEvent:
     changed_fields: tuple[FieldChange, ...] = ()
     comment_text: str = ""
     commands: tuple[TriageCommand, ...] = ()
+    auth: SenderAuth | None = None  # command mails only
+    commands_dropped: int = 0  # ``#triage`` lines past the per-mail cap, not read
 
 
 class TriageState(enum.StrEnum):

@@ -182,6 +182,13 @@ class BugzillaDouble:
 
     def clear_faults(self) -> None:
         self._app.faults.clear()
+        self._app.rejected_ids.clear()
+
+    def reject_ids(self, *ids: int | str) -> None:
+        """Every request naming one of ``ids`` (in ``id``/``ids`` or the path) is answered with
+        Bugzilla's error 100 "not a valid bug number", as a real one answers an id its
+        database cannot hold."""
+        self._app.rejected_ids |= {str(i) for i in ids}
 
     # -- mail ---------------------------------------------------------------------------
     @property

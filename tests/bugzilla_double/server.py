@@ -96,6 +96,7 @@ class ServerApp:
         self.state = state
         self.on_events = on_events
         self.faults = FaultQueue()
+        self.rejected_ids: set[str] = set()  # ids answered with error 100 wherever they appear
         self.log: list[LoggedRequest] = []
         self.internal_errors: list[str] = []
         self._log_lock = threading.Lock()
@@ -156,9 +157,21 @@ class ServerApp:
                 self._send(h, status, json.dumps(body.as_json()).encode(), JSON_TYPE)
             self._record(h.command, split.path, query, raw, status)
             return
-        status, payload = self._run(h.command, split.path, query, raw)
+        bad = self._rejected(split.path, query)
+        if bad is not None:  # as Bugzilla answers an id it cannot take (contract 069)
+            status, payload = 400, E.BugzillaError(
+                400, 100, f"'{bad}' is not a valid bug number nor an alias to a bug.").as_json()
+        else:
+            status, payload = self._run(h.command, split.path, query, raw)
         self._record(h.command, split.path, query, raw, status)
         self._send(h, status, json.dumps(payload).encode(), JSON_TYPE)
+
+    def _rejected(self, path: str, query: dict[str, list[str]]) -> str | None:
+        if not self.rejected_ids:
+            return None
+        words = [w for key in ("id", "ids", "bug_id") for v in query.get(key, ())
+                 for w in v.split(",")] + path.split("/")
+        return next((w for w in words if w.strip() in self.rejected_ids), None)
 
     def _run(self, method: str, path: str, query: dict[str, list[str]],
              raw: bytes) -> tuple[int, Any]:

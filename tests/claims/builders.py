@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from triage.model import (
     Attachment,
+    AuthResult,
     Bug,
     Comment,
     Flag,
@@ -14,6 +15,7 @@ from triage.model import (
     HistoryEntry,
     MailEvent,
     MailEventKind,
+    SenderAuth,
     TriageCommand,
 )
 
@@ -64,14 +66,25 @@ def bug(bug_id: int, *, status: str = "CONFIRMED", assigned_to: str = "xen-bugs@
     )
 
 
+TRUSTED_MX = "mx.test.example"  # the authserv-id the claims tests' settings trust
+
+
+def dkim_pass(sender: str, server: str = TRUSTED_MX) -> SenderAuth:
+    """What a trusted receiving server shows for a mail its sender's domain signed."""
+    return SenderAuth(address=sender, results=(
+        AuthResult(server, "dkim", "pass", sender.rpartition("@")[2]),))
+
+
 def command_event(message_id: str, sender: str, *commands: tuple[str, int],
                   subject: str = "Re: [Bug] crash", command_sender: str | None = None,
-                  at: datetime | None = None) -> MailEvent:
+                  at: datetime | None = None, auth: SenderAuth | str | None = "dkim",
+                  dropped: int = 0) -> MailEvent:
     cmds = tuple(
         TriageCommand(verb=verb, bug_id=bug_id, sender=command_sender or sender,
                       line=f"#triage {verb.replace('-', ' ')} {bug_id}")
         for verb, bug_id in commands
     )
     return MailEvent(kind=MailEventKind.COMMAND, message_id=message_id, subject=subject,
-                     sender=sender, date=at or T0, commands=cmds,
+                     sender=sender, date=at or T0, commands=cmds, commands_dropped=dropped,
+                     auth=dkim_pass(sender) if auth == "dkim" else auth,  # type: ignore[arg-type]
                      bug_id=cmds[0].bug_id if len({c.bug_id for c in cmds}) == 1 else None)

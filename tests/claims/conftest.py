@@ -19,6 +19,9 @@ state_dir = "state"
 bot_email = "{BOT}"
 bot_accounts = ["{BOT}", "ci-bot@xen.example.org"]
 
+[commands]
+authserv_ids = ["mx.test.example"]
+
 [rules.claims]
 default_assignees = {{ "Xen/Hypervisor" = "xen-bugs@example.org" }}
 maintainers = ["maint@xen.example.org"]

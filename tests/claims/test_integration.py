@@ -23,12 +23,19 @@ ADMIN = "admin@bugzilla.local"  # the bot writes with the admin's API key
 ALICE = "alice@example.org"
 
 
+DKIM_PASS = "mx.test.example; dkim=pass header.d=example.org header.s=s1; spf=pass"
+
+
 def command_mail(bug_id: int, sender: str = ALICE, message_id: str = "<claim-1@example.org>",
-                 line: str | None = None) -> bytes:
+                 line: str | None = None, *, auth: str | None = DKIM_PASS,
+                 subject: str | None = None, from_header: str | None = None,
+                 extra: str = "") -> bytes:
     body = f"I'll take this one.\n\n{line or f'#triage claim {bug_id}'}\n\n-- \nAlice\n"
-    return (f"From: Alice Developer <{sender}>\r\n"
+    results = f"Authentication-Results: {auth}\r\n" if auth else ""
+    subject = subject or f"Re: [Bug {bug_id}] Xen 4.17.2 crashes on boot"
+    return (results + extra + (from_header or f"From: Alice Developer <{sender}>") + "\r\n"
             "To: xen-bugs@lists.xenproject.org\r\n"
-            f"Subject: Re: [Bug {bug_id}] Xen 4.17.2 crashes on boot\r\n"
+            f"Subject: {subject}\r\n"
             f"Message-ID: {message_id}\r\n"
             "Date: Sun, 01 Nov 2026 10:00:00 +0000\r\n"
             "Content-Type: text/plain; charset=utf-8\r\n\r\n" + body.replace("\n", "\r\n")
@@ -66,6 +73,9 @@ bot_accounts = ["{ADMIN}"]
 url = "{double.url}"
 api_key_env = "T_BZ_KEY"
 retries = 0
+
+[commands]
+authserv_ids = ["mx.test.example"]
 
 [rules.claims]
 default_assignees = {{ "Xen" = "{ADMIN}" }}
@@ -116,8 +126,10 @@ def test_email_claim_lands_in_bugzilla_and_is_answered_once(world, tmp_path):
 
 def test_refused_claim_changes_nothing_in_bugzilla(world, tmp_path):
     settings, store, double, smtp, bug_id = world
-    ingest(settings, store, tmp_path, command_mail(bug_id, sender="mallory@evil.example",
-                                                   message_id="<forged@evil.example>"))
+    # Mallory's own domain signs his mail: he is verified as mallory, so he is answered.
+    ingest(settings, store, tmp_path, command_mail(
+        bug_id, sender="mallory@evil.example", message_id="<forged@evil.example>",
+        auth="mx.test.example; dkim=pass header.d=evil.example"))
     triage_run(settings, store)
     got = double.bug(bug_id)
     assert got["assigned_to"] != "mallory@evil.example" and got["status"] == "CONFIRMED"

@@ -83,7 +83,39 @@ def loop_by_sender() -> bytes:
             b"Message-ID: <loop-sender@xenproject.org>\n\n#triage claim 2\n")
 
 
+def notification(bug_id: int | str, tag: str = "") -> bytes:
+    """A well-formed comment notification naming ``bug_id`` (any text), with its own
+    Message-ID."""
+    raw = contract_mail("007_")
+    raw = _replace(raw, b"X-Bugzilla-ID: 2\n", f"X-Bugzilla-ID: {bug_id}\n".encode())
+    raw = _replace(raw, b"Subject: [Bug 2]", f"Subject: [Bug {bug_id}]".encode())
+    return _replace(raw, b"Message-ID: <bug-2-6-nYvUyUbiPz",
+                    f"Message-ID: <poison-{tag or bug_id}".encode())
+
+
+def bare_cr_subject() -> bytes:
+    return (b"From: Mallory <mallory@example.org>\nTo: xen-bugs@lists.xenproject.org\n"
+            b"Subject: hello\rBcc: victim@example.org\n"
+            b"Message-ID: <bare-cr@example.org>\n\nhi\n")
+
+
+def control_message_id() -> bytes:
+    return (b"From: Mallory <mallory@example.org>\nTo: xen-bugs@lists.xenproject.org\n"
+            b"Subject: hello\nMessage-ID: <a\x1b]0;pwned\x07@example.org>\n\nhi\n")
+
+
+def escape_in_encoded_subject() -> bytes:
+    return (b"From: Mallory <mallory@example.org>\nTo: xen-bugs@lists.xenproject.org\n"
+            b"Subject: =?utf-8?q?=1B]0;pwned=07=1B[2J?=\n"
+            b"Message-ID: <esc-subject@example.org>\n\nhi\n")
+
+
 QUARANTINE_CASES = {
+    "20-digit-id": (lambda: notification("99999999999999999999"), "not a bug number"),
+    "negative-id": (lambda: notification("-5"), "not a bug number"),
+    "bare-cr-subject": (bare_cr_subject, "bare CR in header 'Subject'"),
+    "control-message-id": (control_message_id, "in header 'Message-ID'"),
+    "escape-in-encoded-subject": (escape_in_encoded_subject, "control characters"),
     "broken-mime": (broken_mime, "broken MIME structure"),
     "missing-headers": (missing_headers, "without X-Bugzilla-ID"),
     "unknown-charset": (unknown_charset, "unknown charset"),

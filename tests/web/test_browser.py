@@ -42,7 +42,8 @@ KNOWN = {
     "hello-base-kvm-x86_64": ("passed", "passed", "✓"),
     "hello-cpuid-kvm-arm64": ("build-failed", "build failed", "✗B"),
     "hello-entropy-kvm-x86_64": ("boot-failed", "boot failed", "✗R"),
-    "hello-syncwait-kvm-x86_64": ("timeout", "timed out", "◔"),
+    "hello-syncwait-kvm-x86_64": ("boot-timeout", "timed out", "◔"),
+    "hello-hosttool-kvm-x86_64": ("environment", "environment", "⚠E"),
     "hello-netdev-xen-x86_64": ("unsupported", "unsupported", "∅"),
     "hello-base-xen-x86_64": ("boot-skipped", "boot skipped", "↷"),
 }
@@ -203,12 +204,12 @@ def test_filter_narrows_and_its_permalink_reproduces_the_view(site: Site) -> Non
     page = _page(site, f"{site.standalone}/matrix.html", java_script_enabled=False)
     everything = page.locator("td[data-cell]").count()
     assert everything == len(load_matrix(MATRIX).cells())
-    page.select_option("#xt-f-state", ["build-failed", "timeout"])
+    page.select_option("#xt-f-state", ["build-failed", "boot-timeout"])
     page.locator("#xt-filter-form button[type=submit]").click()
     page.wait_for_load_state()
     assert "state=build-failed" in page.url and "state=timeout" in page.url
     wanted = {b["props"]["cell"] for b in site.builds
-              if b["props"].get("cell_result") in ("build-failed", "timeout")}
+              if b["props"].get("cell_result") in ("build-failed", "boot-timeout")}
     shown = {page.locator("td[data-cell]").nth(i).get_attribute("data-cell")
              for i in range(page.locator("td[data-cell]").count())}
     assert shown == wanted and 0 < len(shown) < everything

@@ -29,7 +29,7 @@ def test_master_config_enables_grid_console_and_the_dashboards(tmp_path: Path) -
     assert set(boards) == {"matrix", "triage"}
     assert boards["matrix"]["caption"] == "CI matrix"
     ctx = boards["matrix"]["app"].extensions["xentriage"]
-    assert ctx.bugzilla_url == "http://127.0.0.1:9/bz" and len(ctx.specs) == 56
+    assert ctx.bugzilla_url == "http://127.0.0.1:9/bz" and len(ctx.specs) == 57
     on_change = next(s for s in c["schedulers"] if s.name == "on-change")
     snapshot = type("Change", (), {"category": SNAPSHOT_CATEGORY, "project": "fixture",
                                    "repository": "", "branch": "master", "codebase": "",

@@ -8,7 +8,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from triage.cli.common import app
+from triage.cli.common import app, echo
+from triage.display import cell
 from triage.model import format_bz_time, to_jsonable
 from triage.store.bugs import list_bugs
 
@@ -33,10 +34,10 @@ def command(ctx: click.Context, products: tuple[str, ...], statuses: tuple[str, 
             item = to_jsonable(r.bug)
             item["unavailable_reason"] = r.unavailable_reason
             out.append(item)
-        click.echo(json.dumps(out, indent=2, ensure_ascii=False))
+        echo(json.dumps(out, indent=2, ensure_ascii=False))
         return
     if not rows:
-        click.echo("no bugs stored match (run `xentriage sync` first?)")
+        echo("no bugs stored match (run `xentriage sync` first?)")
         return
     table = Table(show_lines=False, header_style="bold")
     for col in ("id", "product/component", "status", "assignee", "reporter", "changed", "summary"):
@@ -46,8 +47,8 @@ def command(ctx: click.Context, products: tuple[str, ...], statuses: tuple[str, 
         status = b.status + (f" {b.resolution}" if b.resolution else "")
         if r.unavailable_reason:
             status += " (unavailable)"
-        table.add_row(str(b.id), f"{b.product}/{b.component}", status, b.assigned_to,
-                      b.creator, format_bz_time(b.last_change_time)[:16].replace("T", " "),
-                      b.summary)
+        table.add_row(*(cell(v) for v in (
+            b.id, f"{b.product}/{b.component}", status, b.assigned_to, b.creator,
+            format_bz_time(b.last_change_time)[:16].replace("T", " "), b.summary)))
     Console(width=max(120, Console().width)).print(table)
-    click.echo(f"{len(rows)} bug(s)")
+    echo(f"{len(rows)} bug(s)")

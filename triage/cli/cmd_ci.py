@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from triage.cli.common import EXIT_INPUT
+from triage.cli.common import EXIT_INPUT, echo
 from workers.failure import Classification, LogClassifier, classify_stream
 
 
@@ -91,10 +91,10 @@ def classify_cmd(logs: tuple[Path, ...], as_json: bool, tree: Path | None,
             docs.append(classify_file(path, success_lines, tree))
         except OSError as exc:
             failed = True
-            click.echo(f"error: cannot read {path}: {exc.strerror or exc}", err=True)
+            echo(f"error: cannot read {path}: {exc.strerror or exc}", err=True)
     if as_json:
-        click.echo(json.dumps(docs, indent=2))
+        echo(json.dumps(docs, indent=2))
     else:
-        click.echo("\n".join(_render(d) for d in docs))
+        echo("\n".join(_render(d) for d in docs))
     if failed:
         sys.exit(EXIT_INPUT)

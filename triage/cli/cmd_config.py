@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from triage.cli.common import EXIT_CONFIG, app, fail
+from triage.cli.common import EXIT_CONFIG, app, echo, fail
 from triage.config import ConfigError, Secret, Settings, iter_settings, load_settings
 
 
@@ -51,14 +51,14 @@ def check(ctx: click.Context, path: Path | None) -> None:
         fail(f"configuration error: {exc}", EXIT_CONFIG)
     problems, warnings = _validate_extras(settings)
     for w in warnings:
-        click.echo(f"xentriage: warning: {w}", err=True)
+        echo(f"xentriage: warning: {w}", err=True)
     if problems:
         for p in problems:
-            click.echo(f"xentriage: configuration error: {p}", err=True)
+            echo(f"xentriage: configuration error: {p}", err=True)
         raise SystemExit(EXIT_CONFIG)
     where = settings.source or "embedded defaults"
     mode = "production" if settings.writes_enabled() else "dry run"
-    click.echo(f"configuration OK ({where}); mode: {mode}; store: {settings.store.url or 'sqlite'}")
+    echo(f"configuration OK ({where}); mode: {mode}; store: {settings.store.url or 'sqlite'}")
 
 
 def _plain(value: Any) -> Any:
@@ -86,9 +86,9 @@ def show(ctx: click.Context, as_json: bool) -> None:
             obj = getattr(obj, part)
         values[key] = _plain(obj)
     if as_json:
-        click.echo(json.dumps(values, indent=2, sort_keys=True))
+        echo(json.dumps(values, indent=2, sort_keys=True))
         return
     for key, value in values.items():
-        click.echo(f"{key} = {json.dumps(value)}")
+        echo(f"{key} = {json.dumps(value)}")
 
 

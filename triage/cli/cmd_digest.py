@@ -11,6 +11,7 @@ from triage.cli.common import (
     EXIT_UNAVAILABLE,
     EXIT_USAGE,
     app,
+    echo,
     fail,
     write_mode_options,
 )
@@ -49,12 +50,12 @@ def preview(ctx: click.Context, week: str | None, fmt: str, output: Path | None)
         rendered = render(model, a.settings, chart=fmt == "html")
         text = rendered.text if fmt == "text" else rendered.html
         if fmt == "text":
-            click.echo(f"Subject: {rendered.subject}\n", err=output is None)
+            echo(f"Subject: {rendered.subject}\n", err=output is None)
     if output is not None:
         output.write_text(text, encoding="utf-8")
-        click.echo(f"{model.week}: {fmt} digest written to {output}")
+        echo(f"{model.week}: {fmt} digest written to {output}")
     else:
-        click.echo(text, nl=False)
+        echo(text, nl=False)
 
 
 @command.command("send")
@@ -92,7 +93,7 @@ def send(ctx: click.Context, week: str | None, to_maintainer: bool, production: 
         line += " (xentriage digest release to send it)"
     if outcome.digest is not None:
         line += f"\n  subject: {outcome.digest.subject}"
-    click.echo(line)
+    echo(line)
 
 
 @command.command("hold")
@@ -113,7 +114,7 @@ def hold_cmd(ctx: click.Context, week: str | None, reason: str) -> None:
         fail(str(exc), EXIT_USAGE)
     if not hold(a.store, label, reason=reason):
         fail(f"digest {label} was already sent: too late to hold it", 6)
-    click.echo(f"digest {label}: held (xentriage digest release --week {label} to undo)")
+    echo(f"digest {label}: held (xentriage digest release --week {label} to undo)")
 
 
 @command.command("release")
@@ -132,4 +133,4 @@ def release_cmd(ctx: click.Context, week: str | None) -> None:
         fail(str(exc), EXIT_USAGE)
     if not release(a.store, label):
         fail(f"digest {label} is not held", 6)
-    click.echo(f"digest {label}: released")
+    echo(f"digest {label}: released")

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from triage.cli.common import EXIT_NOT_FOUND, app, fail
+from triage.cli.common import EXIT_NOT_FOUND, app, echo, fail
 from triage.model import format_bz_time
 from triage.rules.base import sanitize
 
@@ -128,6 +128,6 @@ def command(ctx: click.Context, bug_id: int, as_json: bool) -> None:
              "(run `xentriage triage --bug {bug_id}` first)".replace("{bug_id}", str(bug_id)),
              EXIT_NOT_FOUND)
     if as_json:
-        click.echo(json.dumps(info, indent=2, sort_keys=True))
+        echo(json.dumps(info, indent=2, sort_keys=True))
         return
-    click.echo(render(info))
+    echo(render(info))

@@ -17,6 +17,7 @@ from triage.cli.common import (
     EXIT_UNAVAILABLE,
     EXIT_USAGE,
     app,
+    echo,
 )
 from triage.web.wiring import absolute_sqlite
 
@@ -45,10 +46,10 @@ def cells_cmd(matrix_path: Path, as_json: bool) -> None:
     try:
         cells = load_matrix(matrix_path).cells()
     except (MatrixError, OSError) as exc:
-        click.echo(f"error: {exc}", err=True)
+        echo(f"error: {exc}", err=True)
         sys.exit(EXIT_CONFIG)
     if as_json:
-        click.echo(json.dumps([{
+        echo(json.dumps([{
             "name": c.name, "tree": c.tree.name, "app": c.app.name,
             "libraries": [lib.name for lib in c.libraries], "platform": c.platform.name,
             "arch": c.arch.name, "builder": c.real_builder, "boot_timeout": c.boot_timeout,
@@ -56,8 +57,8 @@ def cells_cmd(matrix_path: Path, as_json: bool) -> None:
         } for c in cells], indent=2))
         return
     for c in cells:
-        click.echo(f"{c.name:50s} {c.real_builder}")
-    click.echo(f"{len(cells)} cells", err=True)
+        echo(f"{c.name:50s} {c.real_builder}")
+    echo(f"{len(cells)} cells", err=True)
 
 
 @command.command("up")
@@ -85,7 +86,7 @@ def up_cmd(ctx: click.Context, matrix_path: Path, state_dir: Path, bare_worker: 
         m_cpus = localfarm.parse_cpus(master_cpus) if master_cpus else None
         w_cpus = localfarm.parse_cpus(worker_cpus) if worker_cpus else None
     except localfarm.FarmError as exc:
-        click.echo(f"error: {exc}", err=True)
+        echo(f"error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
     plans = [localfarm.WorkerPlan("local", max_builds=max_builds, cpus=w_cpus)]
     if bare_worker:
@@ -102,14 +103,14 @@ def up_cmd(ctx: click.Context, matrix_path: Path, state_dir: Path, bare_worker: 
         state = localfarm.up(state_dir, matrix_path, plans, www_port=www_port,
                              master_cpus=m_cpus, master_settings=web)
     except MatrixError as exc:
-        click.echo(f"error: {exc}", err=True)
+        echo(f"error: {exc}", err=True)
         sys.exit(EXIT_CONFIG)
     except localfarm.FarmError as exc:
-        click.echo(f"error: {exc}", err=True)
+        echo(f"error: {exc}", err=True)
         sys.exit(EXIT_UNAVAILABLE)
-    click.echo(f"farm up: web UI and REST API at http://127.0.0.1:{state.www_port}/ "
-               f"(workers: {', '.join(p.name for p in plans)}); CI matrix: "
-               f"http://127.0.0.1:{state.www_port}/#/matrix")
+    echo(f"farm up: web UI and REST API at http://127.0.0.1:{state.www_port}/ "
+         f"(workers: {', '.join(p.name for p in plans)}); CI matrix: "
+         f"http://127.0.0.1:{state.www_port}/#/matrix")
 
 
 @command.command("run")
@@ -127,15 +128,15 @@ def run_cmd(state_dir: Path, pattern: str, timeout: int, as_json: bool) -> None:
         localfarm.wait_idle(state, timeout)
         rows = rows_from_builds(localfarm.builds_since(state, before))
     except localfarm.FarmError as exc:
-        click.echo(f"error: {exc}", err=True)
+        echo(f"error: {exc}", err=True)
         sys.exit(EXIT_UNAVAILABLE)
     except Exception as exc:  # requests' errors: the master is not answering
-        click.echo(f"error: farm not reachable: {type(exc).__name__}", err=True)
+        echo(f"error: farm not reachable: {type(exc).__name__}", err=True)
         sys.exit(EXIT_UNAVAILABLE)
     if as_json:
-        click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
+        echo(json.dumps([r.as_dict() for r in rows], indent=2))
     else:
-        click.echo(render_table(rows))
+        echo(render_table(rows))
     # An environment failure is not a code defect but still leaves the cell unverified.
     bad = {"build-failed", "boot-failed", "boot-timeout", "environment"}
     if any(r.result in bad for r in rows):
@@ -147,4 +148,4 @@ def run_cmd(state_dir: Path, pattern: str, timeout: int, as_json: bool) -> None:
 def down_cmd(state_dir: Path) -> None:
     """Stop the local farm's workers and master."""
     stopped = localfarm.down(state_dir)
-    click.echo("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    echo("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))

@@ -12,12 +12,14 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy import func, select
 
 from triage.adapters.mail import MailSourceError, open_archive
 from triage.adapters.tracker import Tracker, TrackerError
-from triage.cli.common import EXIT_CONFIG, EXIT_INPUT, EXIT_UNAVAILABLE, app, fail
+from triage.cli.common import EXIT_CONFIG, EXIT_INPUT, EXIT_UNAVAILABLE, app, echo, fail
 from triage.config import ConfigError, Settings
+from triage.display import cell
 from triage.ingest import Ingestor, IngestReport
 from triage.mailparse import ParseLimits
 from triage.store.tables import Checkpoint, MailEventRow, MailMessage
@@ -43,8 +45,7 @@ def _tracker(settings: Settings, use_tracker: bool) -> Tracker | None:
 
 
 def _ingestor(settings: Settings, store: Any, tracker: Tracker | None, chunk: int) -> Ingestor:
-    limits = ParseLimits(max_message_bytes=settings.mail.max_message_bytes,
-                         max_text_chars=settings.mail.max_text_chars)
+    limits = ParseLimits.of(settings)
     return Ingestor(store, quarantine_dir=settings.state_dir / "quarantine",
                     bot_email=settings.general.bot_email, tracker=tracker, limits=limits,
                     chunk_size=chunk)
@@ -64,7 +65,7 @@ def print_summary(console: Console, report: IngestReport) -> None:
     table.add_row("received", str(report.received))
     table.add_row("already seen (Message-ID)", str(report.duplicates))
     for kind, n in sorted(report.kinds.items()):
-        table.add_row(f"  {kind}", str(n))
+        table.add_row(cell(f"  {kind}"), str(n))
     table.add_row("bugs queued for triage", str(len(report.queued_bugs)))
     table.add_row("tracker calls (batched)", str(report.tracker_calls))
     console.print(table)
@@ -73,10 +74,10 @@ def print_summary(console: Console, report: IngestReport) -> None:
         reasons.add_column("reason")
         reasons.add_column("count", justify="right")
         for reason, n in report.reasons.most_common():
-            reasons.add_row(reason, str(n))
+            reasons.add_row(cell(reason), str(n))
         console.print(reasons)
     for text in report.resyncs:
-        console.print(f"[yellow]resync:[/yellow] {text}")
+        console.print(Text("resync: ", style="yellow") + cell(text))
 
 
 @command.command("backfill")
@@ -109,7 +110,7 @@ def backfill(ctx: click.Context, path: Path | None, chunk: int, use_tracker: boo
         except TrackerError as exc:
             fail(f"tracker unavailable, stopped (resume by running again): {exc}",
                  EXIT_UNAVAILABLE)
-    console.print(f"{target}: {report.received} new messages read")
+    console.print(cell(f"{target}: {report.received} new messages read"))
     print_summary(console, report)
 
 
@@ -120,7 +121,8 @@ def backfill(ctx: click.Context, path: Path | None, chunk: int, use_tracker: boo
 def watch(ctx: click.Context, sweep_interval: float | None) -> None:
     """Follow the list over IMAP (IDLE, with the periodic sweep) until SIGINT/SIGTERM."""
     from triage.adapters.mail.imap import ImapParams, ImapSource
-    from triage.mailwatch import MailWatcher
+    from triage.job_runs import recorded_run
+    from triage.mailwatch import MailWatcher, WatchGaveUp
 
     settings = app(ctx).settings
     m = settings.mail
@@ -132,16 +134,21 @@ def watch(ctx: click.Context, sweep_interval: float | None) -> None:
     params = ImapParams(host=m.imap_host, port=m.imap_port, user=m.imap_user,
                         password=settings.imap_password(), folder=m.folder, tls=m.imap_tls,
                         ca_file=m.imap_ca_file, fetch_batch_size=m.fetch_batch_size,
-                        idle_timeout_seconds=m.idle_timeout_seconds)
+                        idle_timeout_seconds=m.idle_timeout_seconds,
+                        timeout_seconds=settings.jobs.network_timeout_seconds)
     console = Console()
+    jobs = settings.jobs
     watcher = MailWatcher(
         # What one sweep fetched together is one transaction and one batched tracker call.
-        ImapSource(params),
+        ImapSource(params, max_backoff_seconds=jobs.retry_max_seconds,
+                   initial_backoff_seconds=jobs.retry_initial_seconds,
+                   give_up_after_seconds=jobs.give_up_after_seconds),
         _ingestor(settings, app(ctx).store, _tracker(settings, True), m.fetch_batch_size),
         sweep_interval=sweep_interval or m.sweep_interval_seconds,
-        idle_timeout=m.idle_timeout_seconds,
-        on_report=lambda r: console.print(
-            f"{r.received} new: " + ", ".join(f"{k} {n}" for k, n in sorted(r.kinds.items()))),
+        idle_timeout=m.idle_timeout_seconds, max_backoff=jobs.retry_max_seconds,
+        initial_backoff=jobs.retry_initial_seconds, give_up_after=jobs.give_up_after_seconds,
+        on_report=lambda r: console.print(cell(
+            f"{r.received} new: " + ", ".join(f"{k} {n}" for k, n in sorted(r.kinds.items())))),
     )
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -151,14 +158,22 @@ def watch(ctx: click.Context, sweep_interval: float | None) -> None:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
-    console.print(f"watching {params.folder} on {params.host}:{params.port} "
-                  f"({'TLS' if params.tls else 'plain'}); Ctrl-C stops")
-    try:
-        total = watcher.run()
-    except ConfigError as exc:  # e.g. the IMAP password's variable or file is missing
-        fail(str(exc), EXIT_CONFIG)
-    except MailSourceError as exc:  # login refused, certificate not trusted, folder missing
-        fail(str(exc), EXIT_UNAVAILABLE)
+    console.print(cell(f"watching {params.folder} on {params.host}:{params.port} "
+                       f"({'TLS' if params.tls else 'plain'}); Ctrl-C stops"))
+    total = watcher.total
+    with recorded_run(app(ctx).store, "mail-watch") as run:
+        try:
+            total = watcher.run()
+        except ConfigError as exc:  # e.g. the IMAP password's variable or file is missing
+            run.error(str(exc), EXIT_CONFIG)
+        except WatchGaveUp as exc:  # unreachable for jobs.give_up_after_seconds
+            run.error(str(exc), EXIT_UNAVAILABLE)
+        except MailSourceError as exc:  # login refused, TLS failure, wrong protocol, folder
+            run.error(str(exc), EXIT_CONFIG)
+        run.summary.update(sweeps=watcher.stats.sweeps, received=watcher.total.received,
+                           failures=watcher.stats.failures)
+    if run.exit_code:
+        fail(run.message, run.exit_code)
     console.print(f"stopped after {watcher.stats.sweeps} sweeps")
     print_summary(console, total)
 
@@ -192,11 +207,11 @@ def status(ctx: click.Context) -> None:
         cp_text = ", ".join(f"{k}={v}" for k, v in sorted(cp.value.items())
                             if k != "fingerprint") if cp else "none"
         last = entry["last"].strftime("%Y-%m-%d %H:%M:%SZ") if entry["last"] else "-"
-        click.echo(source)
-        click.echo(f"  checkpoint: {cp_text}")
-        click.echo(f"  processed {entry.get('processed', 0)}, quarantined "
+        echo(source)
+        echo(f"  checkpoint: {cp_text}")
+        echo(f"  processed {entry.get('processed', 0)}, quarantined "
                    f"{entry.get('quarantined', 0)}, ignored {entry.get('ignored', 0)}; "
                    f"last message stored {last}")
     if not per_source:
-        click.echo("no mail ingested yet")
-    click.echo(f"pending events (not yet consumed by the triage engine): {pending}")
+        echo("no mail ingested yet")
+    echo(f"pending events (not yet consumed by the triage engine): {pending}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from triage.cli.common import EXIT_ABORTED, EXIT_UNAVAILABLE, app, write_mode_options
+from triage.cli.common import EXIT_ABORTED, EXIT_UNAVAILABLE, app, echo, write_mode_options
 from triage.jobs import run_cycle
 
 
@@ -26,13 +26,13 @@ def command(ctx: click.Context, queue_only: bool, no_mail: bool, show_plan: bool
     report = run_cycle(a.settings, a.store, production=production, all_open=not queue_only,
                        mail=not no_mail, change_cap=change_cap)
     if show_plan and report.plan_text:
-        click.echo(report.plan_text)
+        echo(report.plan_text)
     for line in report.lines:
-        click.echo(line)
+        echo(line)
     for line in report.failures:
-        click.echo(f"FAILED {line}", err=True)
+        echo(f"FAILED {line}", err=True)
     if report.aborted:
-        click.echo(f"ABORTED: {report.aborted}", err=True)
+        echo(f"ABORTED: {report.aborted}", err=True)
         raise SystemExit(EXIT_ABORTED)
     if report.failures:
         raise SystemExit(EXIT_UNAVAILABLE)

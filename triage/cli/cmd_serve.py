@@ -15,7 +15,7 @@ from types import FrameType
 
 import click
 
-from triage.cli.common import app
+from triage.cli.common import app, echo
 from triage.jobs import service_jobs
 from triage.scheduler import build_scheduler
 
@@ -32,7 +32,7 @@ def command(ctx: click.Context, no_mail: bool) -> None:
     scheduler = build_scheduler(settings.store_url, jobs)
     scheduler.resume()
     mode = "production" if settings.writes_enabled() else "dry run"
-    click.echo(f"serving ({mode}); jobs: " + ", ".join(
+    echo(f"serving ({mode}); jobs: " + ", ".join(
         f"{j.id} (next {scheduler.get_job(j.id).next_run_time:%Y-%m-%d %H:%M %Z})" for j in jobs))
     try:
         if settings.mail.source == "imap" and not no_mail:
@@ -43,7 +43,7 @@ def command(ctx: click.Context, no_mail: bool) -> None:
             stop = threading.Event()
 
             def on_signal(signum: int, _frame: FrameType | None) -> None:
-                click.echo(f"{signal.Signals(signum).name}: stopping")
+                echo(f"{signal.Signals(signum).name}: stopping")
                 stop.set()
 
             signal.signal(signal.SIGINT, on_signal)
@@ -52,4 +52,4 @@ def command(ctx: click.Context, no_mail: bool) -> None:
     finally:
         scheduler.shutdown(wait=True)
         store.dispose()
-    click.echo("stopped")
+    echo("stopped")

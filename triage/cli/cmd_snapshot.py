@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from triage.adapters.snapshot import take_snapshot
 from triage.adapters.tracker import AuthenticationError, TrackerError
 from triage.cli.cmd_sync import parse_since
-from triage.cli.common import EXIT_CONFIG, EXIT_UNAVAILABLE, app, fail, open_tracker_or_exit
+from triage.cli.common import EXIT_CONFIG, EXIT_UNAVAILABLE, app, echo, fail, open_tracker_or_exit
 
 
 @click.command("snapshot")
@@ -46,4 +46,4 @@ def command(ctx: click.Context, output: Path, products: tuple[str, ...],
         fail(f"Bugzilla refused the API key: {exc}", EXIT_CONFIG)
     except TrackerError as exc:
         fail(f"snapshot failed: {exc}", EXIT_UNAVAILABLE)
-    click.echo(f"saved {count} bug(s) to {output}")
+    echo(f"saved {count} bug(s) to {output}")

@@ -15,7 +15,7 @@ from typing import Any
 import click
 from sqlalchemy import inspect, select
 
-from triage.cli.common import app
+from triage.cli.common import app, echo
 from triage.scheduler import JOBS_TABLE
 from triage.store.tables import Run
 
@@ -47,15 +47,18 @@ def command(ctx: click.Context, as_json: bool) -> None:
     a = app(ctx)
     settings = a.settings
     store = a.store
-    wanted = [j.id for j in service_jobs(settings, a.config_path)]
+    # The scheduled jobs (runs of kind ``job:<id>``), then the IMAP watcher, which runs beside
+    # them rather than on a schedule (kind ``mail-watch``, recorded by `mail watch` and `serve`).
+    kinds = [(j.id, f"job:{j.id}") for j in service_jobs(settings, a.config_path)]
+    kinds.append(("mail-watch", "mail-watch"))
     next_runs = _next_runs(settings.store_url, store.engine)
     rows: list[dict[str, Any]] = []
     with store.session() as s:
-        for job in wanted:
-            last = s.scalars(select(Run).where(Run.kind == f"job:{job}")
+        for job, kind in kinds:
+            last = s.scalars(select(Run).where(Run.kind == kind)
                              .order_by(Run.id.desc()).limit(1)).first()
-            failed = s.scalars(select(Run).where(Run.kind == f"job:{job}",
-                                                 Run.outcome.in_(["failed", "aborted"]))
+            failed = s.scalars(select(Run).where(Run.kind == kind,
+                                                 Run.outcome.in_(["failed", "aborted", "error"]))
                                .order_by(Run.id.desc()).limit(1)).first()
             rows.append({
                 "job": job,
@@ -66,13 +69,13 @@ def command(ctx: click.Context, as_json: bool) -> None:
                 "last_error_at": failed.started_at if failed else None,
             })
     if as_json:
-        click.echo(json.dumps(rows, default=lambda v: v.isoformat(), indent=2))
+        echo(json.dumps(rows, default=lambda v: v.isoformat(), indent=2))
         return
     if next_runs is None:
-        click.echo("scheduler: `xentriage serve` has not run against this store yet "
+        echo("scheduler: `xentriage serve` has not run against this store yet "
                    "(no job store); next runs unknown")
-    click.echo(f"{'job':<16} {'last run':<22} {'result':<10} {'next run':<22} last error")
+    echo(f"{'job':<16} {'last run':<22} {'result':<10} {'next run':<22} last error")
     for r in rows:
         error = f"{_fmt(r['last_error_at'])}: {r['last_error']}" if r["last_error"] else ""
-        click.echo(f"{r['job']:<16} {_fmt(r['last_run']):<22} {r['result']:<10} "
+        echo(f"{r['job']:<16} {_fmt(r['last_run']):<22} {r['result']:<10} "
                    f"{_fmt(r['next_run']):<22} {error[:200]}")

@@ -16,7 +16,7 @@ from rich.progress import (
 )
 
 from triage.adapters.tracker import AuthenticationError, TrackerError
-from triage.cli.common import EXIT_CONFIG, EXIT_UNAVAILABLE, app, fail, open_tracker_or_exit
+from triage.cli.common import EXIT_CONFIG, EXIT_UNAVAILABLE, app, echo, fail, open_tracker_or_exit
 from triage.model import parse_bz_time
 from triage.sync import SyncProgress, sync_bugs
 
@@ -72,7 +72,7 @@ def command(ctx: click.Context, full: bool, since_text: str | None, quiet: bool)
         fail(f"Bugzilla refused the API key: {exc}", EXIT_CONFIG)
     except TrackerError as exc:  # unavailable, or any other Bugzilla refusal
         fail(f"sync failed: {exc}", EXIT_UNAVAILABLE)
-    click.echo(report.summary())
+    echo(report.summary())
     if report.unavailable:
-        click.echo("unavailable (kept, marked): "
+        echo("unavailable (kept, marked): "
                    + ", ".join(str(i) for i in sorted(set(report.unavailable))))

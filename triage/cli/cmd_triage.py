@@ -11,6 +11,7 @@ from triage.cli.common import (
     EXIT_CONFIG,
     EXIT_UNAVAILABLE,
     app,
+    echo,
     fail,
     write_mode_options,
 )
@@ -138,11 +139,11 @@ def command(ctx: click.Context, bug_ids: tuple[int, ...], all_open: bool,
         fail(f"configuration error: {exc}", EXIT_CONFIG)
     except TrackerError as exc:
         fail(f"Bugzilla: {exc}", EXIT_UNAVAILABLE)
-    click.echo(render_plan(report, show_comments=show_comments))
+    echo(render_plan(report, show_comments=show_comments))
     if not production and not report.aborted:
         count, folder = preview_planned_mails(report, settings)
         if count:
-            click.echo(f"{count} planned mails previewed in {folder}")
+            echo(f"{count} planned mails previewed in {folder}")
     if report.aborted:
         raise SystemExit(EXIT_ABORTED)
     if report.failed:

@@ -13,7 +13,7 @@ import click
 
 from farm import localfarm
 from farm.matrix import MatrixError
-from triage.cli.common import EXIT_CONFIG, EXIT_NOT_FOUND, app, fail
+from triage.cli.common import EXIT_CONFIG, EXIT_NOT_FOUND, app, echo, fail
 from triage.web.wiring import absolute_sqlite, standalone_app
 
 
@@ -56,7 +56,7 @@ def command(ctx: click.Context, state_dir: Path, matrix_path: Path | None,
         fail(f"matrix: {exc}", EXIT_CONFIG)
     # The first full read of every cell's history is the slow one: do it before serving.
     web.extensions["xentriage.data"].get()
-    click.echo(f"web: http://{host}:{port}/matrix.html and /triage.html")
+    echo(f"web: http://{host}:{port}/matrix.html and /triage.html")
     from werkzeug.serving import run_simple
 
     run_simple(host, port, web, threaded=True)

@@ -10,6 +10,7 @@ from triage.cli.common import (
     EXIT_UNAVAILABLE,
     EXIT_USAGE,
     app,
+    echo,
     fail,
     write_mode_options,
 )
@@ -40,6 +41,6 @@ def publish_cmd(ctx: click.Context, week: str | None, production: bool, change_c
     except WikiError as exc:
         fail(f"wiki: {exc}", EXIT_UNAVAILABLE if exc.retryable else EXIT_CONFIG)
     p = outcome.publish
-    click.echo(f"wiki {outcome.week}: {p.status} ({outcome.summary})\n  file {p.file}")
+    echo(f"wiki {outcome.week}: {p.status} ({outcome.summary})\n  file {p.file}")
     if p.revision:
-        click.echo(f"  revision {p.revision} of {a.settings.wiki.page}")
+        echo(f"  revision {p.revision} of {a.settings.wiki.page}")

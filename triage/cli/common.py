@@ -12,6 +12,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from triage.config import ConfigError, Settings, load_settings
+from triage.display import inert
 from triage.store import Store, StoreError
 from triage.store.db import redact_url
 
@@ -67,8 +68,14 @@ class AppContext:
         return self._store
 
 
+def echo(message: object = "", *, err: bool = False) -> None:
+    """Every line the CLI prints: through the one terminal sanitiser (:mod:`triage.display`),
+    because bug and mail text reaches almost every command's output."""
+    click.echo(inert(message), err=err)
+
+
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
-    click.echo(f"xentriage: {message}", err=True)
+    echo(f"xentriage: {message}", err=True)
     sys.exit(code)
 
 
@@ -108,7 +115,7 @@ def write_mode_options(func: F) -> F:
         settings = app(ctx).settings
         writes = settings.writes_enabled(production)
         if production and settings.safety.kill_switch:
-            click.echo("xentriage: safety.kill_switch is on: running as a dry run", err=True)
+            echo("xentriage: safety.kill_switch is on: running as a dry run", err=True)
         cap = settings.safety.change_cap if change_cap is None else change_cap
         return ctx.invoke(func, *args, production=writes, change_cap=cap, **kwargs)
 

@@ -14,7 +14,12 @@ the Bugzilla account it acts for):
 - ``unclaim``: only the current claimant or one of ``rules.claims.maintainers``;
 - ``review accept|reject``: only a reviewer named in ``rules.review.reviewers`` (or
   ``rules.review.reviewer``), and only for a bug waiting for review;
-- mail from the bot itself is never answered (loop guard).
+- mail from the bot itself is never answered (loop guard);
+- before any of that, the sender must be authenticated (:mod:`triage.rules.command_auth`):
+  DKIM aligned with ``From`` as a trusted receiving server saw it, or a confirmation round trip
+  (:mod:`triage.rules.command_confirm`); an unauthenticated mail is refused *without a reply*;
+- at most ``commands.max_per_mail`` commands per mail (the parser reads no more) and
+  ``commands.max_per_sender_per_day`` per sender and day.
 
 Every refusal says why, in one line the sender can act on.
 """
@@ -33,6 +38,7 @@ from triage.model import (
     Change,
     Decision,
     MailEvent,
+    MailEventKind,
     OutgoingMail,
     TriageCommand,
     TriageState,
@@ -45,6 +51,13 @@ from triage.rules.claims_core import (
     claims_settings,
     default_assignee,
     known_accounts,
+)
+from triage.rules.command_auth import CONFIRM, REFUSED, Verdict, authenticate, token_hash
+from triage.rules.command_confirm import (
+    AuthInputs,
+    PendingConfirmation,
+    check_token,
+    confirmation_request,
 )
 
 RULE = "commands"  # Decision.rule and the reply's key prefix
@@ -72,6 +85,9 @@ class EventPlan:
     outcomes: tuple[CommandOutcome, ...] = ()
     reply: Change | None = None
     ignored: str = ""  # why nothing at all is done (the bot's own mail)
+    counted: int = 0  # commands counted against the sender's daily limit
+    tokens: tuple[PendingConfirmation, ...] = ()  # confirmation tokens to record before sending
+    token_uses: tuple[str, ...] = ()  # token hashes this mail uses up (once applied)
 
     @property
     def decisions(self) -> tuple[Decision, ...]:
@@ -100,7 +116,10 @@ class _Pass:
     states: Mapping[int, StateRecord]
     applied_keys: frozenset[str]
     now: datetime
+    auth: AuthInputs = field(default_factory=AuthInputs)
     holder: dict[int, str | None] = field(default_factory=dict)
+    used: dict[str, int] = field(default_factory=dict)  # commands per sender today
+    used_tokens: set[str] = field(default_factory=set)  # tokens used earlier in this pass
 
     def claimant(self, bug: Bug) -> str | None:
         if bug.id in self.holder:
@@ -279,11 +298,13 @@ def plan_mail_commands(
     applied_keys: frozenset[str] = frozenset(),
     accounts: frozenset[str] | None = None,
     claims: ClaimsSettings | None = None,
+    auth: AuthInputs | None = None,
 ) -> list[EventPlan]:
     """Plan every pending command mail, oldest first (pure).
 
     ``accounts``: addresses known to be Bugzilla accounts; by default every address the given
     bugs show (see :func:`known_accounts`); the engine may pass a wider set (the whole cache).
+    ``auth``: tokens and today's command counts from the store (see :mod:`command_confirm`).
     """
     claims = claims or claims_settings(settings)
     bots = {a.lower() for a in [*settings.general.bot_accounts, settings.general.bot_email]}
@@ -291,7 +312,8 @@ def plan_mail_commands(
               accounts=accounts if accounts is not None else known_accounts(bugs.values(),
                                                                             claims),
               bugs=bugs, states=states,
-              applied_keys=applied_keys, now=now)
+              applied_keys=applied_keys, now=now, auth=auth or AuthInputs())
+    p.used.update({k.lower(): v for k, v in p.auth.used_today.items()})
     plans: list[EventPlan] = []
     for row_id, event in events:
         event = replace(event, sender=event.sender.strip().lower())
@@ -301,7 +323,113 @@ def plan_mail_commands(
             plans.append(EventPlan(row_id, event.message_id, event.sender,
                                    ignored="the bot's own mail (loop guard)"))
             continue
-        outcomes = tuple(_evaluate(cmd, event, p) for cmd in event.commands)
-        plans.append(EventPlan(row_id, event.message_id, event.sender, outcomes,
-                               _reply(event, outcomes, p)))
+        plans.append(_plan_one(row_id, event, p))
     return plans
+
+
+def _plan_one(row_id: int, event: MailEvent, p: _Pass) -> EventPlan:
+    cfg = p.settings.commands
+    verdict = authenticate(event.auth, cfg)
+    confirm = next((c for c in event.commands if c.verb == "confirm"), None)
+    if confirm is not None:
+        return _plan_confirmation_reply(row_id, event, confirm, verdict, p)
+    if verdict.status == REFUSED:
+        return _silent(row_id, event, event.commands, f"sender not authenticated: "
+                                                     f"{verdict.reason}")
+    commands = event.commands
+    sender = verdict.address
+    room = max(0, cfg.max_per_sender_per_day - p.used.get(sender, 0))
+    taken, over = commands[:room], commands[room:]
+    p.used[sender] = p.used.get(sender, 0) + len(taken)
+    daily = (f"the daily limit of {cfg.max_per_sender_per_day} commands per sender "
+             "(commands.max_per_sender_per_day) is reached; send it again tomorrow")
+    if verdict.status == CONFIRM:
+        if not taken:
+            return _silent(row_id, event, commands, daily)
+        return _ask_confirmation(row_id, event, taken, over, verdict.reason, daily, p)
+    outcomes = [_evaluate(cmd, event, p) for cmd in taken]
+    outcomes += [_refuse(cmd, event, daily) for cmd in over]
+    return _answered(row_id, event, outcomes, p, counted=len(taken))
+
+
+def _answered(row_id: int, event: MailEvent, outcomes: list[CommandOutcome], p: _Pass, *,
+              counted: int = 0, token_uses: tuple[str, ...] = (),
+              reply_to: MailEvent | None = None) -> EventPlan:
+    """Outcomes of a verified sender's commands and the one reply (to that sender only)."""
+    cap = p.settings.commands.max_per_mail
+    source = reply_to or event
+    if source.commands_dropped and outcomes:
+        first = outcomes[0].command
+        note = (f"{source.commands_dropped} more #triage line(s) were not read: at most {cap} "
+                "commands per mail (commands.max_per_mail)")
+        outcomes.append(CommandOutcome(
+            TriageCommand("capped", first.bug_id, source.sender,
+                          f"(#triage lines after the first {cap})"), False, note,
+            _decision(first, "commands-capped", note, source)))
+    return EventPlan(row_id, event.message_id, event.sender, tuple(outcomes),
+                     _reply(source, outcomes, p) if outcomes else None,
+                     counted=counted, token_uses=token_uses)
+
+
+def _silent(row_id: int, event: MailEvent, commands: Sequence[TriageCommand], why: str
+            ) -> EventPlan:
+    """Refused without a reply: the sender is not verified, so mail to it could reach whoever
+    was impersonated (backscatter). The decisions say why (``xentriage explain``)."""
+    reason = f"not acted on and not answered: {why}"
+    outcomes = tuple(_refuse(cmd, event, reason) for cmd in commands)
+    return EventPlan(row_id, event.message_id, event.sender, outcomes, None)
+
+
+def _ask_confirmation(row_id: int, event: MailEvent, taken: Sequence[TriageCommand],
+                      over: Sequence[TriageCommand], why: str, daily: str, p: _Pass
+                      ) -> EventPlan:
+    sender = event.sender
+    cfg = p.settings.commands
+    reviewers = {r.lower() for r in review_people(p.settings)}
+    if sender not in p.accounts and sender not in p.claims.maintainers \
+            and sender not in reviewers:
+        return _silent(row_id, event, [*taken, *over], f"{why}; {sender} is not a known "
+                                                       "Bugzilla account, so no confirmation "
+                                                       "is mailed")
+    if p.auth.token_for is None:
+        return _silent(row_id, event, [*taken, *over], f"{why}; confirmation is not available")
+    token = p.auth.token_for(event.message_id, sender)
+    known = p.auth.confirmations.get(token_hash(token))
+    change, record = confirmation_request(
+        event.message_id, event.subject, sender, tuple(taken), token, p.now,
+        cfg.confirmation_hours, known, "/".join(p.settings.bugzilla.products) or "Xen")
+    wait = (f"{why}: a one-time token was mailed to {sender}; the command is carried out "
+            "when the account replies with it")
+    outcomes = [CommandOutcome(cmd, False, wait,
+                               _decision(cmd, f"{cmd.verb}-awaiting-confirmation", wait, event))
+                for cmd in taken]
+    outcomes += [_refuse(cmd, event, f"not acted on and not answered: {daily}") for cmd in over]
+    return EventPlan(row_id, event.message_id, sender, tuple(outcomes), change,
+                     counted=len(taken), tokens=(record,))
+
+
+def review_people(settings: Settings) -> list[str]:
+    from triage.rules import review
+
+    cfg = review.review_settings(settings)
+    return [r for r in [*cfg.reviewers, cfg.reviewer] if r]
+
+
+def _plan_confirmation_reply(row_id: int, event: MailEvent, confirm: TriageCommand,
+                             verdict: Verdict, p: _Pass) -> EventPlan:
+    """A mail carrying a token: the commands it confirms, as if their mail had been verified."""
+    if verdict.status == REFUSED:
+        return _silent(row_id, event, [confirm], f"sender not authenticated: {verdict.reason}")
+    pending, why = check_token(confirm, verdict.address, p.now, p.auth.confirmations,
+                               p.used_tokens)
+    if pending is None:
+        # A token the bot issued: the refusal is recorded on the bugs it named (explain BUG).
+        issued = p.auth.confirmations.get(token_hash(confirm.token))
+        return _silent(row_id, event, issued.commands if issued else [confirm], why)
+    p.used_tokens.add(pending.token_hash)
+    original = MailEvent(kind=MailEventKind.COMMAND, message_id=pending.message_id,
+                         subject=pending.subject, sender=pending.sender, date=event.date,
+                         commands=pending.commands, auth=event.auth)
+    outcomes = [_evaluate(cmd, original, p) for cmd in pending.commands]
+    return _answered(row_id, event, outcomes, p, token_uses=(pending.token_hash,),
+                     reply_to=original)

@@ -254,3 +254,27 @@ class DigestSent(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+
+class CommandToken(Base):
+    """A confirmation token mailed to an account for a command mail it did not sign (only the
+    token's SHA-256 is kept). ``used_at`` set: the token has done its one job."""
+
+    __tablename__ = "command_tokens"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sender: Mapped[str] = mapped_column(String(255))
+    message_id: Mapped[str] = mapped_column(String(998), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)  # subject and commands
+    issued_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_by: Mapped[str] = mapped_column(String(998), default="")  # the confirming mail
+
+
+class CommandCount(Base):
+    """Commands read per sender and UTC day, for ``commands.max_per_sender_per_day``."""
+
+    __tablename__ = "command_counts"
+    sender: Mapped[str] = mapped_column(String(255), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD
+    count: Mapped[int] = mapped_column(Integer, default=0)

@@ -31,9 +31,10 @@ _KNOWN = (
     StateStyle("passed", "passed", "✓", "ok", False),
     StateStyle("build-failed", "build failed", "✗B", "bad", True),
     StateStyle("boot-failed", "boot failed", "✗R", "bad", True),
+    StateStyle("boot-timeout", "timed out", "◔", "bad", True),
+    # Verdicts of builds from before the farm's failure classes (issue 12) said "timeout" and
+    # "error"; the history strips of old builds still carry them.
     StateStyle("timeout", "timed out", "◔", "bad", True),
-    StateStyle("boot-timeout", "boot timed out", "◔R", "bad", True),
-    StateStyle("build-timeout", "build timed out", "◔B", "bad", True),
     StateStyle("unsupported", "unsupported", "∅", "skip", False),
     StateStyle("environment", "environment", "⚠E", "warn", False),
     StateStyle("error", "farm error", "⚠", "warn", False),

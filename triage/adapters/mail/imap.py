@@ -25,6 +25,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_delay,
+    stop_any,
+    stop_when_event_set,
+    wait_exponential,
+)
+from tenacity.stop import stop_base
+
 from triage.adapters.mail import (
     Checkpoint,
     MailBatch,
@@ -88,6 +99,20 @@ class _CheckedIMAP4_SSL(imaplib2.IMAP4_SSL):  # type: ignore[misc]
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
 
 
+def _speaks_tls(host: str, port: int, timeout: float) -> bool:
+    """Whether ``host:port`` answers a TLS ClientHello (to name a plain-vs-TLS mismatch). A probe
+    only: no certificate is trusted and nothing is sent over it."""
+    probe = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    probe.check_hostname = False
+    probe.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as raw, \
+                probe.wrap_socket(raw, server_hostname=host):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
 def compress_uids(uids: Sequence[int]) -> str:
     """``[1,2,3,7,9,10]`` → ``1:3,7,9:10`` (keeps a FETCH of thousands of UIDs short)."""
     parts: list[str] = []
@@ -117,13 +142,16 @@ class ImapSource:
     """One folder on one server. Not thread-safe: one watcher owns it."""
 
     def __init__(self, params: ImapParams, *, sleep: Callable[[float], None] = time.sleep,
-                 max_backoff_seconds: float = 60.0) -> None:
+                 max_backoff_seconds: float = 60.0, initial_backoff_seconds: float = 0.5,
+                 give_up_after_seconds: float = 0.0) -> None:
         self.params = params
         self.source_id = f"imap:{params.user}@{params.host}:{params.port}/{params.folder}"
         self._conn: Any = None
         self._uidvalidity: int | None = None
         self._sleep = sleep
         self.max_backoff_seconds = max_backoff_seconds
+        self.initial_backoff_seconds = initial_backoff_seconds
+        self.give_up_after_seconds = give_up_after_seconds
         self._wake = threading.Event()
         self.round_trips = 0  # commands sent: the benchmark reports them
         self.reconnects = 0
@@ -143,7 +171,22 @@ class ImapSource:
                 f"TLS certificate of {p.host}:{p.port} not trusted: {exc.verify_message}"
                 + (f" (CA file {p.ca_file})" if p.ca_file else " (system CAs)")
             ) from None
-        except (OSError, imaplib2.IMAP4.abort) as exc:
+        except (ssl.SSLEOFError, ssl.SSLZeroReturnError) as exc:  # cut mid-handshake: retry
+            raise MailSourceUnavailable(f"cannot connect to {p.host}:{p.port}: {exc}") from None
+        except ssl.SSLError as exc:
+            # The server answered, but not with TLS we can speak (a plain-text port reached
+            # with TLS on gives WRONG_VERSION_NUMBER): the same answer every time.
+            raise MailSourceError(
+                f"TLS handshake with {p.host}:{p.port} failed ({exc.reason or exc}): is it a "
+                "plain-text IMAP port? (mail.imap_tls = true wants the TLS port, usually 993)"
+            ) from None
+        except imaplib2.IMAP4.abort as exc:
+            if not p.tls and _speaks_tls(p.host, p.port, min(p.timeout_seconds, 10.0)):
+                raise MailSourceError(
+                    f"{p.host}:{p.port} expects TLS but mail.imap_tls = false (no IMAP "
+                    "greeting in plain text)") from None
+            raise MailSourceUnavailable(f"cannot connect to {p.host}:{p.port}: {exc}") from None
+        except OSError as exc:  # refused, unreachable, timed out: may be back soon
             raise MailSourceUnavailable(f"cannot connect to {p.host}:{p.port}: {exc}") from None
         try:
             conn.login(p.user, p.password.get())
@@ -180,22 +223,35 @@ class ImapSource:
             self._conn = None
 
     def ensure_connected(self, stop: threading.Event | None = None) -> None:
-        """Connect, retrying with exponential back-off while the server is unavailable."""
-        delay = 0.5
-        while self._conn is None:
-            try:
+        """Connect, retrying with exponential back-off (tenacity) while the server is
+        unavailable (refused, timing out), for at most ``give_up_after_seconds`` (0: until
+        ``stop``). A permanent error (:class:`MailSourceError`) is raised at once."""
+        if self._conn is not None:
+            return
+
+        def pause(seconds: float) -> None:
+            if stop is not None:
+                stop.wait(seconds)
+            else:
+                self._sleep(seconds)
+
+        def note(state: RetryCallState) -> None:
+            self.reconnects += 1
+            exc = state.outcome.exception() if state.outcome else None
+            wait = state.next_action.sleep if state.next_action else 0.0
+            log.warning("%s; retrying in %.1f s", exc, wait)
+
+        until: list[stop_base] = [stop_when_event_set(stop)] if stop is not None else []
+        if self.give_up_after_seconds > 0:
+            until.append(stop_after_delay(self.give_up_after_seconds))
+        for attempt in Retrying(
+                retry=retry_if_exception_type(MailSourceUnavailable), stop=stop_any(*until),
+                wait=wait_exponential(multiplier=self.initial_backoff_seconds,
+                                      min=self.initial_backoff_seconds,
+                                      max=self.max_backoff_seconds),
+                sleep=pause, before_sleep=note, reraise=True):
+            with attempt:
                 self.connect()
-            except MailSourceUnavailable as exc:
-                if stop is not None and stop.is_set():
-                    raise
-                log.warning("%s; retrying in %.1f s", exc, delay)
-                if stop is not None:
-                    if stop.wait(delay):
-                        raise
-                else:
-                    self._sleep(delay)
-                delay = min(delay * 2, self.max_backoff_seconds)
-                self.reconnects += 1
 
     # --- reading ------------------------------------------------------------------------------
 

@@ -207,7 +207,7 @@ def test_filter_narrows_and_its_permalink_reproduces_the_view(site: Site) -> Non
     page.select_option("#xt-f-state", ["build-failed", "boot-timeout"])
     page.locator("#xt-filter-form button[type=submit]").click()
     page.wait_for_load_state()
-    assert "state=build-failed" in page.url and "state=timeout" in page.url
+    assert "state=build-failed" in page.url and "state=boot-timeout" in page.url
     wanted = {b["props"]["cell"] for b in site.builds
               if b["props"].get("cell_result") in ("build-failed", "boot-timeout")}
     shown = {page.locator("td[data-cell]").nth(i).get_attribute("data-cell")

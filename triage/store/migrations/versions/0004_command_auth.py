@@ -1,7 +1,7 @@
 """command authentication: confirmation tokens and per-sender daily command counts
 
 Revision ID: 0004_command_auth
-Revises: 0001_initial
+Revises: 0002_attachments
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004_command_auth"
-down_revision: str | Sequence[str] | None = "0001_initial"
+down_revision: str | Sequence[str] | None = "0002_attachments"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

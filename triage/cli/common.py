@@ -68,10 +68,10 @@ class AppContext:
         return self._store
 
 
-def echo(message: object = "", *, err: bool = False) -> None:
+def echo(message: object = "", *, err: bool = False, nl: bool = True) -> None:
     """Every line the CLI prints: through the one terminal sanitiser (:mod:`triage.display`),
     because bug and mail text reaches almost every command's output."""
-    click.echo(inert(message), err=err)
+    click.echo(inert(message), err=err, nl=nl)
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:

@@ -266,6 +266,9 @@ class WikiSettings:
     timeout_seconds: float = 30.0
     # Daily refresh time of the page (in digest.timezone); it is also refreshed after a digest.
     refresh_time: str = "06:00"
+
+
+@dataclass
 class CommandSettings:
     """Who may give ``#triage`` commands by mail, and how many (docs/mail.md, "Sender
     authentication"). Strict by default: a command is acted on only when a trusted receiving

@@ -48,7 +48,7 @@ def test_last_known_state_is_kept_while_running_and_red_since_names_the_first_re
     view = cell_view(spec("c1"), builds, None, NOW)
     assert view.state.key == "boot-failed" and view.running
     assert view.reason == "panic at boot"
-    assert [h.state.key for h in view.history] == ["passed", "boot-failed", "timeout",
+    assert [h.state.key for h in view.history] == ["passed", "boot-failed", "boot-timeout",
                                                    "boot-failed"]  # oldest first
     assert view.red_since is not None and view.red_since.revision == "rev02"
     assert view.age_seconds == (NOW - view.latest.finished).total_seconds()

@@ -32,17 +32,16 @@ _KNOWN = (
     StateStyle("build-failed", "build failed", "✗B", "bad", True),
     StateStyle("boot-failed", "boot failed", "✗R", "bad", True),
     StateStyle("boot-timeout", "timed out", "◔", "bad", True),
-    # Verdicts of builds from before the farm's failure classes (issue 12) said "timeout" and
-    # "error"; the history strips of old builds still carry them.
-    StateStyle("timeout", "timed out", "◔", "bad", True),
     StateStyle("unsupported", "unsupported", "∅", "skip", False),
     StateStyle("environment", "environment", "⚠E", "warn", False),
-    StateStyle("error", "farm error", "⚠", "warn", False),
     StateStyle("boot-skipped", "boot skipped", "↷", "info", False),
     StateStyle("running", "running", "…", "run", False),
     StateStyle("never-run", "never run", "·", "none", False),
 )
 STATES: dict[str, StateStyle] = {s.key: s for s in _KNOWN}
+# Verdicts of builds from before the farm's failure classes said "timeout" and "error"; the
+# worker reads them as these classes (workers.failure), and so do the history strips.
+_ALIASES = {"timeout": "boot-timeout", "error": "environment"}
 
 # Buildbot result codes (buildbot.process.results) → the style of an unknown cell_result.
 _BY_RESULT = {0: "ok", 1: "info", 2: "bad", 3: "skip", 4: "warn", 5: "warn", 6: "warn"}
@@ -64,6 +63,7 @@ def state_of(cell_result: str | None, buildbot_result: int | None, complete: boo
     if not complete:
         return STATES["running"]
     if cell_result:
+        cell_result = _ALIASES.get(cell_result, cell_result)
         return STATES.get(cell_result) or fallback_state(cell_result, buildbot_result)
     # Without a verdict (a build that died before its step) the Buildbot result is all we have.
     if buildbot_result == 0:

@@ -54,7 +54,7 @@ from triage.adapters.bugzilla_convert import (
     needs_current_state,
     update_payload,
 )
-from triage.adapters.bugzilla_http import SCRUBBER, CountingSession
+from triage.adapters.bugzilla_http import CountingSession
 from triage.adapters.tracker import (
     AuthenticationError,
     BugBatch,
@@ -66,6 +66,7 @@ from triage.adapters.tracker import (
     WriteResult,
 )
 from triage.config import BugzillaSettings
+from triage.logscrub import register_secret, scrub
 from triage.model import Attachment, Bug, BugUpdate, Comment, HistoryEntry, NewBug, format_bz_time
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ _SEARCH_ID_RE = re.compile(r"[Bb]ug #?(\d+)")
 # Found (by hand) to stay well under Apache's default 8190-byte request line with 4-digit ids is
 # ~800 ids; longer lists are split automatically when a server answers 414.
 _URI_TOO_LONG = 414
+API_KEY_MASK = "<api-key>"
 
 
 class BugzillaGateway:
@@ -97,7 +99,7 @@ class BugzillaGateway:
         self.settings = settings
         self._api_key = api_key or None
         if self._api_key:
-            SCRUBBER.secrets.add(self._api_key)
+            register_secret(self._api_key, API_KEY_MASK)
         self._sleep = sleep
         self._session = CountingSession(settings.timeout_seconds)
         self._bz: Any = None
@@ -115,7 +117,7 @@ class BugzillaGateway:
         return self._session.server_date
 
     def _scrub(self, text: str) -> str:
-        return SCRUBBER.scrub(text).replace(self._api_key or "\0", "<api-key>")
+        return scrub(text).replace(self._api_key or "\0", API_KEY_MASK)
 
     def _client(self) -> Any:
         """python-bugzilla, connected on first use (connecting costs one ``/rest/version``)."""

@@ -15,7 +15,6 @@ import requests
 
 from triage.logscrub import SCRUBBER
 
-
 # The API key rides in every URL (Bugzilla 5.2 reads it only from the query string). It is masked
 # by the one scrubber on the handlers the CLI installs (:mod:`triage.logscrub`, which also sees
 # child loggers such as ``bugzilla._backendrest``); it is also put on these loggers themselves so

@@ -25,6 +25,7 @@ from typing import Any
 import requests
 
 from farm.buildbot_config import FORCE_SCHEDULER, SETTINGS_FILE
+from triage import retry_policy
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CI_DIR = REPO_ROOT / "ci"
@@ -259,35 +260,42 @@ PLAIN = {"Accept-Encoding": "identity"}
 
 def api_get(state: FarmState, path: str, *, attempts: int = 3, **params: Any) -> dict[str, Any]:
     """GET from the master's data API, retrying a transient failure (a busy master may drop
-    a connection or answer 5xx while it starts builds)."""
-    for attempt in range(1, attempts + 1):
-        try:
-            resp = requests.get(f"{state.api}/{path}", params=params, headers=PLAIN, timeout=30)
-            resp.raise_for_status()
-            return dict(resp.json())
-        except (requests.ConnectionError, requests.exceptions.ContentDecodingError,
-                requests.HTTPError) as exc:
-            status = getattr(getattr(exc, "response", None), "status_code", None)
-            if attempt == attempts or (status is not None and status < 500):
-                raise
-            time.sleep(0.5 * attempt)
-    raise AssertionError("unreachable")
+    a connection or answer 5xx while it starts builds); waits 0.5 s, 1 s, ..."""
+
+    def get() -> dict[str, Any]:
+        resp = requests.get(f"{state.api}/{path}", params=params, headers=PLAIN, timeout=30)
+        resp.raise_for_status()
+        return dict(resp.json())
+
+    return retry_policy.attempts(retry_if=_transient, tries=attempts, step=0.5)(get)
+
+
+def _transient(exc: BaseException) -> bool:
+    """A dropped connection, a corrupt gzip stream or a 5xx; a 4xx is our mistake."""
+    if not isinstance(exc, requests.ConnectionError | requests.exceptions.ContentDecodingError
+                      | requests.HTTPError):
+        return False
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    return status is None or status >= 500
 
 
 def wait_for_workers(state: FarmState, names: Sequence[str], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    missing = set(names)
-    while time.monotonic() < deadline:
+    missing = set(names)  # the last answer's, for the error message
+
+    def still_missing() -> set[str]:
+        nonlocal missing
         try:
             workers = api_get(state, "workers")["workers"]
-            missing = {w["name"] for w in workers if not w["connected_to"]} & set(names)
-            missing |= set(names) - {w["name"] for w in workers}
-            if not missing:
-                return
         except requests.RequestException:
-            pass
-        time.sleep(0.3)
-    raise FarmError(f"workers not connected after {timeout:.0f}s: {', '.join(sorted(missing))}")
+            return missing  # the master is still starting: ask again
+        missing = {w["name"] for w in workers if not w["connected_to"]} & set(names)
+        missing |= set(names) - {w["name"] for w in workers}
+        return missing
+
+    if retry_policy.polling(until=lambda left: not left, every=0.3, timeout=timeout)(
+            still_missing):
+        raise FarmError(f"workers not connected after {timeout:.0f}s: "
+                        f"{', '.join(sorted(missing))}")
 
 
 def max_build_id(state: FarmState) -> int:
@@ -320,9 +328,10 @@ def wait_idle(state: FarmState, timeout: float, settle: float = 1.0) -> float:
     """Until no build request is pending or running (checked twice, ``settle`` apart).
     Returns the ``time.monotonic()`` at which the farm was first seen idle: the end of the
     work, without the settle time spent confirming it."""
-    deadline = time.monotonic() + timeout
     quiet_since: float | None = None
-    while time.monotonic() < deadline:
+
+    def settled_since() -> float | None:
+        nonlocal quiet_since
         pending = api_get(state, "buildrequests", complete="false", limit=1)["buildrequests"]
         if pending:
             quiet_since = None
@@ -330,8 +339,13 @@ def wait_idle(state: FarmState, timeout: float, settle: float = 1.0) -> float:
             quiet_since = time.monotonic()
         elif time.monotonic() - quiet_since >= settle:
             return quiet_since
-        time.sleep(0.25)
-    raise FarmError(f"farm still busy after {timeout:.0f}s")
+        return None
+
+    idle_at = retry_policy.polling(until=lambda at: at is not None, every=0.25,
+                                   timeout=timeout)(settled_since)
+    if idle_at is None:
+        raise FarmError(f"farm still busy after {timeout:.0f}s")
+    return float(idle_at)
 
 
 def builds_since(state: FarmState, after_buildid: int) -> list[dict[str, Any]]:

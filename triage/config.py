@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from triage.logscrub import register_secret
+
 CONFIG_ENV = "XENTRIAGE_CONFIG"
 PACKAGE_DIR = Path(__file__).resolve().parent
 SAMPLE_SNAPSHOT = PACKAGE_DIR / "data" / "sample_snapshot.json"
@@ -43,6 +45,11 @@ class SecretUnavailable(ConfigError):
     pass
 
 
+def _registered(value: str) -> str:
+    register_secret(value)
+    return value
+
+
 @dataclass(frozen=True)
 class Secret:
     """Where a secret comes from. The value itself is never stored on the object."""
@@ -55,11 +62,12 @@ class Secret:
         return bool((self.env and os.environ.get(self.env)) or (self.file and self.file.exists()))
 
     def get(self) -> str:
+        # Every secret handed out is masked in the logs from then on (triage.logscrub).
         if self.env and os.environ.get(self.env):
-            return os.environ[self.env]
+            return _registered(os.environ[self.env])
         if self.file is not None:
             try:
-                return self.file.read_text(encoding="utf-8").strip()
+                return _registered(self.file.read_text(encoding="utf-8").strip())
             except OSError as exc:
                 # The path is not secret; the content is, and is never in the message.
                 raise SecretUnavailable(self.key, f"cannot read secret file {self.file}: "

@@ -13,6 +13,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tenacity import RetryCallState
+
+from triage import retry_policy
 from triage.adapters.mail import MailSourceError, MailSourceUnavailable
 from triage.adapters.mail.imap import ImapSource
 from triage.adapters.tracker import TrackerUnavailable
@@ -81,35 +84,49 @@ class MailWatcher:
         return report
 
     def run(self) -> IngestReport:
-        """Until :meth:`stop`. Connection and tracker outages are retried with back-off, for
-        at most ``give_up_after`` seconds since the last good sweep (then :class:`WatchGaveUp`);
-        anything else (bad credentials, an untrusted certificate, TLS on a plain-text port) is
-        raised at once: retrying cannot fix it."""
-        delay = self.initial_backoff
-        last_ok = time.monotonic()
-        while not self._stop.is_set():
-            try:
-                self.source.ensure_connected(self._stop)
-                self.sweep()
-                delay = self.initial_backoff
-                last_ok = time.monotonic()
-                self._idle_until_next_sweep()
-                last_ok = time.monotonic()
-            except (MailSourceUnavailable, TrackerUnavailable) as exc:
-                if self._stop.is_set():
-                    break
-                self.stats.failures += 1
-                self.stats.reconnects += isinstance(exc, MailSourceUnavailable)
-                self.source.close()
-                failing = time.monotonic() - last_ok
-                if self.give_up_after > 0 and failing >= self.give_up_after:
-                    raise WatchGaveUp(f"gave up after {failing:.0f} s without a good sweep "
-                                      f"(jobs.give_up_after_seconds): {exc}") from None
-                log.warning("mail watch: %s; retrying in %.1f s", exc, delay)
-                self._stop.wait(delay)
-                delay = min(delay * 2, self.max_backoff)
-        self.source.close()
+        """Until :meth:`stop`. Connection and tracker outages are retried with back-off (one
+        tenacity policy, :func:`triage.retry_policy.backoff`), for at most ``give_up_after``
+        seconds since the last good sweep (then :class:`WatchGaveUp`); anything else (bad
+        credentials, an untrusted certificate, TLS on a plain-text port) is raised at once:
+        retrying cannot fix it."""
+        self._last_ok = time.monotonic()
+        # A fresh retry state per cycle: the back-off starts again after every good sweep.
+        retrying = retry_policy.backoff(
+            retry_on=(MailSourceUnavailable, TrackerUnavailable), initial=self.initial_backoff,
+            maximum=self.max_backoff, give_up_after=self.give_up_after,
+            last_ok=lambda: self._last_ok, stop_event=self._stop, on_retry=self._note_failure)
+        try:
+            while not self._stop.is_set():
+                retrying(self._cycle)
+        except (MailSourceUnavailable, TrackerUnavailable) as exc:
+            if not self._stop.is_set():
+                failing = time.monotonic() - self._last_ok
+                raise WatchGaveUp(f"gave up after {failing:.0f} s without a good sweep "
+                                  f"(jobs.give_up_after_seconds): {exc}") from None
+        finally:
+            self.source.close()
         return self.total
+
+    def _cycle(self) -> None:
+        """Connect (one attempt), sweep, then IDLE until the next sweep is due."""
+        if self._stop.is_set():
+            return
+        try:
+            self.source.connect_once()
+            self.sweep()
+            self._last_ok = time.monotonic()
+            self._idle_until_next_sweep()
+            self._last_ok = time.monotonic()
+        except (MailSourceUnavailable, TrackerUnavailable) as exc:
+            self.stats.failures += 1
+            self.stats.reconnects += isinstance(exc, MailSourceUnavailable)
+            self.source.close()
+            raise
+
+    def _note_failure(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        log.warning("mail watch: %s; retrying in %.1f s", exc, wait)
 
     def _idle_until_next_sweep(self) -> None:
         deadline = time.monotonic() + self.sweep_interval

@@ -15,21 +15,33 @@ from .mail import Mailer
 from .seed import CONTRACT_ADMIN_KEY, CONTRACT_ADMIN_LOGIN, seed_admin, seed_xen
 from .seeding import bulk_insert_bugs
 from .server import Fault, LoggedRequest, ServerApp
-from .state import State
+from .state import STOCK_DEFAULT_GROUPS, State
 from .workflow import StatusWorkflow, workflow_by_name
+
+# The installation the contract recordings were made on: no groups granted to every account
+# (so new bugs from ordinary users are UNCONFIRMED) and target milestones switched on.
+CONTRACT_INSTALLATION: dict[str, Any] = {"default_groups": (), "use_target_milestone": True}
 
 
 class BugzillaDouble:
-    """A Bugzilla 5.2 REST server on 127.0.0.1 with SQLite state; see ``pytest_plugin``."""
+    """A Bugzilla 5.2 REST server on 127.0.0.1 with SQLite state; see ``pytest_plugin``.
+
+    By default it behaves as a stock 5.2 installation (every account in ``editbugs`` and
+    ``canconfirm``; no target milestones); ``**CONTRACT_INSTALLATION`` gives the configuration
+    the contract recordings were made on."""
 
     def __init__(self, *, workflow: str | StatusWorkflow = "bugzilla-5.2",
                  resolutions: Iterable[str] | None = None, db_path: str | Path | None = None,
                  lose_same_second_mail: bool = True, mbox_path: str | Path | None = None,
                  admin_api_key: str = CONTRACT_ADMIN_KEY, admin_password: str | None = None,
-                 seed: bool = True, extra_keywords: dict[str, str] | None = None) -> None:
+                 seed: bool = True, extra_keywords: dict[str, str] | None = None,
+                 default_groups: Iterable[str] = STOCK_DEFAULT_GROUPS,
+                 use_target_milestone: bool = False) -> None:
         wf = (workflow if isinstance(workflow, StatusWorkflow)
               else workflow_by_name(workflow, tuple(resolutions) if resolutions else None))
-        self.state = State(wf, str(db_path) if db_path else ":memory:")
+        self.state = State(wf, str(db_path) if db_path else ":memory:",
+                           default_groups=default_groups,
+                           use_target_milestone=use_target_milestone)
         self.admin_api_key = admin_api_key
         self.admin_login = CONTRACT_ADMIN_LOGIN
         with self.state.lock:

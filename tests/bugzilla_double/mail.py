@@ -163,7 +163,8 @@ class Mailer:
         msg["X-Bugzilla-Resolution"] = str(bug["resolution"])
         msg["X-Bugzilla-Priority"] = str(bug["priority"])
         msg["X-Bugzilla-Assigned-To"] = st.user(int(bug["assigned_to"])).login  # type: ignore[call-overload]
-        msg["X-Bugzilla-Target-Milestone"] = str(bug["target_milestone"])
+        if st.use_target_milestone:  # Bugzilla leaves the header out while milestones are off
+            msg["X-Bugzilla-Target-Milestone"] = str(bug["target_milestone"])
         msg["X-Bugzilla-Flags"] = " ".join(f"{f['name']}{f['status']}" for f in bug.flags)
 
     def _thread_headers(self, msg: EmailMessage, bug: BugRecord, to: User, new: bool) -> None:
@@ -246,7 +247,8 @@ class Mailer:
             rows.append(("QA Contact", st.user(int(bug["qa_contact"])).login))  # type: ignore[call-overload]
         if bug.cc:
             rows.append(("CC", ", ".join(st.user(u).login for u in bug.cc)))
-        rows.append(("Target Milestone", str(bug["target_milestone"])))
+        if st.use_target_milestone:
+            rows.append(("Target Milestone", str(bug["target_milestone"])))
         if bug["url"]:
             rows.append(("URL", str(bug["url"])))
         return rows

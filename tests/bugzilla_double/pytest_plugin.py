@@ -7,14 +7,22 @@ Fixtures
     contract server: admin ``admin@bugzilla.local`` (all admin groups), products TestProduct
     and Xen (components Hypervisor, Tools, Unikraft; versions unstable, 4.17, 4.18, 4.19;
     milestones ---, 4.19, 4.20), keywords needs-triage/patch/regression/security, and the
-    ``needinfo`` flag type. Status workflow: Bugzilla 5.2's.
+    ``needinfo`` flag type. Status workflow: Bugzilla 5.2's. Configured as a stock 5.2
+    installation: every account is in ``editbugs`` and ``canconfirm`` (so new bugs are filed
+    CONFIRMED) and target milestones are off (no ``X-Bugzilla-Target-Milestone`` in mails).
+``contract_bugzilla_double``
+    The same, configured as the server the contract was recorded on
+    (``CONTRACT_INSTALLATION``: no groups for every account, so ordinary users file
+    UNCONFIRMED bugs and may not edit others' fields; target milestones on).
 ``make_bugzilla_double(**options)``
     A factory for doubles with other options; each one is started and closed after the test.
     Options: ``workflow="bugzilla-5.2" | "old" | StatusWorkflow`` (old = NEW/ASSIGNED/REOPENED/
     RESOLVED/VERIFIED/CLOSED), ``resolutions=("FIXED", ..., "INCOMPLETE")`` (5.2's default
     list has no INCOMPLETE), ``lose_same_second_mail=True``, ``mbox_path=path`` (mails are
     also appended there), ``db_path=path`` (SQLite file instead of memory), ``admin_api_key``,
-    ``admin_password``, ``seed=False`` (only the admin), ``extra_keywords={name: description}``.
+    ``admin_password``, ``seed=False`` (only the admin), ``extra_keywords={name: description}``,
+    ``default_groups=("editbugs", "canconfirm")`` (granted to every account created),
+    ``use_target_milestone=False``.
 
 Hooks on the double
 -------------------
@@ -59,13 +67,25 @@ from typing import Any
 
 import pytest
 
-from tests.bugzilla_double.double import BugzillaDouble
+from tests.bugzilla_double.double import CONTRACT_INSTALLATION, BugzillaDouble
 
 
 @pytest.fixture
 def bugzilla_double() -> Iterator[BugzillaDouble]:
     """A started double with fresh state, closed after the test."""
     double = BugzillaDouble().start()
+    try:
+        yield double
+    finally:
+        double.close()
+    _fail_on_internal_errors([double])
+
+
+@pytest.fixture
+def contract_bugzilla_double() -> Iterator[BugzillaDouble]:
+    """A started double configured as the server the contract was recorded on (no groups for
+    every account, target milestones on): ``BugzillaDouble(**CONTRACT_INSTALLATION)``."""
+    double = BugzillaDouble(**CONTRACT_INSTALLATION).start()
     try:
         yield double
     finally:

@@ -147,11 +147,23 @@ class User:
         return f"{self.real_name} <{self.login}>" if self.real_name else self.login
 
 
+# What a stock Bugzilla 5.2 gives every account, measured on a real installation: editbugs and
+# canconfirm carry the user regexp ".*", so everybody may edit any field and files new bugs
+# CONFIRMED. (The contract recordings were made with those regexps cleared: no default groups.)
+STOCK_DEFAULT_GROUPS = ("editbugs", "canconfirm")
+
+
 class State:
     """SQLite tables plus cached lookups of the small, slowly changing tables."""
 
-    def __init__(self, workflow: StatusWorkflow, db_path: str = ":memory:") -> None:
+    def __init__(self, workflow: StatusWorkflow, db_path: str = ":memory:", *,
+                 default_groups: Iterable[str] = STOCK_DEFAULT_GROUPS,
+                 use_target_milestone: bool = False) -> None:
         self.lock = threading.RLock()
+        # A stock 5.2 grants these to every account (the groups' user regexp is ".*").
+        self.default_groups = tuple(default_groups)
+        # The ``usetargetmilestone`` parameter: off in a stock installation.
+        self.use_target_milestone = use_target_milestone
         self.db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
         self.db.row_factory = sqlite3.Row
         self.db.executescript(SCHEMA)
@@ -205,7 +217,7 @@ class State:
             (login, real_name, password, api_key),
         )
         user_id = int(cur.lastrowid or 0)
-        self.set_groups(user_id, add=list(groups))
+        self.set_groups(user_id, add=[*self.default_groups, *groups])
         return self.user(user_id)
 
     def set_groups(self, user_id: int, add: Iterable[str] = (),

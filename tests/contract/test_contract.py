@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.bugzilla_double import BugzillaDouble
+from tests.bugzilla_double import CONTRACT_INSTALLATION, BugzillaDouble
 from tests.contract.mailcompare import compare_mail, load_recorded, sort_key
 from tests.contract.replay import REPLAY_START, Replayer, compare, contract_dir, recording_files
 
@@ -31,7 +31,7 @@ def test_recordings_present() -> None:
 
 @pytest.fixture(scope="module")
 def replayer() -> Iterator[Replayer]:
-    double = BugzillaDouble()
+    double = BugzillaDouble(**CONTRACT_INSTALLATION)  # the recorded server's configuration
     double.set_clock(REPLAY_START)
     double.start()
     try:

@@ -2,7 +2,7 @@
 
 How it talks to Bugzilla (docs/bugzilla.md has the full story):
 
-* REST through python-bugzilla 3.3 (``force_rest=True``) with the API key, which Bugzilla 5.2
+* REST through python-bugzilla 3.x (``force_rest=True``) with the API key, which Bugzilla 5.2
   accepts only as a query parameter, so it sits in every URL: every message and log line that
   could carry a URL is scrubbed (:mod:`triage.adapters.bugzilla_http`), and our own errors are
   raised ``from None`` so the library's exception (URL inside) is not chained into tracebacks.
@@ -10,8 +10,10 @@ How it talks to Bugzilla (docs/bugzilla.md has the full story):
   page with ``limit``/``offset`` in ``bug_id`` order (stable while bugs change); comments,
   history and attachment metadata (name, description, type; never the data) for many bugs come
   from *one* ``GET /rest/bug/<id>/comment?ids=..&ids=..`` (``/history``, ``/attachment``) call.
-  python-bugzilla's own ``get_comments`` makes one request per bug, so those calls go to its REST
-  backend with the ``ids`` parameter.
+  python-bugzilla's own ``get_comments`` makes one request per bug, so those three calls go
+  through the one documented shim over its private REST backend
+  (:mod:`triage.adapters.bugzilla_batched`, guarded by a test); everything else uses the public
+  API (``query``, ``update_bugs``, ``createbug``, ``getusers``).
 * Reads are retried with exponential back-off (tenacity) on timeouts, connection errors, 5xx and
   HTML-instead-of-JSON answers. Writes are retried only when the request provably never reached
   the server (connection refused); an ambiguous failure (timeout, 5xx after sending) is raised as
@@ -42,6 +44,7 @@ from tenacity import (
     wait_exponential,
 )
 
+from triage.adapters import bugzilla_batched as batched
 from triage.adapters.bugzilla_convert import (
     ATTACHMENT_FIELDS,
     BUG_FIELDS,
@@ -54,7 +57,7 @@ from triage.adapters.bugzilla_convert import (
     needs_current_state,
     update_payload,
 )
-from triage.adapters.bugzilla_http import SCRUBBER, CountingSession
+from triage.adapters.bugzilla_http import CountingSession
 from triage.adapters.tracker import (
     AuthenticationError,
     BugBatch,
@@ -66,6 +69,7 @@ from triage.adapters.tracker import (
     WriteResult,
 )
 from triage.config import BugzillaSettings
+from triage.logscrub import register_secret, scrub
 from triage.model import Attachment, Bug, BugUpdate, Comment, HistoryEntry, NewBug, format_bz_time
 
 log = logging.getLogger(__name__)
@@ -79,6 +83,7 @@ _SEARCH_ID_RE = re.compile(r"[Bb]ug #?(\d+)")
 # Found (by hand) to stay well under Apache's default 8190-byte request line with 4-digit ids is
 # ~800 ids; longer lists are split automatically when a server answers 414.
 _URI_TOO_LONG = 414
+API_KEY_MASK = "<api-key>"
 
 
 class BugzillaGateway:
@@ -97,7 +102,7 @@ class BugzillaGateway:
         self.settings = settings
         self._api_key = api_key or None
         if self._api_key:
-            SCRUBBER.secrets.add(self._api_key)
+            register_secret(self._api_key, API_KEY_MASK)
         self._sleep = sleep
         self._session = CountingSession(settings.timeout_seconds)
         self._bz: Any = None
@@ -115,7 +120,7 @@ class BugzillaGateway:
         return self._session.server_date
 
     def _scrub(self, text: str) -> str:
-        return SCRUBBER.scrub(text).replace(self._api_key or "\0", "<api-key>")
+        return scrub(text).replace(self._api_key or "\0", API_KEY_MASK)
 
     def _client(self) -> Any:
         """python-bugzilla, connected on first use (connecting costs one ``/rest/version``)."""
@@ -132,12 +137,6 @@ class BugzillaGateway:
 
             self._bz = self._call("connect", connect, write=False)
         return self._bz
-
-    @property
-    def _backend(self) -> Any:
-        # The REST backend: the only python-bugzilla layer that takes raw parameters (``ids`` for
-        # many bugs' comments, limit/offset) and returns Bugzilla's JSON unchanged.
-        return self._client()._backend
 
     def _classify(self, exc: BaseException) -> TrackerError:
         """Any failure of a call as a tracker error, with the key scrubbed out of the message."""
@@ -248,8 +247,13 @@ class BugzillaGateway:
         # ``id=1,2,3`` is a search (permissive: missing ids are dropped, not an error) and half
         # the length of repeated ``id=`` parameters.
         params = {"id": ",".join(str(i) for i in ids), "include_fields": ",".join(BUG_FIELDS)}
-        result = self._call("bug read", lambda: self._backend.bug_search(params), write=False)
-        return list(result.get("bugs", []))
+        return self._query("bug read", params)
+
+    def _query(self, what: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """One search through python-bugzilla's public ``query`` (a dict of REST search
+        parameters, as ``build_query`` makes and its docs allow extending); Bugzilla's JSON."""
+        bugs = self._call(what, lambda: self._client().query(dict(params)), write=False)
+        return [bug.get_raw_data() for bug in bugs]
 
     def get_bugs(
         self,
@@ -335,10 +339,8 @@ class BugzillaGateway:
 
         def fetch(batch: list[int]) -> dict[int, tuple[Comment, ...]]:
             params: dict[str, Any] = {"include_fields": ",".join(COMMENT_FIELDS)}
-            if len(batch) > 1:
-                params["ids"] = batch[1:]
             raw = self._call("comment read",
-                             lambda: self._backend.bug_comments([batch[0]], params), write=False)
+                             lambda: batched.comments(self._client(), batch, params), write=False)
             got = comments_by_bug(raw)
             return {i: got.get(i, ()) for i in batch}
 
@@ -347,9 +349,8 @@ class BugzillaGateway:
     def get_history(self, ids: Sequence[int]) -> tuple[dict[int, tuple[HistoryEntry, ...]],
                                                         list[int]]:
         def fetch(batch: list[int]) -> dict[int, tuple[HistoryEntry, ...]]:
-            params: dict[str, Any] = {"ids": batch[1:]} if len(batch) > 1 else {}
             raw = self._call("history read",
-                             lambda: self._backend.bug_history([batch[0]], params), write=False)
+                             lambda: batched.history(self._client(), batch, {}), write=False)
             got = {int(b["id"]): history_from_rest(b.get("history", ()))
                    for b in raw.get("bugs", [])}
             return {i: got.get(i, ()) for i in batch}
@@ -358,18 +359,15 @@ class BugzillaGateway:
 
     def get_attachments(self, ids: Sequence[int]) -> tuple[dict[int, tuple[Attachment, ...]],
                                                             list[int]]:
-        # python-bugzilla's public get_attachments() makes one GET per bug under REST (its
-        # REST backend loops over the ids), so, as for comments, the batched call goes to the
-        # backend with ``ids``: one request per batch of bugs. Metadata only: ``data`` (the
-        # base64 content, up to megabytes per file) is excluded.
+        # python-bugzilla's public get_attachments() makes one GET per bug under REST, so, as
+        # for comments, the batched call goes through the shim: one request per batch of bugs.
+        # Metadata only: ``data`` (the base64 content, up to megabytes per file) is excluded.
         def fetch(batch: list[int]) -> dict[int, tuple[Attachment, ...]]:
             params: dict[str, Any] = {"include_fields": ",".join(ATTACHMENT_FIELDS),
                                       "exclude_fields": "data"}
-            if len(batch) > 1:
-                params["ids"] = batch[1:]
             raw = self._call(
                 "attachment read",
-                lambda: self._backend.bug_attachment_get_all([batch[0]], params), write=False)
+                lambda: batched.attachments(self._client(), batch, params), write=False)
             bugs = raw.get("bugs") or {}
             return {i: tuple(attachment_from_rest(a) for a in bugs.get(str(i), ()))
                     for i in batch}
@@ -382,9 +380,7 @@ class BugzillaGateway:
         while True:
             params = dict(query, include_fields=",".join(BUG_FIELDS), order="bug_id",
                           limit=page, offset=offset)
-            result = self._call("search", lambda p=params: self._backend.bug_search(p),  # type: ignore[misc]
-                                write=False)
-            bugs = result.get("bugs", [])
+            bugs = self._query("search", params)
             for raw in bugs:
                 yield bug_from_rest(raw, open_statuses=self.settings.workflow.open_statuses)
             if len(bugs) < page:
@@ -408,12 +404,12 @@ class BugzillaGateway:
 
     def user_groups(self, email: str) -> tuple[str, ...]:
         try:
-            raw = self._call("user read", lambda: self._backend.user_get(
-                {"names": [email], "include_fields": "name,groups"}), write=False)
+            users = self._call("user read", lambda: self._client().getusers([email]),
+                               write=False)
         except (BugNotFound, InvalidValue, PermissionDenied):
             return ()
-        for user in raw.get("users", []):
-            return tuple(str(g.get("name", "")) for g in user.get("groups", []) or [])
+        for user in users:
+            return tuple(str(g.get("name", "")) for g in user.groups or [])
         return ()
 
     # --- writes --------------------------------------------------------------------------------
@@ -434,7 +430,9 @@ class BugzillaGateway:
         body = update_payload(update, current)
         if not body:  # e.g. a whiteboard tag that is already there
             return WriteResult(bug_id=bug_id)
-        raw = self._call("update", lambda: self._backend.bug_update([bug_id], dict(body)),
+        # ``update_bugs`` sends the dict as given (``build_update`` would only rename keys that
+        # update_payload already writes in REST's names).
+        raw = self._call("update", lambda: self._client().update_bugs([bug_id], dict(body)),
                          write=True)
         changed: list[str] = []
         details: dict[str, str] = {}
@@ -447,5 +445,5 @@ class BugzillaGateway:
 
     def create_bug(self, new: NewBug) -> int:
         body = create_payload(new)
-        raw = self._call("create", lambda: self._backend.bug_create(dict(body)), write=True)
-        return int(raw["id"])
+        bug = self._call("create", lambda: self._client().createbug(dict(body)), write=True)
+        return int(bug.id)

@@ -1,4 +1,4 @@
-"""HTTP plumbing of the Bugzilla gateway: the API-key log scrubber and the requests session.
+"""HTTP plumbing of the Bugzilla gateway: the requests session and where the log scrubber goes.
 
 Kept apart from :mod:`triage.adapters.bugzilla` (which alone imports python-bugzilla) so that
 module stays about the REST calls themselves.
@@ -13,39 +13,15 @@ from typing import Any
 
 import requests
 
+from triage.logscrub import SCRUBBER
 
-class KeyScrubber(logging.Filter):
-    """Removes the API key from log records of python-bugzilla, urllib3 and requests."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: set[str] = set()
-
-    def scrub(self, text: str) -> str:
-        for secret in self.secrets:
-            if secret:
-                text = text.replace(secret, "<api-key>")
-        return text
-
-    def _arg(self, value: object) -> object:
-        if isinstance(value, str):
-            return self.scrub(value)
-        if isinstance(value, int | float) or value is None:
-            return value  # keeps %d / %f formats working
-        return self.scrub(str(value))
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            record.msg = self.scrub(str(record.msg))
-            if isinstance(record.args, dict):
-                record.args = {k: self._arg(v) for k, v in record.args.items()}
-            elif isinstance(record.args, tuple):
-                record.args = tuple(self._arg(a) for a in record.args)
-        return True
-
-
-SCRUBBER = KeyScrubber()
-for _name in ("bugzilla", "urllib3.connectionpool", "requests", "triage.adapters.bugzilla"):
+# The API key rides in every URL (Bugzilla 5.2 reads it only from the query string). It is masked
+# by the one scrubber on the handlers the CLI installs (:mod:`triage.logscrub`, which also sees
+# child loggers such as ``bugzilla._backendrest``); it is also put on these loggers themselves so
+# a handler somebody else adds (a test's log capture, an embedding application) gets their
+# records scrubbed too.
+for _name in ("bugzilla", "bugzilla._backendrest", "bugzilla._session", "bugzilla.base",
+              "urllib3.connectionpool", "requests", "triage.adapters.bugzilla"):
     logging.getLogger(_name).addFilter(SCRUBBER)
 
 

@@ -13,6 +13,7 @@ import click
 
 from triage.config import ConfigError, Settings, load_settings
 from triage.display import inert
+from triage.logscrub import install as install_log_scrubber
 from triage.store import Store, StoreError
 from triage.store.db import redact_url
 
@@ -37,6 +38,8 @@ def configure_logging(level: int) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Secrets are masked on the handlers, where every logger's records end up (triage.logscrub).
+    install_log_scrubber()
 
 
 @dataclass

@@ -25,17 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_delay,
-    stop_any,
-    stop_when_event_set,
-    wait_exponential,
-)
-from tenacity.stop import stop_base
+from tenacity import RetryCallState
 
+from triage import retry_policy
 from triage.adapters.mail import (
     Checkpoint,
     MailBatch,
@@ -229,29 +221,22 @@ class ImapSource:
         if self._conn is not None:
             return
 
-        def pause(seconds: float) -> None:
-            if stop is not None:
-                stop.wait(seconds)
-            else:
-                self._sleep(seconds)
-
         def note(state: RetryCallState) -> None:
             self.reconnects += 1
             exc = state.outcome.exception() if state.outcome else None
             wait = state.next_action.sleep if state.next_action else 0.0
             log.warning("%s; retrying in %.1f s", exc, wait)
 
-        until: list[stop_base] = [stop_when_event_set(stop)] if stop is not None else []
-        if self.give_up_after_seconds > 0:
-            until.append(stop_after_delay(self.give_up_after_seconds))
-        for attempt in Retrying(
-                retry=retry_if_exception_type(MailSourceUnavailable), stop=stop_any(*until),
-                wait=wait_exponential(multiplier=self.initial_backoff_seconds,
-                                      min=self.initial_backoff_seconds,
-                                      max=self.max_backoff_seconds),
-                sleep=pause, before_sleep=note, reraise=True):
-            with attempt:
-                self.connect()
+        retry_policy.backoff(
+            retry_on=(MailSourceUnavailable,), initial=self.initial_backoff_seconds,
+            maximum=self.max_backoff_seconds, give_up_after=self.give_up_after_seconds,
+            stop_event=stop, sleep=self._sleep, on_retry=note)(self.connect)
+
+    def connect_once(self) -> None:
+        """Connect if not connected, without retrying (a caller with its own retry policy,
+        the mail watcher, must not nest a second back-off loop inside its own)."""
+        if self._conn is None:
+            self.connect()
 
     # --- reading ------------------------------------------------------------------------------
 

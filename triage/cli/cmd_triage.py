@@ -16,8 +16,9 @@ from triage.cli.common import (
     write_mode_options,
 )
 from triage.config import ConfigError
-from triage.engine import ALREADY_APPLIED, SUPPRESSED, WRITE, PlannedChange, RunReport
+from triage.engine import RunReport
 from triage.model import Change
+from triage.plan import ALREADY_APPLIED, SUPPRESSED, WRITE, PlannedChange
 from triage.rules.base import sanitize
 
 

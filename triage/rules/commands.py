@@ -141,7 +141,7 @@ def _refuse(cmd: TriageCommand, event: MailEvent, message: str) -> CommandOutcom
 
 
 def _already_done(bug: Bug, key: str, p: _Pass) -> bool:
-    from triage.writes import bug_has_marker, marker_for  # the Writer owns the marker format
+    from triage.markers import bug_has_marker, marker_for
 
     return key in p.applied_keys or bug_has_marker(bug, marker_for(key))
 

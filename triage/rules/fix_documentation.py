@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from triage.markers import has_state_tag, state_tag
 from triage.model import Bug, BugUpdate, TriageState
 from triage.rules.base import (
     NOTHING,
@@ -32,8 +33,6 @@ from triage.rules.base import (
     RuleSettings,
     StateUpdate,
     check_days,
-    has_marker,
-    marker,
     needinfo,
     sanitize,
 )
@@ -142,7 +141,7 @@ def find_fix_reference(bug: Bug, bot_accounts: Iterable[str] = ()) -> FixReferen
 
 # --- the rule ------------------------------------------------------------------------------------
 
-ASKED = marker("fix-asked")
+ASKED = state_tag("fix-asked")
 
 
 @dataclass
@@ -203,7 +202,7 @@ class FixDocumentationRule(ClaimsAwareRule):
                 state=StateUpdate(TriageState.FIX_DOCUMENTED, reason, fix_reference=described),
             )
         key = self.key(bug.id, "ask")
-        if has_marker(bug, ASKED) or key in ctx.applied_keys:
+        if has_state_tag(bug, ASKED) or key in ctx.applied_keys:
             return RuleResult(decisions=(self.decision(
                 bug, "fix-undocumented", f"{claimant} was asked for the fix reference; no "
                 "commit, patch or changeset reference on the bug yet", TriageState.CLOSED),))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -325,10 +325,28 @@ class TriageEngine:
         if outage:
             log.error("%s", outage)
         if touched and self.refresh and not writer.outage:
-            # Keep the cache in step with what was just written, so the next dry run (which may
-            # not refresh) plans from the bugs as they are now.
-            self._load_bugs(sorted(touched))
+            self._cache_written(sorted(touched), bugs)
         return outage
+
+    def _cache_written(self, ids: list[int], before: Mapping[int, Bug]) -> None:
+        """Keep the cache in step with what was just written, so the next dry run (which may
+        not refresh) plans from the bugs as they are now. Fields and comments are what the
+        writes changed: they are read again (one batched read), while history and attachments
+        are kept from this pass's copy (the next refresh brings the bot's own history entries),
+        which saves two requests a pass."""
+        assert self.tracker is not None
+        try:
+            batch = self.tracker.get_bugs(ids, comments=True)
+        except TrackerError as exc:
+            log.warning("re-reading %d written bugs failed (%s): the next sync does", len(ids),
+                        exc)
+            return
+        with self.store.session() as s:
+            for bug in batch.bugs:
+                old = before.get(bug.id)
+                if old is not None:
+                    bug = replace(bug, history=old.history, attachments=old.attachments)
+                bug_cache.upsert_bug(s, bug)
 
     def _record_dry_run(self, plan: Plan, run_id: int) -> None:
         """A dry run's plan as ``dry-run`` rows of the action ledger (as the Writer's dry run

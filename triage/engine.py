@@ -25,6 +25,7 @@ from typing import Any
 
 from triage import command_gate
 from triage.adapters.tracker import Tracker, TrackerError
+from triage.commands.planner import EventPlan
 from triage.config import Settings
 from triage.model import Bug, Decision, MailEvent, MailEventKind, TriageCommand, TriageState
 from triage.nag import LedgerEntry, NagLedger, ledger_retention, recent_window
@@ -226,10 +227,10 @@ class TriageEngine:
                                applied_keys=applied.get(bug.id, frozenset()))
 
         plan, entries = plan_pass(bugs, self.rules, context, ledger, applied)
-        event_plans: list[Any] = []
+        event_plans: list[EventPlan] = []
         if command_events:
-            from triage.rules.claims_core import claims_settings, known_accounts
-            from triage.rules.commands import plan_mail_commands
+            from triage.claims.core import claims_settings, known_accounts
+            from triage.commands.planner import plan_mail_commands
 
             claims = claims_settings(settings)
             event_plans = plan_mail_commands(

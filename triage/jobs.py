@@ -13,11 +13,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from triage.config import Settings, load_settings
 from triage.scheduler import JobSpec
 from triage.store import Store
+
+if TYPE_CHECKING:  # the engine (rules, adapters) loads only when a job triages
+    from triage.engine import RunReport, TriageEngine
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +94,7 @@ def sync(settings: Settings, store: Store, report: CycleReport, *, full: bool = 
 
 
 def make_engine(settings: Settings, store: Store, *, production: bool,
-                refresh: bool | None = None) -> Any:
+                refresh: bool | None = None) -> TriageEngine:
     """The triage engine as every entry point builds it: the live tracker when writing or
     refreshing (default: refresh when ``bugzilla.url`` is set), and the configured mail path."""
     from triage.adapters import open_tracker
@@ -104,7 +107,7 @@ def make_engine(settings: Settings, store: Store, *, production: bool,
                         mail_sender=writer_mail_sender(settings, production=production))
 
 
-def preview_planned_mails(result: Any, settings: Settings) -> tuple[int, Path]:
+def preview_planned_mails(result: RunReport, settings: Settings) -> tuple[int, Path]:
     """A dry run's planned mails, written as they would be sent (same Message-IDs) into
     ``<state_dir>/outbox/dry-run/`` so they can be read before anything is sent."""
     from triage.adapters.smtp import OutboxTransport, deliver, outbox_dir
@@ -120,7 +123,7 @@ def preview_planned_mails(result: Any, settings: Settings) -> tuple[int, Path]:
 def triage_pass(settings: Settings, store: Store, report: CycleReport, *, production: bool,
                 all_open: bool, change_cap: int | None = None) -> None:
     from triage.adapters.tracker import TrackerError
-    from triage.cli.cmd_triage import render_plan
+    from triage.plan_text import render_plan
 
     production = settings.writes_enabled(production)
     try:

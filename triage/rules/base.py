@@ -316,7 +316,8 @@ class Rule:
     """
 
     name: ClassVar[str] = ""
-    order: ClassVar[int] = 1000  # position in the chain; docs/rules.md lists the numbers
+    # Position in the chain, set by the registry from its one table (triage.rules.RULE_ORDER).
+    order: ClassVar[int] = 1000
     summary: ClassVar[str] = ""
     settings_class: ClassVar[type[RuleSettings]] = RuleSettings
 

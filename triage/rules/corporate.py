@@ -89,7 +89,6 @@ def affiliation(account: str, orgs: OrgSettings, groups: tuple[str, ...] | None 
 
 class CorporateRule(Rule):
     name = "corporate"
-    order = 10
     summary = "corporate reporters leave the community flow (org map, overrides, groups)"
     settings_class = CorporateSettings
 

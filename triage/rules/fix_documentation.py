@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from triage.claims.core import ClaimsAwareRule, People
 from triage.markers import has_state_tag, state_tag
 from triage.model import Bug, BugUpdate, TriageState
 from triage.rules.base import (
@@ -36,7 +37,6 @@ from triage.rules.base import (
     needinfo,
     sanitize,
 )
-from triage.rules.claims_core import ClaimsAwareRule, People
 
 _SHA = r"[0-9a-f]{7,40}"
 # Context words that make a following hash a commit.
@@ -166,7 +166,6 @@ def closed_at(bug: Bug, closed_statuses: Iterable[str]) -> datetime:
 
 class FixDocumentationRule(ClaimsAwareRule):
     name = "fix_documentation"
-    order = 520
     summary = "a claimed bug closed FIXED must name its commit, patch or changeset"
     settings_class = FixDocumentationSettings
     settings: FixDocumentationSettings

@@ -31,6 +31,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from triage.claims.core import taken_in_bugzilla
+from triage.completeness.checklist import ITEMS, labels
 from triage.markers import state_tag
 from triage.model import Bug, BugUpdate, Change, Decision, FlagChange, TriageState
 from triage.nag import acknowledged_at
@@ -47,8 +49,6 @@ from triage.rules.base import (
     sanitize,
     trusted,
 )
-from triage.rules.checklist import ITEMS, labels
-from triage.rules.claims_core import taken_in_bugzilla
 
 # "I already gave this: ..." in the languages the checklist reads: the reporter says the bot
 # misread the report. Asking again would be the worst answer; the reviewer reads it instead.
@@ -100,7 +100,6 @@ def _marker_token(key: str) -> str:
 
 class FollowupRule(Rule):
     name = "followup"
-    order = 30
     summary = "asks reporters for what is missing; reminds; expires silent reports"
     settings_class = FollowupSettings
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from triage.claims.core import taken_in_bugzilla
 from triage.config import Settings
 from triage.markers import state_tag
 from triage.model import Bug, BugUpdate, FlagChange, TriageState
@@ -32,7 +33,6 @@ from triage.rules.base import (
     parse_rule_settings,
     sanitize,
 )
-from triage.rules.claims_core import taken_in_bugzilla
 from triage.rules.followup import NEEDINFO_MARKER, REMINDED_MARKER
 
 REVIEW_MARKER = state_tag("review")
@@ -189,7 +189,6 @@ def _reviewer_comment(bug: Bug, who: str) -> str:
 
 class ReviewRule(Rule):
     name = "review"
-    order = 40
     summary = "queues complete bugs for the reviewer; applies accept / reject"
     settings_class = ReviewSettings
 

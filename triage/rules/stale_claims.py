@@ -20,6 +20,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from triage.claims.core import (
+    ClaimsAwareRule,
+    People,
+    claim_in_bugzilla,
+    default_assignee,
+    last_activity,
+)
 from triage.markers import has_state_tag, state_tag
 from triage.model import Bug, BugUpdate, TriageState
 from triage.rules.base import (
@@ -32,13 +39,6 @@ from triage.rules.base import (
     needinfo,
     open_needinfo_for,
     sanitize,
-)
-from triage.rules.claims_core import (
-    ClaimsAwareRule,
-    People,
-    claim_in_bugzilla,
-    default_assignee,
-    last_activity,
 )
 
 NUDGED = state_tag("claim-nudged")
@@ -74,7 +74,6 @@ def nudge_time(bug: Bug, ctx: RuleContext) -> datetime | None:
 
 class StaleClaimsRule(ClaimsAwareRule):
     name = "stale_claims"
-    order = 510
     summary = "a quiet claim is nudged (comment + needinfo), then released"
     settings_class = StaleClaimsSettings
     settings: StaleClaimsSettings

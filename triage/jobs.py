@@ -34,6 +34,8 @@ class CycleReport:
     aborted: str = ""
     plan_text: str = ""
     triage_summary: dict[str, Any] = field(default_factory=dict)
+    triage_run_id: int = 0  # the engine's run, when the cycle triaged
+    job_run_id: int = 0  # the scheduled job's own run (``job:<id>``), inside ``serve``
 
     def add(self, step: str, text: str) -> None:
         self.lines.append(f"{step}: {text}")
@@ -133,6 +135,7 @@ def triage_pass(settings: Settings, store: Store, report: CycleReport, *, produc
         report.fail("triage", str(exc))
         return
     report.plan_text = render_plan(result)
+    report.triage_run_id = result.run_id
     if result.aborted:
         report.aborted = result.abort_reason
     s = report.triage_summary = result.summary()
@@ -177,6 +180,7 @@ def _scheduled(config_path: str | None, job: str = ""
     run_id = None
     if job:
         run_id = record_job_start(store, job, production=settings.writes_enabled())
+        report.job_run_id = run_id
     try:
         try:
             yield settings, store, report
@@ -228,6 +232,15 @@ def triage_job(config_path: str | None = None, all_open: bool = False) -> dict[s
     with _scheduled(config_path, job) as (settings, store, report):
         triage_pass(settings, store, report, production=settings.safety.production,
                     all_open=all_open)
+        if report.aborted:
+            from triage.cap_alert import CapAbort, notify_cap_abort
+
+            s = report.triage_summary
+            abort = CapAbort(job=job, run_id=report.triage_run_id, planned=int(s["planned"]),
+                             change_cap=int(s["change_cap"]), reason=report.aborted)
+            report.add("safety", notify_cap_abort(
+                settings, store, abort, job_run_id=report.job_run_id,
+                production=settings.writes_enabled(settings.safety.production)))
     return report.triage_summary
 
 

@@ -83,7 +83,7 @@ class Writer:
     def __init__(
         self,
         store: Store,
-        tracker: Tracker,
+        tracker: Tracker | None,
         *,
         production: bool,
         kill_switch: Callable[[], bool] = lambda: False,
@@ -114,6 +114,13 @@ class Writer:
         self._fresh: dict[int, Bug] = {}  # bugs read for this pass's writes, by id
 
     @property
+    def _bz(self) -> Tracker:
+        """The tracker, for the writes and reads that need one (a mail-only writer has none)."""
+        if self.tracker is None:
+            raise TrackerError("no tracker configured for Bugzilla changes")
+        return self.tracker
+
+    @property
     def outage(self) -> bool:
         """True after ``outage_after`` consecutive connection failures (until one succeeds)."""
         return self.unreachable_in_a_row >= self.outage_after
@@ -126,7 +133,7 @@ class Writer:
         if not ids:
             return
         try:
-            batch = self._tracked(lambda: self.tracker.get_bugs(ids, comments=True))
+            batch = self._tracked(lambda: self._bz.get_bugs(ids, comments=True))
         except TrackerError as exc:
             log.warning("reading %d bugs before writing failed (%s): each write reads its own",
                         len(ids), exc)
@@ -250,7 +257,7 @@ class Writer:
 
     def _find_marker(self, bug_id: int | None, marker: str, kind: str) -> dict[str, Any] | None:
         if kind == "create":
-            for bug in self._tracked(lambda: self.tracker.search_whiteboard(marker)):
+            for bug in self._tracked(lambda: self._bz.search_whiteboard(marker)):
                 if f"[{marker}]" in bug.whiteboard:
                     return {"bug_id": bug.id, "found_by": "whiteboard marker"}
             return None
@@ -261,7 +268,7 @@ class Writer:
             bug, marker) else None
 
     def _read_one(self, bug_id: int) -> Bug:
-        batch = self._tracked(lambda: self.tracker.get_bugs([bug_id], comments=True))
+        batch = self._tracked(lambda: self._bz.get_bugs([bug_id], comments=True))
         if not batch.bugs:
             raise BugNotFound(f"bug {bug_id} is gone or private", code=101)
         return batch.bugs[0]
@@ -291,12 +298,12 @@ class Writer:
         if change.update is not None:
             bug_id, update = change.bug_id, change.update
             assert bug_id is not None
-            result = self._tracked(lambda: self.tracker.update_bug(bug_id, update,
+            result = self._tracked(lambda: self._bz.update_bug(bug_id, update,
                                                                    current=current))
             return to_jsonable(result)
         if change.create is not None:
             new = change.create
-            return {"bug_id": self._tracked(lambda: self.tracker.create_bug(new))}
+            return {"bug_id": self._tracked(lambda: self._bz.create_bug(new))}
         assert change.mail is not None
         if self.mail_sender is None:
             raise TrackerError("no mail sender configured for mail changes")

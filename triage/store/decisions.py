@@ -79,6 +79,12 @@ def decisions_for_bug(session: Session, bug_id: int, *, limit: int | None = None
     return out
 
 
+def previous_outcome(session: Session, kind: str, run_id: int) -> str | None:
+    """The outcome of the run of ``kind`` before ``run_id`` (None for the first one)."""
+    return session.scalar(select(Run.outcome).where(Run.kind == kind, Run.id < run_id)
+                          .order_by(Run.id.desc()).limit(1))
+
+
 def latest_runs(session: Session, kind: str | None = None, limit: int = 10) -> list[Run]:
     query = select(Run).order_by(Run.id.desc()).limit(limit)
     if kind:

@@ -133,3 +133,46 @@ def test_outage_mid_pass_then_the_next_queued_pass_writes_the_rest_once(world):
     assert third.exit_code == 0 and "No changes planned." in third.output
     assert double.request_count("PUT") == puts_before
     store.dispose()
+
+
+def test_a_pass_makes_n_writes_with_at_most_n_plus_3_requests(world):
+    double, _, config, _ = world
+    assert xt(config, "sync").exit_code == 0
+    double.reset_counts()
+    result = xt(config, "triage", "--production")
+    assert result.exit_code == 0, result.output
+    log = double.request_log
+    puts = [r for r in log if r.method == "PUT"]
+    assert len(puts) == BUGS
+    first_put = log.index(puts[0])
+    # Before the first write: the connection's version check and the pass's batched refresh
+    # (bugs, comments, history, attachments), no read per bug ...
+    assert first_put <= 5 and all(r.method == "GET" for r in log[:first_put]), [
+        (r.method, r.path) for r in log[:first_put]]
+    # ... and no read between the writes, one batched re-read after them.
+    assert len(log) - first_put <= BUGS + 3
+
+
+def test_chunked_slices_and_the_nag_ledger_is_pruned_by_production_passes(world):
+    from datetime import UTC, datetime, timedelta
+
+    from triage.nag import LedgerEntry, ledger_retention
+    from triage.store import nag as nag_rows
+    from triage.store.chunks import chunked
+
+    assert [len(c) for c in chunked(range(1801))] == [900, 900, 1]
+    assert list(chunked([])) == []
+    _, ids, config, settings = world
+    store = Store(settings.store_url)
+    store.migrate()
+    old = datetime.now(UTC) - ledger_retention(settings.nag) - timedelta(days=1)
+    with store.session() as s:
+        nag_rows.record(s, [LedgerEntry(ids[0], "someone@example.org", "followup", "k-old", old)])
+    assert xt(config, "triage", "--bug", str(ids[0])).exit_code == 0  # a dry run keeps it
+    with store.session() as s:
+        assert [e.action_key for e in nag_rows.entries_for_bug(s, ids[0])] == ["k-old"]
+    assert xt(config, "triage", "--production", "--bug", str(ids[0])).exit_code == 0
+    with store.session() as s:
+        assert "k-old" not in [e.action_key for e in nag_rows.entries_for_bug(s, ids[0])]
+        assert len(nag_rows.entries_for_bug(s, ids[0])) == 1  # this pass's own entry
+    store.dispose()

@@ -213,7 +213,9 @@ class Writer:
             # The copy the marker check used (read now if it was not given) is what the send
             # computes whiteboard edits from. After this write it no longer shows the bug as it
             # is, so a second write on the same bug in this pass reads it again.
-            current = self._fresh.pop(change.bug_id, current)
+            read = self._fresh.pop(change.bug_id, None)
+            if read is not None and (must_check or current is None):
+                current = read  # read for this write (else the caller's copy is the fresher)
         return self._send(base, change, sent_form, marker, current)
 
     def reconcile(self) -> list[ActionOutcome]:

@@ -30,13 +30,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.corpus.corpus import HELDOUT, HELDOUT2, TUNING, load, score
+from triage.completeness.checklist import DEFAULT_CHECKLISTS, assess
 from triage.config import load_settings
 from triage.model import Bug
 from triage.nag import NagLedger
 from triage.plan import evaluate_bug, plan_pass
 from triage.rules import build_rules
 from triage.rules.base import RuleContext, StateRecord
-from triage.rules.checklist import DEFAULT_CHECKLISTS, assess
 
 BOT = "triage-bot@xenproject.org"
 

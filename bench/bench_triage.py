@@ -28,14 +28,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.bugzilla_double.double import BugzillaDouble
 from triage.config import load_settings
-from triage.engine import TriageEngine, plan_pass
+from triage.engine import TriageEngine
+from triage.markers import marker_for, with_marker
 from triage.model import Bug, Comment
 from triage.nag import NagLedger
+from triage.plan import plan_pass
 from triage.rules import build_rules
 from triage.rules.base import RuleContext, StateRecord
 from triage.store import Store
 from triage.store import bugs as bug_cache
-from triage.writes import marker_for, with_marker
 
 BOT = "triage-bot@xen.example.org"
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)

@@ -30,10 +30,10 @@ from reports.model import (
     TrendPoint,
 )
 from reports.weeks import iso_week, weeks_back
+from triage.claims.core import People, claim_in_bugzilla, claims_settings, last_activity
 from triage.config import Settings, WorkflowSettings
 from triage.model import Bug, TriageState
 from triage.rules.base import StateRecord, parse_rule_settings
-from triage.rules.claims_core import People, claim_in_bugzilla, claims_settings, last_activity
 from triage.rules.fix_documentation import closed_at, find_fix_reference
 from triage.rules.followup import (
     NEEDINFO_MARKER,

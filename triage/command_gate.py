@@ -1,5 +1,5 @@
 """The engine's side of command authentication: the token key, and the store reads and writes
-around the pure planner (:mod:`triage.rules.commands`).
+around the pure planner (:mod:`triage.commands.planner`).
 
 Order of writes, for "nothing duplicated or lost": tokens are recorded *before* the mail that
 carries them is sent (a crash in between re-sends the same HMAC token, whose row exists);
@@ -15,10 +15,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 
+from triage.commands.auth import make_token, token_hash
+from triage.commands.confirm import AuthInputs
 from triage.config import Settings
 from triage.model import MailEvent
-from triage.rules.command_auth import make_token, token_hash
-from triage.rules.command_confirm import AuthInputs
 from triage.store import Store
 from triage.store import command_auth as repo
 

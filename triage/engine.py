@@ -19,38 +19,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
-
 from triage import command_gate
 from triage.adapters.tracker import Tracker, TrackerError
+from triage.commands.planner import EventPlan
 from triage.config import Settings
-from triage.model import (
-    Bug,
-    Decision,
-    MailEvent,
-    MailEventKind,
-    TriageCommand,
-    TriageState,
-    bug_from_dict,
-    to_jsonable,
-)
-from triage.nag import LedgerEntry, NagLedger, recent_window
+from triage.model import Bug, Decision, MailEvent, MailEventKind, TriageCommand, TriageState
+from triage.nag import LedgerEntry, NagLedger, ledger_retention, recent_window
 from triage.plan import (
     ALREADY_APPLIED,
     DONE_STATUSES,
     SUPPRESSED,
-    WRITE,
-    BugPlan,
-    MailPlan,
     Plan,
     PlannedChange,
-    PlannedResult,
-    apply_ledger,
-    evaluate_bug,
     plan_mails,
     plan_pass,
 )
@@ -61,14 +45,17 @@ from triage.store import actions as action_rows
 from triage.store import bugs as bug_cache
 from triage.store import decisions as decision_rows
 from triage.store import nag as nag_rows
+from triage.store import queue as queue_rows
 from triage.store import states as state_rows
-from triage.store.tables import ActionRow, BugRow, DecisionRow, TriageQueueEntry
+from triage.writes import Writer, draft_of
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ALREADY_APPLIED", "DONE_STATUSES", "SUPPRESSED", "WRITE", "BugPlan", "MailPlan",
-           "Plan", "PlannedChange", "PlannedResult", "RunReport", "TriageEngine",
-           "apply_ledger", "evaluate_bug", "plan_pass"]
+__all__ = ["DEFERRED", "RunReport", "TriageEngine"]
+
+# A write not attempted because the tracker went down earlier in the pass: still owed, so its bug
+# stays queued and the next pass makes it.
+DEFERRED = "deferred"
 
 
 @dataclass
@@ -82,6 +69,8 @@ class RunReport:
     missing: list[int] = field(default_factory=list)  # asked for, not in the store or Bugzilla
     selection: str = ""
     states_committed: int = 0
+    outage: str = ""  # why the pass stopped writing early (the tracker went down), if it did
+    reconciled: int = 0  # writes a crash or an outage left unconfirmed, confirmed at the start
 
     @property
     def written(self) -> list[PlannedChange]:
@@ -89,7 +78,7 @@ class RunReport:
 
     @property
     def failed(self) -> list[PlannedChange]:
-        return [c for c in self.plan.to_write if c.outcome in {"failed", "pending"}]
+        return [c for c in self.plan.to_write if c.outcome in {"failed", "pending", DEFERRED}]
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -107,6 +96,8 @@ class RunReport:
             "aborted": self.abort_reason,
             "missing": self.missing,
             "states_committed": self.states_committed,
+            "outage": self.outage,
+            "reconciled": self.reconciled,
         }
 
 
@@ -127,20 +118,16 @@ class TriageEngine:
         # Re-read the selected bugs from the tracker before deciding (batched); off for a
         # store-only dry run (the snapshot/embedded mode) and in benchmarks.
         self.refresh = refresh and tracker is not None
+        self._fresh: dict[int, Bug] = {}  # bugs read from the tracker during this pass
 
     # -- selection --
     def _select(self, bug_ids: Sequence[int], all_open: bool) -> tuple[list[int], str]:
+        if bug_ids:
+            return list(dict.fromkeys(bug_ids)), "bugs given"
         with self.store.session() as s:
-            if bug_ids:
-                return list(dict.fromkeys(bug_ids)), "bugs given"
             if all_open:
-                open_ids = s.scalars(select(BugRow.id).where(
-                    BugRow.is_open.is_(True), BugRow.unavailable_reason == "")
-                    .order_by(BugRow.id))
-                return [int(i) for i in open_ids], "daily pass over every open bug"
-            queued = [int(b) for b in s.scalars(select(TriageQueueEntry.bug_id)
-                                                .order_by(TriageQueueEntry.queued_at))]
-        return queued, "queued bugs"
+                return bug_cache.open_bug_ids(s), "daily pass over every open bug"
+            return queue_rows.queued_bug_ids(s), "queued bugs"
 
     def _load_bugs(self, ids: list[int]) -> tuple[list[Bug], list[int]]:
         found: dict[int, Bug] = {}
@@ -159,12 +146,9 @@ class TriageEngine:
                         found[bug.id] = bug
                     for missing in batch.missing:
                         bug_cache.mark_unavailable(s, missing, "not returned by the tracker")
-        rest = [i for i in ids if i not in found]
+        self._fresh.update(found)
         with self.store.session() as s:
-            for start in range(0, len(rest), 900):  # in bulk: one query per 900 bugs
-                for row_id, data in s.execute(select(BugRow.id, BugRow.data).where(
-                        BugRow.id.in_(rest[start : start + 900]))):
-                    found[int(row_id)] = bug_from_dict(data)
+            found.update(bug_cache.cached_bugs(s, [i for i in ids if i not in found]))
         return [found[i] for i in ids if i in found], [i for i in ids if i not in found]
 
     def _pending_events(self) -> tuple[list[tuple[int, MailEvent]], list[int]]:
@@ -185,8 +169,7 @@ class TriageEngine:
         """Reporters and assignees the bug cache knows: the email commands' notion of "a
         Bugzilla account" reaches beyond the bugs of this pass (one query, two columns)."""
         with self.store.session() as s:
-            rows = s.execute(select(BugRow.creator, BugRow.assigned_to).distinct())
-            return frozenset(a.lower() for row in rows for a in row if a)
+            return bug_cache.known_accounts(s)
 
     def _groups(self, bugs: Sequence[Bug], states: Mapping[int, StateRecord]
                 ) -> dict[str, tuple[str, ...]]:
@@ -211,6 +194,9 @@ class TriageEngine:
         production = settings.writes_enabled(production)
         cap = settings.safety.change_cap if change_cap is None else change_cap
         now = self.clock()
+        self._fresh = {}
+        writer = self._writer(production)
+        reconciled = self._reconcile(writer)
         command_events, other_events = self._pending_events()
         auth = None
         if command_events:
@@ -241,10 +227,10 @@ class TriageEngine:
                                applied_keys=applied.get(bug.id, frozenset()))
 
         plan, entries = plan_pass(bugs, self.rules, context, ledger, applied)
-        event_plans: list[Any] = []
+        event_plans: list[EventPlan] = []
         if command_events:
-            from triage.rules.claims_core import claims_settings, known_accounts
-            from triage.rules.commands import plan_mail_commands
+            from triage.claims.core import claims_settings, known_accounts
+            from triage.commands.planner import plan_mail_commands
 
             claims = claims_settings(settings)
             event_plans = plan_mail_commands(
@@ -254,7 +240,8 @@ class TriageEngine:
                 claims=claims, auth=auth)
             plan.mails, mail_entries = plan_mails(event_plans, by_id, ledger, now, applied)
             entries.extend(mail_entries)
-        report = RunReport(run_id, production, plan, cap, missing=missing, selection=selection)
+        report = RunReport(run_id, production, plan, cap, missing=missing, selection=selection,
+                           reconciled=reconciled)
         if len(plan.to_write) > cap:
             report.aborted = True
             report.abort_reason = (f"the plan has {len(plan.to_write)} writes, more than the "
@@ -262,7 +249,7 @@ class TriageEngine:
         if not report.aborted:
             if production:
                 command_gate.record_issued(self.store, event_plans)  # before the mail is sent
-            self._apply(plan, run_id, production, by_id)
+            report.outage = self._apply(plan, run_id, writer, by_id)
             if production:
                 command_gate.record_applied(self.store, event_plans,
                                             {m.row_id for m in plan.mails if m.applied}, now)
@@ -275,83 +262,101 @@ class TriageEngine:
     def _load_memory(self, bugs: Sequence[Bug], now: datetime
                      ) -> tuple[NagLedger, dict[int, StateRecord], dict[int, frozenset[str]]]:
         ids = [b.id for b in bugs]
-        applied: dict[int, set[str]] = {}
         with self.store.session() as s:
             entries = nag_rows.entries_since(s, now - recent_window(self.settings.nag))
             states = state_rows.get_states(s, ids)
-            for start in range(0, len(ids), 900):
-                chunk = ids[start : start + 900]
-                for bug_id, key in s.execute(select(ActionRow.bug_id, ActionRow.key).where(
-                        ActionRow.bug_id.in_(chunk),
-                        ActionRow.status.in_([action_rows.SENT, action_rows.CONFIRMED]))):
-                    applied.setdefault(int(bug_id), set()).add(key)
+            applied = action_rows.applied_keys(s, ids)
         general = self.settings.general
         ledger = NagLedger.from_entries(self.settings.nag, [*general.bot_accounts,
                                                             general.bot_email], entries,
                                         self.settings.bugzilla.workflow.needinfo_flag)
-        return ledger, states, {k: frozenset(v) for k, v in applied.items()}
+        return ledger, states, applied
 
-    def _apply(self, plan: Plan, run_id: int, production: bool, bugs: Mapping[int, Bug]
-               ) -> None:
-        """Every write goes through the Writer (idempotency key recorded before sending, marker
-        checked, confirmed after)."""
-        from triage.writes import Writer
-
+    def _writer(self, production: bool) -> Writer | None:
+        """The pass's writer (production only): one per pass, so the outage breaker and the
+        bugs read for the writes span the whole pass."""
         if not production:
-            self._record_dry_run(plan, run_id)
-            return
+            return None
         if self.tracker is None:
             raise TrackerError("a production run needs a tracker")
-        writer = Writer(self.store, self.tracker, production=True, run_id=run_id,
-                        kill_switch=lambda: self.settings.safety.kill_switch,
-                        mail_sender=self.mail_sender)
+        return Writer(self.store, self.tracker, production=True,
+                      kill_switch=lambda: self.settings.safety.kill_switch,
+                      mail_sender=self.mail_sender)
+
+    def _reconcile(self, writer: Writer | None) -> int:
+        """Before planning, settle what an earlier pass left unconfirmed: a write Bugzilla
+        applied without answering is confirmed by its marker (so it is not planned again), one
+        that never arrived stays owed and is planned and sent by this pass."""
+        if writer is None or self.settings.safety.kill_switch:
+            return 0
+        outcomes = writer.reconcile()
+        if writer.outage:
+            log.warning("Bugzilla is unreachable: reconciling stopped, writes stay owed")
+        return sum(1 for o in outcomes if o.status == "already-applied")
+
+    def _apply(self, plan: Plan, run_id: int, writer: Writer | None, bugs: Mapping[int, Bug]
+               ) -> str:
+        """Every write goes through the Writer (idempotency key recorded before sending, marker
+        checked, confirmed after). Returns why writing stopped early ("" when it did not)."""
+        if writer is None:
+            self._record_dry_run(plan, run_id)
+            return ""
+        writer.run_id = run_id
+        # The bugs about to be written, as read by this pass or else in one batched request:
+        # the marker check and whiteboard edits need no read per write.
+        writer.read_for_writes(sorted({pc.change.bug_id for pc in plan.to_write
+                                       if pc.change.bug_id is not None
+                                       and pc.change.update is not None
+                                       and pc.change.bug_id not in self._fresh}))
         touched: set[int] = set()
+        outage = ""
         for pc in plan.to_write:
+            if writer.outage:
+                outage = outage or (f"Bugzilla unreachable after {writer.unreachable_in_a_row} "
+                                    "consecutive connection failures: the remaining writes "
+                                    "stay queued")
+                pc.outcome, pc.error = DEFERRED, "not attempted: Bugzilla is unreachable"
+                continue
             bug_id = pc.change.bug_id
-            current = bugs.get(bug_id) if bug_id is not None and pc.change.update else None
+            current = self._fresh.pop(bug_id, None) if bug_id is not None else None
             outcome = writer.apply(pc.change, current=current)
             pc.outcome, pc.error = outcome.status, outcome.error
             if bug_id is not None and outcome.sent and pc.change.update is not None:
                 touched.add(bug_id)
-        if touched and self.refresh:
-            # Keep the cache in step with what was just written, so the next dry run (which may
-            # not refresh) plans from the bugs as they are now.
-            self._load_bugs(sorted(touched))
+        if outage:
+            log.error("%s", outage)
+        if touched and self.refresh and not writer.outage:
+            self._cache_written(sorted(touched), bugs)
+        return outage
+
+    def _cache_written(self, ids: list[int], before: Mapping[int, Bug]) -> None:
+        """Keep the cache in step with what was just written, so the next dry run (which may
+        not refresh) plans from the bugs as they are now. Fields and comments are what the
+        writes changed: they are read again (one batched read), while history and attachments
+        are kept from this pass's copy (the next refresh brings the bot's own history entries),
+        which saves two requests a pass."""
+        assert self.tracker is not None
+        try:
+            batch = self.tracker.get_bugs(ids, comments=True)
+        except TrackerError as exc:
+            log.warning("re-reading %d written bugs failed (%s): the next sync does", len(ids),
+                        exc)
+            return
+        with self.store.session() as s:
+            for bug in batch.bugs:
+                old = before.get(bug.id)
+                if old is not None:
+                    bug = replace(bug, history=old.history, attachments=old.attachments)
+                bug_cache.upsert_bug(s, bug)
 
     def _record_dry_run(self, plan: Plan, run_id: int) -> None:
-        """A dry run's plan as ``dry-run`` rows of the action ledger, as the Writer's dry run
-        records them (same payload and marker, never overwriting a real action), but in one
-        transaction with the existing rows read in bulk: the Writer's two commits per change
-        made a 4,000-change plan take seconds."""
-        from triage.writes import marked_change, marker_for
-
-        changes = plan.to_write
-        keys = [pc.change.key for pc in changes]
-        now = self.clock()
-        with self.store.session() as s, s.no_autoflush:
-            existing: dict[str, ActionRow] = {}
-            for start in range(0, len(keys), 900):
-                for found in s.scalars(select(ActionRow).where(
-                        ActionRow.key.in_(keys[start : start + 900]))):
-                    existing[found.key] = found
-            for pc in changes:
-                c = pc.change
-                pc.outcome = "dry-run"
-                row = existing.get(c.key)
-                if row is not None and row.status != action_rows.DRY_RUN:
-                    continue  # a real action: a dry run never touches it
-                values = dict(run_id=run_id, bug_id=c.bug_id, rule=c.rule, kind=c.kind,
-                              target="smtp" if c.mail is not None else "bugzilla",
-                              status=action_rows.DRY_RUN,
-                              payload=to_jsonable(marked_change(c)), marker=marker_for(c.key),
-                              sent_at=None, confirmed_at=None)
-                if row is None:
-                    fresh = ActionRow(key=c.key, created_at=now, result={}, error="", **values)
-                    s.add(fresh)
-                    existing[c.key] = fresh
-                else:
-                    for name, value in values.items():
-                        setattr(row, name, value)
+        """A dry run's plan as ``dry-run`` rows of the action ledger (as the Writer's dry run
+        records them), all in one transaction."""
+        for pc in plan.to_write:
+            pc.outcome = "dry-run"
+        with self.store.session() as s:
+            action_rows.record_dry_runs(s, [draft_of(pc.change) for pc in plan.to_write],
+                                        run_id=run_id, now=self.clock())
 
     def _record(self, report: RunReport, entries: list[LedgerEntry], now: datetime,
                 consumed_events: list[int]) -> None:
@@ -360,7 +365,7 @@ class TriageEngine:
         applied_keys = {c.change.key for c in plan.changes() if c.outcome in DONE_STATUSES}
         records: dict[int, StateRecord] = {}
         with self.store.session() as s:
-            latest = _latest_decisions(s, [b.bug.id for b in plan.bugs])
+            latest = decision_rows.latest_decisions(s, [b.bug.id for b in plan.bugs])
             for bp in plan.bugs:
                 record = bp.start
                 for pr in bp.results:
@@ -390,16 +395,21 @@ class TriageEngine:
             report.states_committed = len(records)
             decision_rows.save_decisions(s, report.run_id, decisions, now)
             nag_rows.record(s, [e for e in entries if e.action_key in applied_keys])
+            if report.production:
+                # Entries past every cooldown hold nothing back: the table stays small.
+                nag_rows.prune(s, now - ledger_retention(self.settings.nag))
             if consumed_events:
                 from triage.ingest import mark_events_consumed
 
                 mark_events_consumed(s, consumed_events)
             if report.production and not report.aborted:
-                done = [b.bug.id for b in plan.bugs] + report.missing
-                for start in range(0, len(done), 900):
-                    s.execute(delete(TriageQueueEntry).where(
-                        TriageQueueEntry.bug_id.in_(done[start : start + 900]),
-                        TriageQueueEntry.queued_at <= now))
+                # A bug leaves the queue only when every write planned for it is confirmed: a
+                # write that failed, is pending or was deferred by an outage keeps it (or puts
+                # it) in the queue, so the next queued pass makes it.
+                owed = {c.change.bug_id for c in report.failed if c.change.bug_id is not None}
+                done = [b.bug.id for b in plan.bugs if b.bug.id not in owed] + report.missing
+                queue_rows.dequeue(s, done, queued_before=now)
+                queue_rows.enqueue(s, {b: "a write is still owed" for b in sorted(owed)}, now)
             outcome = "aborted" if report.aborted else (
                 "failed" if report.failed else "ok")
             decision_rows.finish_run(s, report.run_id, outcome, report.summary(), now)
@@ -411,17 +421,3 @@ def _held_back(changes: Iterable[PlannedChange]) -> list[tuple[Decision, bool]]:
                       reason=pc.why, details={"key": pc.change.key, "rule": pc.change.rule}),
              False) for pc in changes if pc.status == SUPPRESSED]
 
-
-def _latest_decisions(session: Any, ids: Sequence[int]) -> dict[tuple[int, str], tuple[str, str]]:
-    """(bug, rule) → (outcome, reason) of the newest stored decision: unchanged conclusions are
-    not stored again every day (the daily pass would otherwise add thousands of copies)."""
-    out: dict[tuple[int, str], tuple[str, str]] = {}
-    for start in range(0, len(ids), 900):
-        chunk = list(ids[start : start + 900])
-        newest = (select(func.max(DecisionRow.id)).where(DecisionRow.bug_id.in_(chunk))
-                  .group_by(DecisionRow.bug_id, DecisionRow.rule))
-        for bug_id, rule, outcome, reason in session.execute(
-                select(DecisionRow.bug_id, DecisionRow.rule, DecisionRow.outcome,
-                       DecisionRow.reason).where(DecisionRow.id.in_(newest))):
-            out[(int(bug_id), rule)] = (outcome, reason)
-    return out

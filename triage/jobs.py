@@ -13,11 +13,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from triage.config import Settings, load_settings
 from triage.scheduler import JobSpec
 from triage.store import Store
+
+if TYPE_CHECKING:  # the engine (rules, adapters) loads only when a job triages
+    from triage.engine import RunReport, TriageEngine
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,8 @@ class CycleReport:
     aborted: str = ""
     plan_text: str = ""
     triage_summary: dict[str, Any] = field(default_factory=dict)
+    triage_run_id: int = 0  # the engine's run, when the cycle triaged
+    job_run_id: int = 0  # the scheduled job's own run (``job:<id>``), inside ``serve``
 
     def add(self, step: str, text: str) -> None:
         self.lines.append(f"{step}: {text}")
@@ -91,7 +96,7 @@ def sync(settings: Settings, store: Store, report: CycleReport, *, full: bool = 
 
 
 def make_engine(settings: Settings, store: Store, *, production: bool,
-                refresh: bool | None = None) -> Any:
+                refresh: bool | None = None) -> TriageEngine:
     """The triage engine as every entry point builds it: the live tracker when writing or
     refreshing (default: refresh when ``bugzilla.url`` is set), and the configured mail path."""
     from triage.adapters import open_tracker
@@ -104,7 +109,7 @@ def make_engine(settings: Settings, store: Store, *, production: bool,
                         mail_sender=writer_mail_sender(settings, production=production))
 
 
-def preview_planned_mails(result: Any, settings: Settings) -> tuple[int, Path]:
+def preview_planned_mails(result: RunReport, settings: Settings) -> tuple[int, Path]:
     """A dry run's planned mails, written as they would be sent (same Message-IDs) into
     ``<state_dir>/outbox/dry-run/`` so they can be read before anything is sent."""
     from triage.adapters.smtp import OutboxTransport, deliver, outbox_dir
@@ -120,7 +125,7 @@ def preview_planned_mails(result: Any, settings: Settings) -> tuple[int, Path]:
 def triage_pass(settings: Settings, store: Store, report: CycleReport, *, production: bool,
                 all_open: bool, change_cap: int | None = None) -> None:
     from triage.adapters.tracker import TrackerError
-    from triage.cli.cmd_triage import render_plan
+    from triage.plan_text import render_plan
 
     production = settings.writes_enabled(production)
     try:
@@ -130,6 +135,7 @@ def triage_pass(settings: Settings, store: Store, report: CycleReport, *, produc
         report.fail("triage", str(exc))
         return
     report.plan_text = render_plan(result)
+    report.triage_run_id = result.run_id
     if result.aborted:
         report.aborted = result.abort_reason
     s = report.triage_summary = result.summary()
@@ -174,6 +180,7 @@ def _scheduled(config_path: str | None, job: str = ""
     run_id = None
     if job:
         run_id = record_job_start(store, job, production=settings.writes_enabled())
+        report.job_run_id = run_id
     try:
         try:
             yield settings, store, report
@@ -225,6 +232,15 @@ def triage_job(config_path: str | None = None, all_open: bool = False) -> dict[s
     with _scheduled(config_path, job) as (settings, store, report):
         triage_pass(settings, store, report, production=settings.safety.production,
                     all_open=all_open)
+        if report.aborted:
+            from triage.cap_alert import CapAbort, notify_cap_abort
+
+            s = report.triage_summary
+            abort = CapAbort(job=job, run_id=report.triage_run_id, planned=int(s["planned"]),
+                             change_cap=int(s["change_cap"]), reason=report.aborted)
+            report.add("safety", notify_cap_abort(
+                settings, store, abort, job_run_id=report.job_run_id,
+                production=settings.writes_enabled(settings.safety.production)))
     return report.triage_summary
 
 

@@ -1,6 +1,6 @@
 """Who sent a mail, as far as its headers can tell: the strict ``From`` and the
 ``Authentication-Results`` (RFC 8601) the receiving servers added. Pure: header values in, data
-out. The policy that decides whether to believe them is :mod:`triage.rules.command_auth`.
+out. The policy that decides whether to believe them is :mod:`triage.commands.auth`.
 
 Why strict: the bot acts for the Bugzilla account whose address is in ``From``, so any reading
 of ``From`` that differs from what a mail client shows is a way to act as someone else. A

@@ -15,7 +15,7 @@ two rules in the same pass cannot both act on the same person.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -151,8 +151,9 @@ def recent_window(settings: NagSettings) -> timedelta:
     return timedelta(days=max(settings.cooldown_days, 1))
 
 
-def by_bug(entries: Iterable[LedgerEntry]) -> Mapping[int, list[LedgerEntry]]:
-    out: dict[int, list[LedgerEntry]] = {}
-    for e in entries:
-        out.setdefault(e.bug_id, []).append(e)
-    return out
+def ledger_retention(settings: NagSettings) -> timedelta:
+    """How long ledger entries are kept: far past the longest cooldown (so nothing still able
+    to hold a write back is dropped), and a quarter at least, so ``explain`` shows the recent
+    history of who the bot asked, and when."""
+    longest = max(recent_window(settings), timedelta(days=max(settings.acknowledged_days, 1)))
+    return max(longest * 4, timedelta(days=90))

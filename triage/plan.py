@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from triage.commands.planner import EventPlan
 from triage.model import Bug, Change, Decision
 from triage.nag import LedgerEntry, NagLedger, Verdict
 from triage.rules.base import Rule, RuleContext, RuleResult, StateRecord, StateUpdate
@@ -140,7 +141,7 @@ def plan_pass(bugs: Iterable[Bug], rules: Sequence[Rule], contexts: Callable[[Bu
 
 @dataclass
 class MailPlan:
-    """Everything one ``#triage`` command mail leads to (``triage.rules.commands.EventPlan``):
+    """Everything one ``#triage`` command mail leads to (``triage.commands.planner.EventPlan``):
     Bugzilla writes for its commands and the one reply; applied all or nothing like a result."""
 
     row_id: int
@@ -183,17 +184,17 @@ def ledger_over_unit(changes: Sequence[PlannedChange], bugs: Mapping[int, Bug],
     return entries
 
 
-def plan_mails(event_plans: Iterable[object], bugs: Mapping[int, Bug], ledger: NagLedger,
+def plan_mails(event_plans: Iterable[EventPlan], bugs: Mapping[int, Bug], ledger: NagLedger,
                now: datetime, applied_keys: Mapping[int, frozenset[str]]
                ) -> tuple[list[MailPlan], list[LedgerEntry]]:
-    """``EventPlan`` s (from :func:`triage.rules.commands.plan_mail_commands`) as plan units."""
+    """``EventPlan`` s (from :func:`triage.commands.planner.plan_mail_commands`) as plan units."""
     out: list[MailPlan] = []
     entries: list[LedgerEntry] = []
     for ep in event_plans:
-        changes = [PlannedChange(c, WRITE) for c in ep.changes]  # type: ignore[attr-defined]
+        changes = [PlannedChange(c, WRITE) for c in ep.changes]
         keys = frozenset().union(*(applied_keys.get(c.change.bug_id or 0, frozenset())
                                    for c in changes)) if changes else frozenset()
         entries.extend(ledger_over_unit(changes, bugs, ledger, now, keys))
-        out.append(MailPlan(ep.row_id, ep.message_id, tuple(ep.decisions),  # type: ignore
-                            dict(ep.states), changes, ep.ignored))  # type: ignore[attr-defined]
+        out.append(MailPlan(ep.row_id, ep.message_id, tuple(ep.decisions), dict(ep.states),
+                            changes, ep.ignored))
     return out, entries

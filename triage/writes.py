@@ -25,12 +25,11 @@ Bugzilla is confirmed instead of repeated.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from triage.adapters.bugzilla_convert import update_is_reflected
 from triage.adapters.tracker import (
@@ -39,43 +38,17 @@ from triage.adapters.tracker import (
     TrackerError,
     TrackerUnavailable,
 )
+from triage.markers import bug_has_marker, marked_change, marker_for
 from triage.model import Bug, Change, OutgoingMail, to_jsonable
 from triage.store import Store
 from triage.store import actions as ledger
 
 log = logging.getLogger(__name__)
 
-MARKER_PREFIX = "xentriage:"
 MailSender = Callable[[OutgoingMail, str], str]  # (mail, marker) -> Message-ID
-
-
-def marker_for(key: str) -> str:
-    """``xentriage:<12 hex>``: the Bugzilla-side trace of the action with this key."""
-    return MARKER_PREFIX + hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
-
-
-def with_marker(comment: str, marker: str) -> str:
-    return f"{comment.rstrip()}\n\n[{marker}]"
-
-
-def marked_change(change: Change) -> Change:
-    """The change as it is sent: the comment ends with the marker; a new bug's whiteboard carries
-    it as a tag (and its description ends with it)."""
-    marker = marker_for(change.key)
-    if change.update is not None and change.update.comment is not None:
-        return replace(change, update=replace(change.update,
-                                              comment=with_marker(change.update.comment, marker)))
-    if change.create is not None:
-        wb = f"{change.create.whiteboard} [{marker}]".strip()
-        return replace(change, create=replace(
-            change.create, whiteboard=wb,
-            description=with_marker(change.create.description, marker)))
-    return change
-
-
-def bug_has_marker(bug: Bug, marker: str) -> bool:
-    token = f"[{marker}]"
-    return token in bug.whiteboard or any(token in c.text for c in bug.comments)
+T = TypeVar("T")
+# Consecutive connection failures after which a pass treats the tracker as down (docs/cli.md).
+OUTAGE_AFTER = 3
 
 
 @dataclass(frozen=True)
@@ -97,6 +70,7 @@ class ActionOutcome:
     error: str = ""
     sent: bool = False
     blocked_by: str = ""  # why a production write was held back: kill-switch, read-only tracker
+    unreachable: bool = False  # the tracker could not be reached (counts towards an outage)
 
     @property
     def ok(self) -> bool:
@@ -109,7 +83,7 @@ class Writer:
     def __init__(
         self,
         store: Store,
-        tracker: Tracker,
+        tracker: Tracker | None,
         *,
         production: bool,
         kill_switch: Callable[[], bool] = lambda: False,
@@ -119,6 +93,7 @@ class Writer:
         verify_first_writes: bool = True,
         retry_delay_seconds: float = 2.0,
         sleep: Callable[[float], None] = time.sleep,
+        outage_after: int = OUTAGE_AFTER,
     ) -> None:
         self.store = store
         self.tracker = tracker
@@ -132,6 +107,48 @@ class Writer:
         self.verify_first_writes = verify_first_writes
         self.retry_delay_seconds = retry_delay_seconds
         self.sleep = sleep
+        # Consecutive connection failures (any request) after which the tracker counts as down:
+        # a pass stops writing instead of putting every remaining write through its retries.
+        self.outage_after = max(1, outage_after)
+        self.unreachable_in_a_row = 0
+        self._fresh: dict[int, Bug] = {}  # bugs read for this pass's writes, by id
+
+    @property
+    def _bz(self) -> Tracker:
+        """The tracker, for the writes and reads that need one (a mail-only writer has none)."""
+        if self.tracker is None:
+            raise TrackerError("no tracker configured for Bugzilla changes")
+        return self.tracker
+
+    @property
+    def outage(self) -> bool:
+        """True after ``outage_after`` consecutive connection failures (until one succeeds)."""
+        return self.unreachable_in_a_row >= self.outage_after
+
+    def read_for_writes(self, bug_ids: Sequence[int]) -> None:
+        """Read the bugs about to be written in one batched request (comments included): every
+        write then checks its marker, and computes whiteboard edits, on this copy instead of
+        reading its bug again. Pass the bugs the caller has just read as ``current`` instead."""
+        ids = [i for i in dict.fromkeys(bug_ids) if i not in self._fresh]
+        if not ids:
+            return
+        try:
+            batch = self._tracked(lambda: self._bz.get_bugs(ids, comments=True))
+        except TrackerError as exc:
+            log.warning("reading %d bugs before writing failed (%s): each write reads its own",
+                        len(ids), exc)
+            return
+        self._fresh.update({b.id: b for b in batch.bugs})
+
+    def _tracked(self, call: Callable[[], T]) -> T:
+        """One tracker request, counted for the outage breaker."""
+        try:
+            result = call()
+        except TrackerUnavailable:
+            self.unreachable_in_a_row += 1
+            raise
+        self.unreachable_in_a_row = 0
+        return result
 
     # --- public --------------------------------------------------------------------------------
 
@@ -155,9 +172,7 @@ class Writer:
             blocked = "read-only tracker"  # a snapshot: show the plan instead of failing
         if not self.production or blocked:
             with self.store.session() as s:
-                ledger.record_dry_run(s, key=change.key, bug_id=change.bug_id, rule=change.rule,
-                                      kind=change.kind, target=target, payload=plan,
-                                      marker=marker, run_id=self.run_id)
+                ledger.record_dry_run(s, draft_of(change), run_id=self.run_id)
             log.info("dry run%s: %s %s on bug %s (%s)", f" ({blocked})" if blocked else "",
                      change.kind, change.key, change.bug_id, change.reason)
             return replace(base, status="dry-run", blocked_by=blocked)
@@ -171,6 +186,9 @@ class Writer:
         # A planned or failed row may have reached Bugzilla: always look before (re)sending. A
         # first write looks in ``current`` when given, else reads the bug (verify_first_writes).
         must_check = existing is not None and existing[0] in (ledger.PLANNED, ledger.FAILED)
+        if current is None and change.bug_id is not None:
+            current = self._fresh.get(change.bug_id)
+            must_check = must_check and current is None  # a copy read for this write is fresh
         try:
             found = self._already_applied(sent_form, marker, current, fetch=must_check)
         except TrackerError as exc:
@@ -191,13 +209,23 @@ class Writer:
             ledger.record_planned(s, key=change.key, bug_id=change.bug_id, rule=change.rule,
                                   kind=change.kind, target=target, payload=plan, marker=marker,
                                   run_id=self.run_id)
-        return self._send(base, change, sent_form, marker)
+        if change.bug_id is not None:
+            # The copy the marker check used (read now if it was not given) is what the send
+            # computes whiteboard edits from. After this write it no longer shows the bug as it
+            # is, so a second write on the same bug in this pass reads it again.
+            read = self._fresh.pop(change.bug_id, None)
+            if read is not None and (must_check or current is None):
+                current = read  # read for this write (else the caller's copy is the fresher)
+        return self._send(base, change, sent_form, marker, current)
 
     def reconcile(self) -> list[ActionOutcome]:
         """Finish what a crash left ``planned`` or ``sent`` (run at start-up, before new work)."""
         with self.store.session() as s:
             rows = [(r.key, r.status, r.bug_id, r.kind, dict(r.result or {}), r.marker,
                      dict(r.payload)) for r in ledger.unfinished(s)]
+        # Every bug a crash left a write on, in one batched read, for the marker checks below.
+        self.read_for_writes(sorted({r[2] for r in rows if r[2] is not None and r[1] != ledger.SENT
+                                     and r[3] not in ("mail", "create")}))
         outcomes = []
         for key, status, bug_id, kind, result, marker, payload in rows:
             base = ActionOutcome(key=key, status="", kind=kind, bug_id=bug_id, marker=marker,
@@ -211,7 +239,10 @@ class Writer:
             try:
                 found = self._find_marker(bug_id, marker, kind)
             except TrackerError as exc:
-                outcomes.append(replace(base, status="pending", error=str(exc)))
+                outcomes.append(replace(base, status="pending", error=str(exc),
+                                        unreachable=isinstance(exc, TrackerUnavailable)))
+                if self.outage:
+                    break  # the tracker is down: the rest stays unfinished for the next pass
                 continue
             if found is not None:
                 with self.store.session() as s:
@@ -228,17 +259,21 @@ class Writer:
 
     def _find_marker(self, bug_id: int | None, marker: str, kind: str) -> dict[str, Any] | None:
         if kind == "create":
-            for bug in self.tracker.search_whiteboard(marker):
+            for bug in self._tracked(lambda: self._bz.search_whiteboard(marker)):
                 if f"[{marker}]" in bug.whiteboard:
                     return {"bug_id": bug.id, "found_by": "whiteboard marker"}
             return None
         if bug_id is None:
             return None
-        batch = self.tracker.get_bugs([bug_id], comments=True)
+        bug = self._fresh.get(bug_id) or self._read_one(bug_id)
+        return {"bug_id": bug_id, "found_by": "comment marker"} if bug_has_marker(
+            bug, marker) else None
+
+    def _read_one(self, bug_id: int) -> Bug:
+        batch = self._tracked(lambda: self._bz.get_bugs([bug_id], comments=True))
         if not batch.bugs:
             raise BugNotFound(f"bug {bug_id} is gone or private", code=101)
-        return {"bug_id": bug_id, "found_by": "comment marker"} if bug_has_marker(
-            batch.bugs[0], marker) else None
+        return batch.bugs[0]
 
     def _already_applied(self, change: Change, marker: str, current: Bug | None, *, fetch: bool
                          ) -> dict[str, Any] | None:
@@ -249,10 +284,8 @@ class Writer:
         assert change.update is not None and change.bug_id is not None
         bug = current
         if fetch or (bug is None and self.verify_first_writes):
-            batch = self.tracker.get_bugs([change.bug_id], comments=True)
-            if not batch.bugs:
-                raise BugNotFound(f"bug {change.bug_id} is gone or private", code=101)
-            bug = batch.bugs[0]
+            bug = self._read_one(change.bug_id)
+            self._fresh[change.bug_id] = bug  # the copy the send computes its edits from
         if bug is None:
             return None
         if change.update.comment is not None:
@@ -263,23 +296,26 @@ class Writer:
             return {"bug_id": bug.id, "found_by": "fields already set"}
         return None
 
-    def _send_once(self, change: Change, marker: str) -> dict[str, Any]:
+    def _send_once(self, change: Change, marker: str, current: Bug | None) -> dict[str, Any]:
         if change.update is not None:
-            assert change.bug_id is not None
-            result = self.tracker.update_bug(change.bug_id, change.update)
+            bug_id, update = change.bug_id, change.update
+            assert bug_id is not None
+            result = self._tracked(lambda: self._bz.update_bug(bug_id, update,
+                                                                   current=current))
             return to_jsonable(result)
         if change.create is not None:
-            return {"bug_id": self.tracker.create_bug(change.create)}
+            new = change.create
+            return {"bug_id": self._tracked(lambda: self._bz.create_bug(new))}
         assert change.mail is not None
         if self.mail_sender is None:
             raise TrackerError("no mail sender configured for mail changes")
         return {"message_id": self.mail_sender(change.mail, marker)}
 
-    def _send(self, base: ActionOutcome, change: Change, sent_form: Change, marker: str
-              ) -> ActionOutcome:
+    def _send(self, base: ActionOutcome, change: Change, sent_form: Change, marker: str,
+              current: Bug | None) -> ActionOutcome:
         for attempt in range(1, self.send_attempts + 1):
             try:
-                result = self._send_once(sent_form, marker)
+                result = self._send_once(sent_form, marker, current if attempt == 1 else None)
             except TrackerUnavailable as exc:
                 # Ambiguous: it may have landed. Look before trying again.
                 log.warning("sending %s failed (%s), attempt %d of %d", change.key, exc, attempt,
@@ -292,12 +328,15 @@ class Writer:
                     with self.store.session() as s:
                         ledger.mark_confirmed(s, change.key, found)
                     return replace(base, status="already-applied", result=found, sent=True)
-                if attempt == self.send_attempts:
+                if attempt == self.send_attempts or self.outage:
+                    # Left ``planned``: the next pass's reconcile (or apply) looks for the
+                    # marker before sending again.
                     with self.store.session() as s:
                         row = ledger.get_action(s, change.key)
                         if row is not None:
                             row.error = str(exc)
-                    return replace(base, status="pending", error=str(exc), sent=True)
+                    return replace(base, status="pending", error=str(exc), sent=True,
+                                   unreachable=True)
                 self.sleep(self.retry_delay_seconds * 2 ** (attempt - 1))
                 continue
             except TrackerError as exc:
@@ -321,4 +360,14 @@ class Writer:
                 s.flush()
             ledger.mark_failed(s, change.key, str(exc))
         log.error("write %s failed: %s", change.key, exc)
-        return replace(base, status="failed", error=str(exc))
+        return replace(base, status="failed", error=str(exc),
+                       unreachable=isinstance(exc, TrackerUnavailable))
+
+
+def draft_of(change: Change) -> ledger.ActionDraft:
+    """How the ledger records ``change``: as sent (marker included), whichever mode."""
+    return ledger.ActionDraft(key=change.key, bug_id=change.bug_id, rule=change.rule,
+                              kind=change.kind,
+                              target="smtp" if change.mail is not None else "bugzilla",
+                              payload=to_jsonable(marked_change(change)),
+                              marker=marker_for(change.key))

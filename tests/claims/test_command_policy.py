@@ -9,9 +9,7 @@ import pytest
 
 from tests.claims.builders import TRUSTED_MX, command_event, day
 from tests.claims.test_commands import ALICE, alice_knows_bug, plan
-from triage.config import CommandSettings
-from triage.model import AuthResult, SenderAuth, TriageCommand
-from triage.rules.command_auth import (
+from triage.commands.auth import (
     CONFIRM,
     REFUSED,
     VERIFIED,
@@ -21,7 +19,9 @@ from triage.rules.command_auth import (
     organisational_domain,
     token_hash,
 )
-from triage.rules.command_confirm import AuthInputs, PendingConfirmation
+from triage.commands.confirm import AuthInputs, PendingConfirmation
+from triage.config import CommandSettings
+from triage.model import AuthResult, SenderAuth, TriageCommand
 
 
 def test_organisational_domains_come_from_the_public_suffix_list():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from tests.claims.builders import bug, command_event, comment, day, history
 from tests.claims.conftest import BOT
+from triage.commands.planner import plan_mail_commands
 from triage.model import TriageState
-from triage.rules.commands import plan_mail_commands
 
 ALICE = "alice@example.org"
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from triage.completeness.checklist import DEFAULT_CHECKLISTS, Assessment, assess, checklist_for
 from triage.model import Attachment, Bug, Comment
-from triage.rules.checklist import DEFAULT_CHECKLISTS, Assessment, assess, checklist_for
 
 HERE = Path(__file__).resolve().parent
 TUNING = HERE / "tuning.toml"

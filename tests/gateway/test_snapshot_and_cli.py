@@ -141,7 +141,7 @@ def test_attachments_flow_from_bugzilla_through_a_snapshot_to_the_checklist(
     """Issue #10: attachment metadata is read in one batched request, written by
     ``take_snapshot``, read back by the snapshot tracker, and the checklist counts it."""
     from tests.bugzilla_double.client import Rest
-    from triage.rules.checklist import DEFAULT_CHECKLISTS, assess
+    from triage.completeness.checklist import DEFAULT_CHECKLISTS, assess
 
     bugzilla_double.create_user("eve@example.org")
     reporter = Rest(bugzilla_double, bugzilla_double.api_key_for("eve@example.org"))

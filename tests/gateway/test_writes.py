@@ -7,10 +7,11 @@ import pytest
 from tests.bugzilla_double.double import BugzillaDouble
 from tests.gateway.conftest import seed
 from triage.adapters.bugzilla import BugzillaGateway
+from triage.markers import marked_change, marker_for
 from triage.model import BugUpdate, Change, FlagChange, NewBug
 from triage.store import Store
 from triage.store import actions as ledger
-from triage.writes import Writer, marked_change, marker_for
+from triage.writes import Writer
 
 
 def _comment_change(bug_id: int, key: str = "followup:1:v1") -> Change:

@@ -103,6 +103,6 @@ def context(settings: Any, now: datetime = T0, state: TriageState = TriageState.
 
 def posted(bug: Bug, key: str, at: datetime, text: str = "a bot comment") -> Bug:
     """The bug after the writer posted the comment of the change with ``key`` at ``at``."""
-    from triage.writes import marker_for, with_marker
+    from triage.markers import marker_for, with_marker
 
     return add_comment(bug, with_marker(text, marker_for(key)), author=BOT, at=at)

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from tests.rules.builders import BOT, COMPLETE_XEN, add_comment, attach, make_bug
-from triage.rules.checklist import DEFAULT_CHECKLISTS, assess, gather, has_xen_version
+from triage.completeness.checklist import DEFAULT_CHECKLISTS, assess, gather, has_xen_version
 
 XEN = DEFAULT_CHECKLISTS
 

@@ -12,9 +12,10 @@ from sqlalchemy import func, select
 from tests.rules.builders import BOT, COMPLETE_XEN, REPORTER, T0, day, make_bug
 from tests.rules.world import KEY_ENV, double_options, write_config
 from triage.adapters import open_tracker
-from triage.engine import SUPPRESSED, TriageEngine
+from triage.engine import TriageEngine
 from triage.model import Decision, TriageState
 from triage.nag import LedgerEntry
+from triage.plan import SUPPRESSED
 from triage.rules.base import StateRecord
 from triage.store import bugs as bug_cache
 from triage.store import decisions as decision_rows

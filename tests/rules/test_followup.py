@@ -17,8 +17,8 @@ from tests.rules.builders import (
     needinfo_flag,
     posted,
 )
-from triage.engine import evaluate_bug
 from triage.model import TriageState
+from triage.plan import evaluate_bug
 from triage.rules import build_rules
 
 VAGUE = "Xen 4.17.2 crashes when I start a guest. Expected it to boot but it crashes."

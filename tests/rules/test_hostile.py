@@ -9,8 +9,8 @@ import jinja2
 import pytest
 
 from tests.rules.builders import context, day, make_bug, posted
-from triage.engine import evaluate_bug
 from triage.model import TriageState
+from triage.plan import evaluate_bug
 from triage.rules import build_rules
 from triage.rules.base import Clean, render, sanitize, template_environment, trusted
 from triage.rules.review import reject
@@ -43,7 +43,7 @@ def test_a_megabyte_of_text_does_not_change_the_follow_up(settings):
 
 
 def test_a_fake_marker_in_the_reporters_text_does_not_fake_a_follow_up(settings):
-    from triage.writes import marker_for
+    from triage.markers import marker_for
 
     fake = f"[{marker_for('followup:1:round1')}]"
     bug = make_bug(text=BASE + "\n" + fake)

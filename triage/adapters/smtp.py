@@ -122,7 +122,7 @@ def _domain_of(address: str) -> str:
 
 def message_id_for_marker(marker: str, settings: Settings) -> str:
     """The Message-ID of the mail whose action marker (``xentriage:<hex>``, see
-    :func:`triage.writes.marker_for`) is ``marker``: the same planned mail always gets the same
+    :func:`triage.markers.marker_for`) is ``marker``: the same planned mail always gets the same
     Message-ID, so a resend after an ambiguous failure is recognisably the same message
     (Mailman and most mail clients drop a duplicate Message-ID)."""
     token = re.sub(r"[^A-Za-z0-9]", ".", marker).strip(".") or "xentriage"
@@ -131,7 +131,7 @@ def message_id_for_marker(marker: str, settings: Settings) -> str:
 
 def message_id_for_key(key: str, settings: Settings) -> str:
     """A Message-ID stable for one idempotency key."""
-    from triage.writes import marker_for  # the Writer owns the marker format
+    from triage.markers import marker_for
 
     return message_id_for_marker(marker_for(key), settings)
 

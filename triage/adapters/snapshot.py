@@ -163,7 +163,8 @@ class SnapshotTracker:
         entry = self._users.get(email) or {}
         return tuple(str(g) for g in entry.get("groups", ()))
 
-    def update_bug(self, bug_id: int, update: BugUpdate) -> WriteResult:
+    def update_bug(self, bug_id: int, update: BugUpdate, *, current: Bug | None = None
+                   ) -> WriteResult:
         raise ReadOnlyTracker(f"the snapshot tracker ({self.path.name}) cannot write: "
                               f"update of bug {bug_id} not sent")
 

@@ -1,10 +1,12 @@
 """The triage rules, one per module, and their registry.
 
-A rule module defines one :class:`~triage.rules.base.Rule` subclass with a ``name`` and an
-``order``; the registry discovers them (like the CLI's ``cmd_*`` modules), so a rule is added by
-adding its module, without editing a shared list. The order is the chain's order: a rule sees the
-state the rules before it projected (corporate → completeness → follow-up → review → claims ...).
-docs/rules.md lists the rules and their order numbers.
+A rule module defines one :class:`~triage.rules.base.Rule` subclass with a ``name``; the registry
+discovers them (like the CLI's ``cmd_*`` modules). The chain's order is the one table
+:data:`RULE_ORDER` below: a rule sees the state the rules before it projected (corporate →
+completeness → follow-up → review → claims ...), and reading the order needs no tour of the rule
+files. A rule module whose rule is not in the table is an error. docs/rules.md lists the rules
+and their order numbers. The folder holds rules only: helpers live in :mod:`triage.claims`,
+:mod:`triage.completeness` and :mod:`triage.commands`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,22 @@ from functools import cache
 
 from triage.config import ConfigError, Settings
 from triage.rules.base import Rule
+
+# The chain, in order. The numbers leave room between the groups (triage 10-99, claims 500+).
+RULE_ORDER: dict[str, int] = {
+    "corporate": 10,
+    "completeness": 20,
+    "followup": 30,
+    "review": 40,
+    "claims": 500,
+    "stale_claims": 510,
+    "fix_documentation": 520,
+}
+
+
+def rule_position(name: str) -> int:
+    """A rule's place in the chain (after every rule for a name that is not a rule)."""
+    return RULE_ORDER.get(name, 10_000)
 
 
 @cache
@@ -31,6 +49,9 @@ def rule_classes() -> tuple[type[Rule], ...]:
                     and obj.name):
                 if obj.name in found and found[obj.name] is not obj:
                     raise RuntimeError(f"two rules are named {obj.name!r}")
+                if obj.name not in RULE_ORDER:
+                    raise RuntimeError(f"rule {obj.name!r} has no place in RULE_ORDER")
+                obj.order = RULE_ORDER[obj.name]
                 found[obj.name] = obj
     return tuple(sorted(found.values(), key=lambda cls: (cls.order, cls.name)))
 
@@ -65,4 +86,5 @@ def build_rules(settings: Settings, only: tuple[str, ...] = ()) -> list[Rule]:
     return [r for r in rules if r.enabled]
 
 
-__all__ = ["Rule", "build_rules", "rule_classes", "rule_names", "validate_rule_settings"]
+__all__ = ["RULE_ORDER", "Rule", "build_rules", "rule_classes", "rule_names", "rule_position",
+           "validate_rule_settings"]

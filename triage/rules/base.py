@@ -47,11 +47,6 @@ from triage.model import (
 )
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
-# Whiteboard tags the bot writes start with this: durable markers so the store can be rebuilt from
-# Bugzilla and a second bot (or a bot with an empty store) sees what was already done.
-MARKER_PREFIX = "xt:"
-
-
 # --- states -------------------------------------------------------------------------------------
 
 
@@ -321,7 +316,8 @@ class Rule:
     """
 
     name: ClassVar[str] = ""
-    order: ClassVar[int] = 1000  # position in the chain; docs/rules.md lists the numbers
+    # Position in the chain, set by the registry from its one table (triage.rules.RULE_ORDER).
+    order: ClassVar[int] = 1000
     summary: ClassVar[str] = ""
     settings_class: ClassVar[type[RuleSettings]] = RuleSettings
 
@@ -384,11 +380,3 @@ def open_needinfo_for(bug: Bug, ctx: RuleContext, person: str) -> list[FlagChang
     return [FlagChange(name=name, status="X", requestee=f.requestee, id=f.id)
             for f in bug.flags_named(name)
             if f.status == "?" and (f.requestee or "").lower() == person.lower()]
-
-
-def has_marker(bug: Bug, marker: str) -> bool:
-    return marker in bug.whiteboard_tags()
-
-
-def marker(name: str) -> str:
-    return f"{MARKER_PREFIX}{name}"

@@ -1,29 +1,28 @@
 """Rule: a developer taking a bug in Bugzilla is a claim.
 
 Bugzilla shows a claim as the configured in-progress status (``IN_PROGRESS`` on 5.2, ``ASSIGNED``
-on older installations) with a person as assignee (see :mod:`triage.rules.claims_core` for who
+on older installations) with a person as assignee (see :mod:`triage.claims.core` for who
 counts as a person). This rule only *observes*: it moves the bug's triage state to ``claimed``
 (with who and since when) when Bugzilla shows a claim, and back to ``open-for-dev`` when the claim
 was given up in Bugzilla (assignee reset, or status back from in-progress). It writes nothing.
 
-Claims by email (``#triage claim N``) are planned by :mod:`triage.rules.commands`, which writes
+Claims by email (``#triage claim N``) are planned by :mod:`triage.commands.planner`, which writes
 the same two fields; the next pass then sees the claim here like any other. Stale claims and fix
 documentation are their own rules (``stale_claims``, ``fix_documentation``).
 """
 
 from __future__ import annotations
 
+from triage.claims.core import ClaimsSettings, People, claim_in_bugzilla, claims_settings
 from triage.config import Settings
 from triage.model import Bug, TriageState
 from triage.rules.base import NOTHING, Rule, RuleContext, RuleResult, StateUpdate
-from triage.rules.claims_core import ClaimsSettings, People, claim_in_bugzilla, claims_settings
 
 CLAIMED_STATES = (TriageState.CLAIMED, TriageState.NUDGED)
 
 
 class ClaimsRule(Rule):
     name = "claims"
-    order = 500
     summary = "a person assigned with the in-progress status holds the bug (state claimed)"
     settings_class = ClaimsSettings
     settings: ClaimsSettings

@@ -1,7 +1,7 @@
 """Rule ``completeness``: does the report hold what a developer needs? (pure judgement, no writes)
 
 The checklist is per product, optionally per ``Product/Component``, with ``*`` for the rest
-(:mod:`triage.rules.checklist` has the items and their detectors). The rule concludes
+(:mod:`triage.completeness.checklist` has the items and their detectors). The rule concludes
 ``complete`` (state ``complete``, which sends the bug to the review queue) or ``incomplete`` with
 the missing items in ``details["missing"]``, which the follow-up rule turns into a question to the
 reporter, and every item's evidence (the quoted span and its source, or why it was not found) in
@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from triage.completeness.checklist import DEFAULT_CHECKLISTS, ITEMS, Assessment, assess, labels
+from triage.completeness.evidence import Finding
 from triage.model import Bug, TriageState
 from triage.rules.base import Rule, RuleContext, RuleResult, RuleSettings, StateUpdate
-from triage.rules.checklist import DEFAULT_CHECKLISTS, ITEMS, Assessment, assess, labels
-from triage.rules.evidence import Finding
 
 # States in which a report is still being completed (expired bugs a reporter reopened included).
 OPEN_QUESTION_STATES = (TriageState.NEW, TriageState.NEEDS_INFO, TriageState.REMINDED,
@@ -66,7 +66,6 @@ def _details(result: Assessment) -> dict[str, object]:
 
 class CompletenessRule(Rule):
     name = "completeness"
-    order = 20
     summary = "checks the report against its product's checklist"
     settings_class = CompletenessSettings
 

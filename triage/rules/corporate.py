@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from triage.config import OrgSettings
+from triage.markers import state_tag
 from triage.model import Bug, BugUpdate, Change, TriageState
 from triage.rules.base import (
     NOTHING,
@@ -24,10 +25,9 @@ from triage.rules.base import (
     RuleResult,
     RuleSettings,
     StateUpdate,
-    marker,
 )
 
-EXCLUDED_MARKER = marker("corporate")
+EXCLUDED_MARKER = state_tag("corporate")
 
 
 @dataclass
@@ -89,7 +89,6 @@ def affiliation(account: str, orgs: OrgSettings, groups: tuple[str, ...] | None 
 
 class CorporateRule(Rule):
     name = "corporate"
-    order = 10
     summary = "corporate reporters leave the community flow (org map, overrides, groups)"
     settings_class = CorporateSettings
 

@@ -24,6 +24,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from triage.claims.core import ClaimsAwareRule, People
+from triage.markers import has_state_tag, state_tag
 from triage.model import Bug, BugUpdate, TriageState
 from triage.rules.base import (
     NOTHING,
@@ -32,12 +34,9 @@ from triage.rules.base import (
     RuleSettings,
     StateUpdate,
     check_days,
-    has_marker,
-    marker,
     needinfo,
     sanitize,
 )
-from triage.rules.claims_core import ClaimsAwareRule, People
 
 _SHA = r"[0-9a-f]{7,40}"
 # Context words that make a following hash a commit.
@@ -142,7 +141,7 @@ def find_fix_reference(bug: Bug, bot_accounts: Iterable[str] = ()) -> FixReferen
 
 # --- the rule ------------------------------------------------------------------------------------
 
-ASKED = marker("fix-asked")
+ASKED = state_tag("fix-asked")
 
 
 @dataclass
@@ -167,7 +166,6 @@ def closed_at(bug: Bug, closed_statuses: Iterable[str]) -> datetime:
 
 class FixDocumentationRule(ClaimsAwareRule):
     name = "fix_documentation"
-    order = 520
     summary = "a claimed bug closed FIXED must name its commit, patch or changeset"
     settings_class = FixDocumentationSettings
     settings: FixDocumentationSettings
@@ -203,7 +201,7 @@ class FixDocumentationRule(ClaimsAwareRule):
                 state=StateUpdate(TriageState.FIX_DOCUMENTED, reason, fix_reference=described),
             )
         key = self.key(bug.id, "ask")
-        if has_marker(bug, ASKED) or key in ctx.applied_keys:
+        if has_state_tag(bug, ASKED) or key in ctx.applied_keys:
             return RuleResult(decisions=(self.decision(
                 bug, "fix-undocumented", f"{claimant} was asked for the fix reference; no "
                 "commit, patch or changeset reference on the bug yet", TriageState.CLOSED),))

@@ -21,7 +21,7 @@ if something is still missing, the next round asks for *that*, up to ``max_round
 round the bug goes to the reviewer with what it has, rather than being asked forever.
 
 Where the bot stands is read from Bugzilla itself: each follow-up comment ends with the write
-ledger's marker for its idempotency key (``triage.writes.marker_for``), so the round numbers and
+ledger's marker for its idempotency key (``triage.markers.marker_for``), so the round numbers and
 their times are known even with an empty store, and a second bot sees the first one's questions.
 """
 
@@ -31,6 +31,9 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from triage.claims.core import taken_in_bugzilla
+from triage.completeness.checklist import ITEMS, labels
+from triage.markers import state_tag
 from triage.model import Bug, BugUpdate, Change, Decision, FlagChange, TriageState
 from triage.nag import acknowledged_at
 from triage.rules.base import (
@@ -41,14 +44,11 @@ from triage.rules.base import (
     RuleSettings,
     StateUpdate,
     check_days,
-    marker,
     needinfo,
     open_needinfo_for,
     sanitize,
     trusted,
 )
-from triage.rules.checklist import ITEMS, labels
-from triage.rules.claims_core import taken_in_bugzilla
 
 # "I already gave this: ..." in the languages the checklist reads: the reporter says the bot
 # misread the report. Asking again would be the worst answer; the reviewer reads it instead.
@@ -62,9 +62,9 @@ ALREADY_GIVEN = re.compile(
     r"informei)|\bal\s+(?:gegeven|vermeld|geschreven|bijgevoegd)|\bjuż\s+(?:podałem|"
     r"podałam|napisałem|napisałam|załączyłem|załączyłam)")
 
-NEEDINFO_MARKER = marker("needinfo")
-REMINDED_MARKER = marker("reminded")
-EXPIRED_MARKER = marker("expired")
+NEEDINFO_MARKER = state_tag("needinfo")
+REMINDED_MARKER = state_tag("reminded")
+EXPIRED_MARKER = state_tag("expired")
 
 
 @dataclass
@@ -93,14 +93,13 @@ class Round:
 
 
 def _marker_token(key: str) -> str:
-    from triage.writes import marker_for  # a pure hash; the writer owns the format
+    from triage.markers import marker_for
 
     return f"[{marker_for(key)}]"
 
 
 class FollowupRule(Rule):
     name = "followup"
-    order = 30
     summary = "asks reporters for what is missing; reminds; expires silent reports"
     settings_class = FollowupSettings
 

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from triage.claims.core import taken_in_bugzilla
 from triage.config import Settings
+from triage.markers import state_tag
 from triage.model import Bug, BugUpdate, FlagChange, TriageState
 from triage.rules.base import (
     NOTHING,
@@ -28,16 +30,14 @@ from triage.rules.base import (
     RuleResult,
     RuleSettings,
     StateUpdate,
-    marker,
     parse_rule_settings,
     sanitize,
 )
-from triage.rules.claims_core import taken_in_bugzilla
 from triage.rules.followup import NEEDINFO_MARKER, REMINDED_MARKER
 
-REVIEW_MARKER = marker("review")
-OPEN_MARKER = marker("open-for-dev")
-REJECTED_MARKER = marker("rejected")
+REVIEW_MARKER = state_tag("review")
+OPEN_MARKER = state_tag("open-for-dev")
+REJECTED_MARKER = state_tag("rejected")
 PRE_REVIEW = (TriageState.NEW, TriageState.NEEDS_INFO, TriageState.REMINDED,
               TriageState.COMPLETE)
 
@@ -189,7 +189,6 @@ def _reviewer_comment(bug: Bug, who: str) -> str:
 
 class ReviewRule(Rule):
     name = "review"
-    order = 40
     summary = "queues complete bugs for the reviewer; applies accept / reject"
     settings_class = ReviewSettings
 

@@ -20,6 +20,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from triage.claims.core import (
+    ClaimsAwareRule,
+    People,
+    claim_in_bugzilla,
+    default_assignee,
+    last_activity,
+)
+from triage.markers import has_state_tag, state_tag
 from triage.model import Bug, BugUpdate, TriageState
 from triage.rules.base import (
     NOTHING,
@@ -28,21 +36,12 @@ from triage.rules.base import (
     RuleSettings,
     StateUpdate,
     check_days,
-    has_marker,
-    marker,
     needinfo,
     open_needinfo_for,
     sanitize,
 )
-from triage.rules.claims_core import (
-    ClaimsAwareRule,
-    People,
-    claim_in_bugzilla,
-    default_assignee,
-    last_activity,
-)
 
-NUDGED = marker("claim-nudged")
+NUDGED = state_tag("claim-nudged")
 
 
 @dataclass
@@ -68,14 +67,13 @@ def nudge_time(bug: Bug, ctx: RuleContext) -> datetime | None:
                 found = entry.when if found is None else max(found, entry.when)
     if found is None and ctx.state.state == TriageState.NUDGED and ctx.state.since:
         found = ctx.state.since
-    if found is None and has_marker(bug, NUDGED):
+    if found is None and has_state_tag(bug, NUDGED):
         found = bug.last_change_time  # marker without history: the best date Bugzilla gives
     return found
 
 
 class StaleClaimsRule(ClaimsAwareRule):
     name = "stale_claims"
-    order = 510
     summary = "a quiet claim is nudged (comment + needinfo), then released"
     settings_class = StaleClaimsSettings
     settings: StaleClaimsSettings

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from triage.model import Attachment, Bug, bug_from_dict, to_jsonable, utc
+from triage.store.chunks import chunked
 from triage.store.tables import AttachmentRow, BugRow
 
 
@@ -28,8 +29,7 @@ def stored_states(session: Session, ids: Iterable[int]) -> dict[int, StoredBugSt
     """``last_change_time`` and availability of the given bugs, for "has it changed?" checks."""
     wanted = list(ids)
     out: dict[int, StoredBugState] = {}
-    for start in range(0, len(wanted), 900):  # stay under SQLite's bound-parameter limit
-        chunk = wanted[start : start + 900]
+    for chunk in chunked(wanted):
         rows = session.execute(
             select(BugRow.id, BugRow.last_change_time, BugRow.unavailable_reason).where(
                 BugRow.id.in_(chunk)
@@ -62,8 +62,7 @@ def _replace_attachments(session: Session, bugs: Sequence[Bug]) -> None:
     from sqlalchemy import delete
 
     ids = [b.id for b in bugs]
-    for start in range(0, len(ids), 900):
-        chunk = ids[start:start + 900]
+    for chunk in chunked(ids):
         session.execute(delete(AttachmentRow).where(AttachmentRow.bug_id.in_(chunk)))
     for bug in bugs:
         for a in bug.attachments:
@@ -85,12 +84,12 @@ def attachments_for(session: Session, bug_id: int) -> tuple[Attachment, ...]:
 
 def upsert_bugs(session: Session, bugs: Sequence[Bug], *, fetched_at: datetime | None = None
                 ) -> int:
-    """:func:`upsert_bug` for many bugs with one SELECT per 900 ids; returns rows written."""
+    """:func:`upsert_bug` for many bugs with one SELECT per chunk of ids; returns rows written."""
     existing: dict[int, BugRow] = {}
     ids = [b.id for b in bugs]
     with session.no_autoflush:
-        for start in range(0, len(ids), 900):
-            for row in session.scalars(select(BugRow).where(BugRow.id.in_(ids[start:start + 900]))):
+        for chunk in chunked(ids):
+            for row in session.scalars(select(BugRow).where(BugRow.id.in_(chunk))):
                 existing[row.id] = row
         written = 0
         now = fetched_at or datetime.now(UTC)
@@ -183,3 +182,25 @@ def count_bugs(session: Session) -> int:
     from sqlalchemy import func
 
     return int(session.scalar(select(func.count()).select_from(BugRow)) or 0)
+
+
+def open_bug_ids(session: Session) -> list[int]:
+    """Every open, available bug of the cache, by id: the daily pass's selection."""
+    return [int(i) for i in session.scalars(select(BugRow.id).where(
+        BugRow.is_open.is_(True), BugRow.unavailable_reason == "").order_by(BugRow.id))]
+
+
+def cached_bugs(session: Session, ids: Iterable[int]) -> dict[int, Bug]:
+    """The cached copies of ``ids`` (absent ones left out), one query per chunk."""
+    out: dict[int, Bug] = {}
+    for chunk in chunked(ids):
+        for row_id, data in session.execute(select(BugRow.id, BugRow.data)
+                                            .where(BugRow.id.in_(chunk))):
+            out[int(row_id)] = bug_from_dict(data)
+    return out
+
+
+def known_accounts(session: Session) -> frozenset[str]:
+    """Reporters and assignees of every cached bug, lower-cased (one query, two columns)."""
+    rows = session.execute(select(BugRow.creator, BugRow.assigned_to).distinct())
+    return frozenset(a.lower() for row in rows for a in row if a)

@@ -27,9 +27,3 @@ def set_checkpoint(session: Session, name: str, value: dict[str, Any]) -> bool:
         row.value = value
         row.updated_at = now
     return True
-
-
-def delete_checkpoint(session: Session, name: str) -> None:
-    row = session.get(Checkpoint, name)
-    if row is not None:
-        session.delete(row)

@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from triage.commands.confirm import PendingConfirmation
 from triage.model import TriageCommand, to_jsonable
-from triage.rules.command_confirm import PendingConfirmation
 from triage.store.tables import CommandCount, CommandToken
 
 

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from triage.model import Decision, to_jsonable, utc
+from triage.store.chunks import chunked
 from triage.store.tables import DecisionRow, Run
 
 
@@ -78,8 +79,29 @@ def decisions_for_bug(session: Session, bug_id: int, *, limit: int | None = None
     return out
 
 
+def previous_outcome(session: Session, kind: str, run_id: int) -> str | None:
+    """The outcome of the run of ``kind`` before ``run_id`` (None for the first one)."""
+    return session.scalar(select(Run.outcome).where(Run.kind == kind, Run.id < run_id)
+                          .order_by(Run.id.desc()).limit(1))
+
+
 def latest_runs(session: Session, kind: str | None = None, limit: int = 10) -> list[Run]:
     query = select(Run).order_by(Run.id.desc()).limit(limit)
     if kind:
         query = query.where(Run.kind == kind)
     return list(session.scalars(query))
+
+
+def latest_decisions(session: Session, ids: Iterable[int]
+                     ) -> dict[tuple[int, str], tuple[str, str]]:
+    """(bug, rule) → (outcome, reason) of the newest stored decision: unchanged conclusions are
+    not stored again every day (the daily pass would otherwise add thousands of copies)."""
+    out: dict[tuple[int, str], tuple[str, str]] = {}
+    for chunk in chunked(ids):
+        newest = (select(func.max(DecisionRow.id)).where(DecisionRow.bug_id.in_(chunk))
+                  .group_by(DecisionRow.bug_id, DecisionRow.rule))
+        for bug_id, rule, outcome, reason in session.execute(
+                select(DecisionRow.bug_id, DecisionRow.rule, DecisionRow.outcome,
+                       DecisionRow.reason).where(DecisionRow.id.in_(newest))):
+            out[(int(bug_id), rule)] = (outcome, reason)
+    return out

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from triage.model import Bug, Flag, TriageState, bug_from_dict, parse_bz_time, utc
 from triage.rules.base import StateRecord
+from triage.store.chunks import chunked
 from triage.store.db import Store
 from triage.store.tables import BugRow, CiFailure, DecisionRow, DigestSent, TriageStateRow
 
@@ -195,9 +196,8 @@ def load_inputs(session: Session, q: DigestQuery) -> DigestInputs:
             fixed_now.append(bug.id)
         else:
             out.closed_bugs.append(bug)
-    for start in range(0, len(fixed_now), 900):  # a week's fixes: one query in practice
-        for (data,) in session.execute(select(BugRow.data).where(
-                BugRow.id.in_(fixed_now[start : start + 900]))):
+    for chunk in chunked(fixed_now):  # a week's fixes: one query in practice
+        for (data,) in session.execute(select(BugRow.data).where(BugRow.id.in_(chunk))):
             out.closed_bugs.append(bug_from_dict(data))
     # Plain rows, not ORM objects: a digest reads every state, and 20,000 ORM instances cost a
     # second.

@@ -11,10 +11,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from triage.store.chunks import chunked
 from triage.store.tables import TriageQueueEntry
 
 
@@ -41,3 +42,18 @@ def enqueue(session: Session, reasons: Mapping[int, str], now: datetime) -> None
     upsert_rows(session, TriageQueueEntry.__table__,  # type: ignore[arg-type]
                 [{"bug_id": b, "reason": r, "queued_at": now} for b, r in reasons.items()],
                 "bug_id", ["reason", "queued_at"])
+
+
+def queued_bug_ids(session: Session) -> list[int]:
+    """The queue, oldest entry first."""
+    return [int(b) for b in session.scalars(select(TriageQueueEntry.bug_id)
+                                            .order_by(TriageQueueEntry.queued_at))]
+
+
+def dequeue(session: Session, bug_ids: Sequence[int], *, queued_before: datetime) -> None:
+    """Drop the entries of ``bug_ids`` queued at or before ``queued_before``: an entry queued
+    while the run was working stays for the next one."""
+    for chunk in chunked(bug_ids):
+        session.execute(delete(TriageQueueEntry).where(TriageQueueEntry.bug_id.in_(chunk),
+                                                       TriageQueueEntry.queued_at
+                                                       <= queued_before))

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from triage.model import TriageState, utc
 from triage.rules.base import StateRecord
+from triage.store.chunks import chunked
 from triage.store.tables import TriageStateRow
 
 
@@ -34,8 +35,7 @@ def get_states(session: Session, ids: Iterable[int]) -> dict[int, StateRecord]:
     """States of many bugs (absent ones are ``new``), in chunks under SQLite's parameter limit."""
     wanted = list(dict.fromkeys(ids))
     out = {i: StateRecord(i) for i in wanted}
-    for start in range(0, len(wanted), 900):
-        chunk = wanted[start : start + 900]
+    for chunk in chunked(wanted):
         for row in session.scalars(select(TriageStateRow).where(TriageStateRow.bug_id.in_(chunk))):
             out[row.bug_id] = _record(row)
     return out
@@ -53,13 +53,6 @@ def save_state(session: Session, record: StateRecord, now: datetime) -> None:
     row.organisation = record.organisation
     row.fix_reference = record.fix_reference
     row.updated_at = now
-
-
-def bugs_in_state(session: Session, *states: TriageState) -> list[StateRecord]:
-    query = select(TriageStateRow).order_by(TriageStateRow.since)
-    if states:
-        query = query.where(TriageStateRow.state.in_([s.value for s in states]))
-    return [_record(r) for r in session.scalars(query)]
 
 
 def count_by_state(session: Session) -> dict[str, int]:

@@ -15,9 +15,9 @@ the Bugzilla account it acts for):
 - ``review accept|reject``: only a reviewer named in ``rules.review.reviewers`` (or
   ``rules.review.reviewer``), and only for a bug waiting for review;
 - mail from the bot itself is never answered (loop guard);
-- before any of that, the sender must be authenticated (:mod:`triage.rules.command_auth`):
+- before any of that, the sender must be authenticated (:mod:`triage.commands.auth`):
   DKIM aligned with ``From`` as a trusted receiving server saw it, or a confirmation round trip
-  (:mod:`triage.rules.command_confirm`); an unauthenticated mail is refused *without a reply*;
+  (:mod:`triage.commands.confirm`); an unauthenticated mail is refused *without a reply*;
 - at most ``commands.max_per_mail`` commands per mail (the parser reads no more) and
   ``commands.max_per_sender_per_day`` per sender and day.
 
@@ -31,6 +31,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from triage.claims.core import (
+    ClaimsSettings,
+    People,
+    claim_in_bugzilla,
+    claims_settings,
+    default_assignee,
+    known_accounts,
+)
+from triage.commands.auth import CONFIRM, REFUSED, Verdict, authenticate, token_hash
+from triage.commands.confirm import (
+    AuthInputs,
+    PendingConfirmation,
+    check_token,
+    confirmation_request,
+)
 from triage.config import Settings
 from triage.model import (
     Bug,
@@ -44,21 +59,6 @@ from triage.model import (
     TriageState,
 )
 from triage.rules.base import RuleContext, StateRecord, StateUpdate, render, sanitize, trusted
-from triage.rules.claims_core import (
-    ClaimsSettings,
-    People,
-    claim_in_bugzilla,
-    claims_settings,
-    default_assignee,
-    known_accounts,
-)
-from triage.rules.command_auth import CONFIRM, REFUSED, Verdict, authenticate, token_hash
-from triage.rules.command_confirm import (
-    AuthInputs,
-    PendingConfirmation,
-    check_token,
-    confirmation_request,
-)
 
 RULE = "commands"  # Decision.rule and the reply's key prefix
 CLAIMS_RULE = "claims"  # the Bugzilla writes belong to the claims rule (templates claims_*.j2)
@@ -141,7 +141,7 @@ def _refuse(cmd: TriageCommand, event: MailEvent, message: str) -> CommandOutcom
 
 
 def _already_done(bug: Bug, key: str, p: _Pass) -> bool:
-    from triage.writes import bug_has_marker, marker_for  # the Writer owns the marker format
+    from triage.markers import bug_has_marker, marker_for
 
     return key in p.applied_keys or bug_has_marker(bug, marker_for(key))
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from triage.rules.evidence import Evidence, Finding
+from triage.completeness.evidence import Evidence, Finding
 
 _VERSION = re.compile(r"(?<![\w.+~-])(?:v|xen-|xen_|xen)?([34]\.\d{1,2})(\.\d{1,3})?"
                       r"(-rc\d{1,2}|-pre|-unstable|-rc)?(?![\w]|\.\d)([^\s,;)]*)")

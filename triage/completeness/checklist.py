@@ -2,13 +2,13 @@
 
 Precision matters both ways: a false "present" lets an unusable report through to developers, a
 false "missing" asks a reporter for what they already gave (the surest way to lose them). The
-detectors (:mod:`triage.rules.detect_xen`, :mod:`~triage.rules.detect_steps`,
-:mod:`~triage.rules.detect_logs`, :mod:`~triage.rules.detect_unikraft`) follow the definitions of
-what counts as present that the labelled corpus in ``tests/corpus`` is scored against; each
-returns a :class:`~triage.rules.evidence.Finding` with the quoted span and where it came from,
-so the follow-up can say what was found and ``xentriage explain`` can show why.
+detectors (:mod:`triage.completeness.detect_xen`, :mod:`~triage.completeness.detect_steps`,
+:mod:`~triage.completeness.detect_logs`, :mod:`~triage.completeness.detect_unikraft`) follow
+the definitions of what counts as present that the labelled corpus in ``tests/corpus`` is scored
+against; each returns a :class:`~triage.completeness.evidence.Finding` with the quoted span and
+where it came from, so the follow-up can say what was found and ``xentriage explain`` can show why.
 
-Only the reporter's own words count (:func:`~triage.rules.evidence.gather`): the summary, the
+Only the reporter's own words count (:func:`~triage.completeness.evidence.gather`): the summary, the
 description, the reporter's later comments and attachments (name, description, type). Never
 other users' comments, never the Bugzilla version field.
 
@@ -21,12 +21,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from triage.completeness.detect_logs import detect_logs
+from triage.completeness.detect_steps import detect_expected_actual, detect_steps
+from triage.completeness.detect_unikraft import detect_config, detect_platform_arch, detect_release
+from triage.completeness.detect_xen import detect_arch, detect_dom0, detect_hardware, detect_version
+from triage.completeness.evidence import Evidence, Finding, gather
 from triage.model import Bug
-from triage.rules.detect_logs import detect_logs
-from triage.rules.detect_steps import detect_expected_actual, detect_steps
-from triage.rules.detect_unikraft import detect_config, detect_platform_arch, detect_release
-from triage.rules.detect_xen import detect_arch, detect_dom0, detect_hardware, detect_version
-from triage.rules.evidence import Evidence, Finding, gather
 
 __all__ = ["DEFAULT_CHECKLISTS", "ITEMS", "Assessment", "Evidence", "Finding", "Item", "assess",
            "checklist_for", "gather", "has_xen_version", "labels"]

@@ -5,7 +5,7 @@ one-time token; the commands are acted on when a mail carrying the token comes b
 same account before the token expires. A token works once. Whoever forged the ``From`` never
 sees the token, so they cannot complete it; the account holder sees what was asked in their
 name. Tokens are an HMAC of the command mail's Message-ID and the account under a key only
-the bot has (:func:`triage.rules.command_auth.make_token`): a re-plan after a crash mails the
+the bot has (:func:`triage.commands.auth.make_token`): a re-plan after a crash mails the
 same token, and the store keeps only its hash.
 """
 
@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from triage.commands.auth import token_hash
 from triage.model import Change, OutgoingMail, TriageCommand
 from triage.rules.base import render, sanitize, trusted
-from triage.rules.command_auth import token_hash
 
 RULE = "commands"
 TokenMaker = Callable[[str, str], str]  # (command mail's Message-ID, account) → token

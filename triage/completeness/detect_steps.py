@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from triage.rules.evidence import Evidence, Finding, Source
+from triage.completeness.evidence import Evidence, Finding, Source
 
 _HEADING = re.compile(
     r"(?m)^\W{0,6}(?:steps?(?: to (?:reproduce|repro|trigger))?|to reproduce|how to reproduce|"

@@ -1,5 +1,6 @@
 """Unikraft checklist items: release, platform + architecture, configuration (console log and
-steps are shared with Xen: :mod:`triage.rules.detect_logs`, :mod:`triage.rules.detect_steps`).
+steps are shared with Xen: :mod:`triage.completeness.detect_logs`,
+:mod:`triage.completeness.detect_steps`).
 
 * release: a release (v0.17.0, 0.18, RELEASE-0.19.0, ``version: v0.18.0`` in a Kraftfile), the
   boot banner ``Powered by Unikraft Calypso (0.17.0~ddc5bf7)``, or a commit id. "The staging
@@ -14,8 +15,8 @@ from __future__ import annotations
 
 import re
 
-from triage.rules.detect_xen import _FROM_BEFORE, _WORKED_AFTER, _quote, detect_arch
-from triage.rules.evidence import Evidence, Finding
+from triage.completeness.detect_xen import _FROM_BEFORE, _WORKED_AFTER, _quote, detect_arch
+from triage.completeness.evidence import Evidence, Finding
 
 _BANNER = re.compile(r"powered by unikraft[^\n(]{0,40}\((0\.\d{1,2}\.\d{1,3})"
                      r"(?:~([0-9a-f]{6,40}))?")

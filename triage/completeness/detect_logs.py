@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 
+from triage.completeness.evidence import Evidence, Finding
 from triage.model import Attachment
-from triage.rules.evidence import Evidence, Finding
 
 # One alternation, anchored at the start of a (stripped) line; compiled once.
 _TOOL_LINE = re.compile(

@@ -1,0 +1,1 @@
+"""Claims helpers shared by the claim rules and the email commands (not rules themselves)."""

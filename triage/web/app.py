@@ -28,11 +28,11 @@ from flask import Flask, Response, jsonify, request
 from triage.rules.base import sanitize
 from triage.store import Store, open_bugs
 from triage.store.open_bugs import BugDates, OpenBugRow
-from triage.web import buildbot_db, charts, links, serialise
-from triage.web.matrix_cache import AGE_SLOT, MatrixCache, ordered_views
+from triage.web import buildbot_db, cells, charts, links, serialise
+from triage.web.matrix_cache import MatrixCache, ordered_views
 from triage.web.matrix_model import CellSpec, CellView, Filters, MatrixView, arrange
 from triage.web.rows import bug_rows
-from triage.web.states import history_strip, legend
+from triage.web.states import legend
 from triage.web.triage_model import SECTIONS, TriageFilters, TriageView, build_triage
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -59,28 +59,13 @@ def _clean(value: object, max_length: int = 200) -> str:
     return str(sanitize(value, max_length=max_length, defuse_markers=False))
 
 
-def _age(seconds: float | None) -> str:
-    if seconds is None:
-        return "never"
-    s = int(max(0, seconds))
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if s >= size:
-            return f"{s // size} {unit}"
-    return f"{s} s"
-
-
-def _short_revision(rev: object) -> str:
-    # A content hash (farm.revisions) reads like a git hash once its prefix is dropped.
-    return str(rev).removeprefix("content-")[:10] if rev else "?"
-
-
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
         autoescape=True, trim_blocks=True, lstrip_blocks=True, auto_reload=False)
     env.filters["clean"] = _clean
-    env.filters["age"] = _age
-    env.filters["short"] = _short_revision
+    env.filters["age"] = cells.age_text
+    env.filters["short"] = cells.short_revision
     env.filters["pct"] = lambda v: "-" if v is None else f"{round(100 * v)}%"
     return env
 
@@ -89,11 +74,9 @@ def create_app(ctx: WebContext, home: str = "matrix") -> Flask:
     """``home``: what ``/`` and ``/index.html`` show (``matrix`` or ``triage``)."""
     app = Flask(__name__)
     env = _environment()
-    cell_template = env.get_template("_cell.html.j2")
 
-    def render_cell(view: CellView) -> str:
-        return cell_template.render(c=view, ctx=ctx, links=links, strip=history_strip,
-                                    age_slot=AGE_SLOT)
+    def render_cell(view: CellView) -> tuple[str, str]:
+        return cells.render_cell(view, ctx)
 
     data = MatrixCache(ctx.specs, ctx.builds, ctx.store, render_cell, ctx.now, ctx.history,
                        ctx.cache_seconds)
@@ -124,7 +107,7 @@ def create_app(ctx: WebContext, home: str = "matrix") -> Flask:
         chart = charts.rate_bars(
             f"Pass rate per platform/arch over the last {ctx.history} results of each cell",
             _rate_bars(view))
-        return page("matrix.html.j2", view=view, chart=chart, cell_html=cached.html,
+        return page("matrix.html.j2", view=view, chart=chart, cell_html=cached.html, table_body=cells.table_body,
                     now_ts=now.timestamp(), **_query_strings(filters.as_query()))
 
     def triage_page() -> Response:

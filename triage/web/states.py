@@ -9,11 +9,8 @@ class never turns into a blank or a wrong colour.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-
-from markupsafe import Markup, escape
 
 
 @dataclass(frozen=True)
@@ -33,8 +30,8 @@ _KNOWN = (
     StateStyle("boot-failed", "boot failed", "✗R", "bad", True),
     StateStyle("boot-timeout", "timed out", "◔", "bad", True),
     # Verdicts of builds from before the farm's failure classes (issue 12) said "timeout" and
-    # "error"; the history strips of old builds still carry them.
-    StateStyle("timeout", "timed out", "◔", "bad", True),
+    # "error"; the history strips of old builds still carry them (told apart by their words).
+    StateStyle("timeout", "timed out (old verdict)", "◔", "bad", True),
     StateStyle("unsupported", "unsupported", "∅", "skip", False),
     StateStyle("environment", "environment", "⚠E", "warn", False),
     StateStyle("error", "farm error", "⚠", "warn", False),
@@ -74,18 +71,3 @@ def state_of(cell_result: str | None, buildbot_result: int | None, complete: boo
 
 def legend() -> list[StateStyle]:
     return list(_KNOWN)
-
-
-@functools.lru_cache(maxsize=256)
-def _strip_parts(style: StateStyle) -> tuple[str, str, str]:
-    return (str(escape(style.css)), str(escape(style.label)), str(escape(style.symbol[:1])))
-
-
-def history_strip(items: Iterable[Any]) -> Markup:
-    """The history strip's squares (``HistoryItem``s, oldest first): built here rather than in
-    the template because a 1,000-cell page has 20,000 of them."""
-    out = []
-    for item in items:
-        css, label, symbol = _strip_parts(item.state)
-        out.append(f'<span class="xt-{css}" title="#{int(item.number)} {label}">{symbol}</span>')
-    return Markup("".join(out))  # noqa: S704 - every part escaped above

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -29,13 +29,14 @@ from triage.rules.base import sanitize
 from triage.store import Store, open_bugs
 from triage.store.open_bugs import BugDates, OpenBugRow
 from triage.web import buildbot_db, cells, charts, links, serialise
-from triage.web.matrix_cache import MatrixCache, ordered_views
+from triage.web.matrix_cache import MatrixCache, gc_paused, ordered_views
 from triage.web.matrix_model import CellSpec, CellView, Filters, MatrixView, arrange
 from triage.web.rows import bug_rows
 from triage.web.states import legend
 from triage.web.triage_model import SECTIONS, TriageFilters, TriageView, build_triage
 
 TEMPLATES = Path(__file__).parent / "templates"
+TREND_WEEKS = 12
 
 
 @dataclass
@@ -48,6 +49,9 @@ class WebContext:
     history: int = 20
     cache_seconds: float = 15.0
     stale_days: int = 30
+    # The workflow's words (``bugzilla.workflow``): what the trend counts as closed and fixed.
+    closed_statuses: tuple[str, ...] = ("RESOLVED", "VERIFIED")
+    fixed_resolution: str = "FIXED"
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
@@ -172,7 +176,12 @@ class TriageData:
         with self.lock, ctx.store.session() as s:
             key, queries = open_bugs.fingerprint(s), 2
             if key != self.key or time.monotonic() - self.at > ctx.cache_seconds:
-                self.rows, self.dates = open_bugs.open_for_developers(s), \
-                    open_bugs.trend_dates(s)
+                # The trend's window and a week's margin (weekly_trend counts TREND_WEEKS).
+                since = now - timedelta(weeks=TREND_WEEKS + 1)
+                with gc_paused():
+                    self.rows = open_bugs.open_for_developers(s)
+                    self.dates = open_bugs.trend_dates(s, since, ctx.fixed_resolution,
+                                                       ctx.closed_statuses)
                 self.key, self.at, queries = key, time.monotonic(), 4
-        return build_triage(self.rows, self.dates, filters, now, ctx.stale_days, queries)
+        return build_triage(self.rows, self.dates, filters, now, ctx.stale_days, queries,
+                            TREND_WEEKS)

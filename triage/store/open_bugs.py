@@ -53,17 +53,18 @@ class BugDates:
     fixed: bool
 
 
-def _epoch(session: Session, column: Any) -> tuple[Any, Callable[[Any], datetime | None]]:
-    """``column`` as the database's epoch seconds, and how to turn a value back into an aware
-    UTC datetime (C-level ``fromtimestamp``, not the column type's per-value processing)."""
+def _epoch(session: Session, column: Any) -> tuple[Any, Callable[[Any], datetime]]:
+    """``column`` as the database's epoch seconds, and how to turn a (non-NULL) value back
+    into an aware UTC datetime (C-level ``fromtimestamp``, not the column type's per-value
+    processing)."""
     dialect = session.get_bind().dialect.name
     if dialect == "sqlite":  # stored as ISO text, UTC (UTCDateTime)
         expr: Any = (func.julianday(column) - 2440587.5) * 86400.0
     elif dialect == "postgresql":
         expr = cast(func.extract("epoch", column), Float)
     else:  # another database: its own datetime values, normalised
-        return column, lambda v: None if v is None else utc(v)
-    return expr, lambda v: None if v is None else datetime.fromtimestamp(v, UTC)
+        return column, utc
+    return expr, lambda v: datetime.fromtimestamp(v, UTC)
 
 
 def open_for_developers(session: Session) -> list[OpenBugRow]:
@@ -80,8 +81,8 @@ def open_for_developers(session: Session) -> list[OpenBugRow]:
         .order_by(TriageStateRow.since, BugRow.id)
     )
     return [OpenBugRow(int(bug_id), summary or "", product or "", component or "", status or "",
-                       assigned or "", state, as_dt(since_v), claimer or "", as_dt(claim_v),
-                       as_dt(changed_v))  # type: ignore[arg-type]  # NOT NULL columns
+                       assigned or "", state, as_dt(since_v), claimer or "",
+                       None if claim_v is None else as_dt(claim_v), as_dt(changed_v))
             for bug_id, summary, product, component, status, assigned, state, since_v,
             claimer, claim_v, changed_v in session.connection().execute(query)]
 
@@ -114,6 +115,6 @@ def trend_dates(session: Session, since: datetime, fixed_resolution: str = "FIXE
         closed_at = None
         if not is_open:
             closed_at = (parse_bz_time(closed) if closed else None) or as_dt(changed_v)
-        out.append(BugDates(as_dt(created_v), closed_at,  # type: ignore[arg-type]
+        out.append(BugDates(as_dt(created_v), closed_at,
                             (not is_open) and resolution == fixed_resolution))
     return out

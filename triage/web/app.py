@@ -111,8 +111,9 @@ def create_app(ctx: WebContext, home: str = "matrix") -> Flask:
         chart = charts.rate_bars(
             f"Pass rate per platform/arch over the last {ctx.history} results of each cell",
             _rate_bars(view))
-        return page("matrix.html.j2", view=view, chart=chart, cell_html=cached.html, table_body=cells.table_body,
-                    now_ts=now.timestamp(), **_query_strings(filters.as_query()))
+        return page("matrix.html.j2", view=view, chart=chart, cell_html=cached.html,
+                    table_body=cells.table_body, now_ts=now.timestamp(),
+                    **_query_strings(filters.as_query()))
 
     def triage_page() -> Response:
         filters = TriageFilters(section=_multi("section"), product=_multi("product"),

@@ -201,3 +201,31 @@ def test_a_due_full_reload_runs_beside_the_requests(bb_db, make_client):
     if thread is not None:
         thread.join(10)
     assert cache.cached is not loaded and cache.reloader is None
+
+
+def test_trend_counts_a_fix_in_the_week_its_history_closed_it(store, make_client):
+    """A bug fixed three weeks ago and commented on since: the trend takes its closing time
+    from the stored history (the digest's expression), not its last change."""
+    from datetime import timedelta
+
+    from tests.web.conftest import NOW
+    from triage.store.tables import BugRow
+
+    closed = NOW - timedelta(days=21)
+    add_bug(store, 7001, "fixed long ago", "closed", status="RESOLVED", is_open=False,
+            resolution="FIXED", created_days=40, quiet_days=0)
+    add_bug(store, 7002, "fixed, no history stored", "closed", status="RESOLVED",
+            is_open=False, resolution="FIXED", created_days=40, quiet_days=0)
+    with store.session() as s:
+        s.get(BugRow, 7001).data = {"history": [
+            {"when": (closed - timedelta(days=5)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+             "changes": [{"field_name": "status", "added": "IN_PROGRESS"}]},
+            {"when": closed.strftime("%Y-%m-%dT%H:%M:%SZ"),
+             "changes": [{"field_name": "status", "added": "RESOLVED"}]}]}
+    weeks = make_client([]).get("/triage.html?format=json").get_json()["weeks"]
+    fixed = {w["week"]: w["fixed"] for w in weeks}
+    iso = closed.isocalendar()
+    this = NOW.isocalendar()
+    assert fixed[f"{iso.year}-W{iso.week:02d}"] == 1  # 7001, when its history closed it
+    assert fixed[f"{this.year}-W{this.week:02d}"] == 1  # 7002: its last change stands in
+    assert sum(fixed.values()) == 2

@@ -51,7 +51,9 @@ def command(ctx: click.Context, state_dir: Path, matrix_path: Path | None,
         buildbot_url = f"http://127.0.0.1:{farm['www_port']}/" if farm.get("www_port") else ""
     try:
         web = standalone_app(matrix, buildbot_db, buildbot_url, a.store,
-                             bugzilla_url=a.settings.bugzilla.url, history=history)
+                             bugzilla_url=a.settings.bugzilla.url, history=history,
+                             closed_statuses=tuple(a.settings.bugzilla.workflow.closed_statuses),
+                             fixed_resolution=a.settings.bugzilla.workflow.fixed_resolution)
     except (MatrixError, OSError) as exc:
         fail(f"matrix: {exc}", EXIT_CONFIG)
     # The first full read of every cell's history is the slow one: do it before serving.

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -28,14 +28,15 @@ from flask import Flask, Response, jsonify, request
 from triage.rules.base import sanitize
 from triage.store import Store, open_bugs
 from triage.store.open_bugs import BugDates, OpenBugRow
-from triage.web import buildbot_db, charts, links, serialise
-from triage.web.matrix_cache import AGE_SLOT, MatrixCache, ordered_views
+from triage.web import buildbot_db, cells, charts, links, serialise
+from triage.web.matrix_cache import MatrixCache, gc_paused, ordered_views
 from triage.web.matrix_model import CellSpec, CellView, Filters, MatrixView, arrange
 from triage.web.rows import bug_rows
-from triage.web.states import history_strip, legend
+from triage.web.states import legend
 from triage.web.triage_model import SECTIONS, TriageFilters, TriageView, build_triage
 
 TEMPLATES = Path(__file__).parent / "templates"
+TREND_WEEKS = 12
 
 
 @dataclass
@@ -48,6 +49,9 @@ class WebContext:
     history: int = 20
     cache_seconds: float = 15.0
     stale_days: int = 30
+    # The workflow's words (``bugzilla.workflow``): what the trend counts as closed and fixed.
+    closed_statuses: tuple[str, ...] = ("RESOLVED", "VERIFIED")
+    fixed_resolution: str = "FIXED"
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
@@ -59,28 +63,13 @@ def _clean(value: object, max_length: int = 200) -> str:
     return str(sanitize(value, max_length=max_length, defuse_markers=False))
 
 
-def _age(seconds: float | None) -> str:
-    if seconds is None:
-        return "never"
-    s = int(max(0, seconds))
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if s >= size:
-            return f"{s // size} {unit}"
-    return f"{s} s"
-
-
-def _short_revision(rev: object) -> str:
-    # A content hash (farm.revisions) reads like a git hash once its prefix is dropped.
-    return str(rev).removeprefix("content-")[:10] if rev else "?"
-
-
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
         autoescape=True, trim_blocks=True, lstrip_blocks=True, auto_reload=False)
     env.filters["clean"] = _clean
-    env.filters["age"] = _age
-    env.filters["short"] = _short_revision
+    env.filters["age"] = cells.age_text
+    env.filters["short"] = cells.short_revision
     env.filters["pct"] = lambda v: "-" if v is None else f"{round(100 * v)}%"
     return env
 
@@ -89,11 +78,9 @@ def create_app(ctx: WebContext, home: str = "matrix") -> Flask:
     """``home``: what ``/`` and ``/index.html`` show (``matrix`` or ``triage``)."""
     app = Flask(__name__)
     env = _environment()
-    cell_template = env.get_template("_cell.html.j2")
 
-    def render_cell(view: CellView) -> str:
-        return cell_template.render(c=view, ctx=ctx, links=links, strip=history_strip,
-                                    age_slot=AGE_SLOT)
+    def render_cell(view: CellView) -> tuple[str, str]:
+        return cells.render_cell(view, ctx)
 
     data = MatrixCache(ctx.specs, ctx.builds, ctx.store, render_cell, ctx.now, ctx.history,
                        ctx.cache_seconds)
@@ -125,7 +112,8 @@ def create_app(ctx: WebContext, home: str = "matrix") -> Flask:
             f"Pass rate per platform/arch over the last {ctx.history} results of each cell",
             _rate_bars(view))
         return page("matrix.html.j2", view=view, chart=chart, cell_html=cached.html,
-                    now_ts=now.timestamp(), **_query_strings(filters.as_query()))
+                    table_body=cells.table_body, now_ts=now.timestamp(),
+                    **_query_strings(filters.as_query()))
 
     def triage_page() -> Response:
         filters = TriageFilters(section=_multi("section"), product=_multi("product"),
@@ -189,7 +177,12 @@ class TriageData:
         with self.lock, ctx.store.session() as s:
             key, queries = open_bugs.fingerprint(s), 2
             if key != self.key or time.monotonic() - self.at > ctx.cache_seconds:
-                self.rows, self.dates = open_bugs.open_for_developers(s), \
-                    open_bugs.trend_dates(s)
+                # The trend's window and a week's margin (weekly_trend counts TREND_WEEKS).
+                since = now - timedelta(weeks=TREND_WEEKS + 1)
+                with gc_paused():
+                    self.rows = open_bugs.open_for_developers(s)
+                    self.dates = open_bugs.trend_dates(s, since, ctx.fixed_resolution,
+                                                       ctx.closed_statuses)
                 self.key, self.at, queries = key, time.monotonic(), 4
-        return build_triage(self.rows, self.dates, filters, now, ctx.stale_days, queries)
+        return build_triage(self.rows, self.dates, filters, now, ctx.stale_days, queries,
+                            TREND_WEEKS)

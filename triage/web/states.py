@@ -9,11 +9,7 @@ class never turns into a blank or a wrong colour.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
-
-from markupsafe import Markup, escape
 
 
 @dataclass(frozen=True)
@@ -74,18 +70,3 @@ def state_of(cell_result: str | None, buildbot_result: int | None, complete: boo
 
 def legend() -> list[StateStyle]:
     return list(_KNOWN)
-
-
-@functools.lru_cache(maxsize=256)
-def _strip_parts(style: StateStyle) -> tuple[str, str, str]:
-    return (str(escape(style.css)), str(escape(style.label)), str(escape(style.symbol[:1])))
-
-
-def history_strip(items: Iterable[Any]) -> Markup:
-    """The history strip's squares (``HistoryItem``s, oldest first): built here rather than in
-    the template because a 1,000-cell page has 20,000 of them."""
-    out = []
-    for item in items:
-        css, label, symbol = _strip_parts(item.state)
-        out.append(f'<span class="xt-{css}" title="#{int(item.number)} {label}">{symbol}</span>')
-    return Markup("".join(out))  # noqa: S704 - every part escaped above

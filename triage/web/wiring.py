@@ -69,10 +69,13 @@ def dashboards(matrix_path: Path, buildbot_url: str, store_url: str | None,
 
 def standalone_app(matrix_path: Path, buildbot_db_url: str | None, buildbot_url: str,
                    store: Store | None, bugzilla_url: str = "", history: int = 20,
-                   cache_seconds: float = 15.0, stale_days: int = 30) -> Flask:
+                   cache_seconds: float = 15.0, stale_days: int = 30,
+                   closed_statuses: tuple[str, ...] = ("RESOLVED", "VERIFIED"),
+                   fixed_resolution: str = "FIXED") -> Flask:
     specs = cell_specs(load_matrix(matrix_path).cells())
     builds = EngineDatabase(buildbot_db_url) if buildbot_db_url else None
     return create_app(WebContext(specs=specs, builds=builds, store=store,
                                  buildbot_url=buildbot_url, bugzilla_url=bugzilla_url,
                                  history=history, cache_seconds=cache_seconds,
-                                 stale_days=stale_days))
+                                 stale_days=stale_days, closed_statuses=closed_statuses,
+                                 fixed_resolution=fixed_resolution))

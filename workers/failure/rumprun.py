@@ -35,7 +35,7 @@ _ENVIRONMENT_RULES: tuple[tuple[re.Pattern[str], str, str], ...] = (
      "toolchain newer than the code: new warnings are errors (NOGCCERROR=1 builds it)"),
     (re.compile(r"submodules missing|Your git submodules are out-of-date"),
      "rumprun-submodules", "checkout incomplete: the rumprun submodules are missing"),
-    (re.compile(r"invalid object [0-9a-f]{40}|unable to read [0-9a-f]{40}|"
+    (re.compile(r"invalid object (?:\d+ )?[0-9a-f]{40}|unable to read [0-9a-f]{40}|"
                 r"missing blob|object file .* is empty"),
      "rumprun-missing-blobs", "checkout incomplete: blobs of the source tree are missing"),
 )

@@ -13,7 +13,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import time
@@ -26,7 +25,6 @@ from typing import Any, TextIO
 from workers import failure
 from workers.cell import (
     BOOT_SKIPPED,
-    BUILD_FAILED,
     ENVIRONMENT,
     UNSUPPORTED,
     CellResult,
@@ -275,7 +273,7 @@ def bake(cell: RumprunCell, spec: CellSpec, res: CellResult, out: TextIO,
 def qemu_argv(cell: RumprunCell, image: Path) -> list[str]:
     """``-vga none`` or the console goes to VGA and the serial line shows only "Booting from
     ROM.."; ``-no-reboot`` so that a triple fault ends QEMU instead of looping."""
-    cmdline = '{,, "cmdline": "%s",, },,' % image.name
+    cmdline = '{,, "cmdline": "' + image.name + '",, },,'
     accel = "kvm" if cell.accel == "kvm" else "tcg"
     return ["qemu-system-x86_64", "-accel", accel, "-m", str(cell.memory_mb), "-net", "none",
             "-nographic", "-vga", "none", "-no-reboot", "-kernel", str(image),

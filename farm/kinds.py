@@ -36,10 +36,11 @@ class RumprunTree:
     build_env: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_BUILD_ENV))
     submodules: tuple[str, ...] = DEFAULT_SUBMODULES
     platforms: tuple[str, ...] = ("hw", "xen")
+    accel: str = "tcg"  # QEMU for hw: tcg, kvm, or auto (KVM only if its probe boot works)
 
     def __hash__(self) -> int:
         return hash((self.build_options, tuple(sorted(self.build_env.items())),
-                     self.submodules, self.platforms))
+                     self.submodules, self.platforms, self.accel))
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,11 @@ def tree_kind(t: _Section) -> tuple[str, RumprunTree | None]:
         build_env=dict(env),
         submodules=r.strs("submodules", DEFAULT_SUBMODULES),
         platforms=r.strs("platforms", ("hw", "xen")),
+        accel=r.text("accel", "tcg"),
     )
     r.done()
+    if opts.accel not in ("tcg", "kvm", "auto"):
+        raise MatrixError(f"{r.key}.accel", f"{opts.accel!r}: tcg, kvm or auto")
     for p in opts.platforms:
         if p not in BAKE_CONFIGS:
             raise MatrixError(f"{r.key}.platforms", f"{p!r}: one of {', '.join(BAKE_CONFIGS)}")
@@ -144,7 +148,8 @@ def rumprun_spec(cell: Cell, tree_root: str, build_dir: str, farm: FarmSettings,
         platform=cell.platform.name, arch=cell.arch.name, bake=cell.bake, cache_dir=cache,
         build_options=list(opts.build_options), build_env=dict(opts.build_env),
         jobs=farm.jobs, submodules=list(opts.submodules),
-        boot_timeout=float(cell.boot_timeout), success_lines=list(cell.success_lines))
+        boot_timeout=float(cell.boot_timeout), success_lines=list(cell.success_lines),
+        accel=opts.accel)
     from dataclasses import asdict
     return CellSpec(name=cell.name, build_dir=build_dir, fragment="", defconfig=[], build=[],
                     image_glob="*.bin", boot=[], kconfig_root=tree_root,

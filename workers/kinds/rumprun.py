@@ -35,6 +35,7 @@ from workers.cell import (
 )
 from workers.failure import rumprun as rr_failure
 from workers.failure.model import signature_of
+from workers.host import kvm_status
 from workers.process import CONTINUE, STOP, run_streaming
 
 # What the tree can build, before any build: hw accepts only x86 ("only supported target is
@@ -274,7 +275,10 @@ def qemu_argv(cell: RumprunCell, image: Path) -> list[str]:
     """``-vga none`` or the console goes to VGA and the serial line shows only "Booting from
     ROM.."; ``-no-reboot`` so that a triple fault ends QEMU instead of looping."""
     cmdline = '{,, "cmdline": "' + image.name + '",, },,'
-    accel = "kvm" if cell.accel == "kvm" else "tcg"
+    accel = cell.accel
+    if accel == "auto":
+        # KVM only where the probe boot proved it works ("KVM internal error" on some hosts).
+        accel = "kvm" if kvm_status("x86_64").usable else "tcg"
     return ["qemu-system-x86_64", "-accel", accel, "-m", str(cell.memory_mb), "-net", "none",
             "-nographic", "-vga", "none", "-no-reboot", "-kernel", str(image),
             "-append", cmdline]

@@ -158,6 +158,20 @@ def platform_key(cell: RumprunCell) -> str:
     return hashlib.sha256(what.encode()).hexdigest()[:16]
 
 
+class _PlatformRelay(_Relay):
+    """Also watches the platform build for the first worker-side cause (a toolchain newer
+    than the code, an incomplete checkout): those are *environment*, not the tree's fault."""
+
+    def __init__(self, out: TextIO, clf: failure.LogClassifier) -> None:
+        super().__init__(out, clf)
+        self.env_cause: tuple[str, str] | None = None
+
+    def __call__(self, line: str) -> bool:
+        if self.env_cause is None:
+            self.env_cause = rr_failure.platform_environment(line)
+        return super().__call__(line)
+
+
 @contextmanager
 def _locked(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -186,26 +200,17 @@ def platform_build(cell: RumprunCell, spec: CellSpec, res: CellResult, out: Text
         clf.section("build", " ".join(argv))
         shutil.rmtree(base, ignore_errors=True)
         base.mkdir(parents=True)
-        env_cause: list[tuple[str, str]] = []
-        relay = _Relay(out, clf)
-
-        def watch(line: str) -> bool:
-            if not env_cause and (found := rr_failure.platform_environment(line)):
-                env_cause.append(found)
-            return relay(line)
-
-        watch.feeder = relay.feeder  # type: ignore[attr-defined]  # _run flushes it
+        relay = _PlatformRelay(out, clf)
         started = time.monotonic()
-        rc, timed_out = _run(argv, watch, spec.build_timeout,  # type: ignore[arg-type]
-                             env, cwd=cell.tree_root)
+        rc, timed_out = _run(argv, relay, spec.build_timeout, env, cwd=cell.tree_root)
         seconds = round(time.monotonic() - started, 3)
         res.runner["platform_build"] = {"cached": False, "key": key, "seconds": seconds}
         res.build_seconds = seconds
         clf.exit_status(rc, timed_out)
         if rc != 0:
             shutil.rmtree(dest, ignore_errors=True)
-            if env_cause:
-                k, title = env_cause[0]
+            if relay.env_cause:
+                k, title = relay.env_cause
                 _judged(res, rr_failure.environment(f"environment: {title}", k))
             else:
                 found = clf.result()

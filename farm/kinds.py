@@ -37,10 +37,13 @@ class RumprunTree:
     submodules: tuple[str, ...] = DEFAULT_SUBMODULES
     platforms: tuple[str, ...] = ("hw", "xen")
     accel: str = "tcg"  # QEMU for hw: tcg, kvm, or auto (KVM only if its probe boot works)
+    # platform -> a build-rr.sh -d directory built outside the farm (no platform build then).
+    prebuilt: dict[str, str] = field(default_factory=dict)
 
     def __hash__(self) -> int:
         return hash((self.build_options, tuple(sorted(self.build_env.items())),
-                     self.submodules, self.platforms, self.accel))
+                     self.submodules, self.platforms, self.accel,
+                     tuple(sorted(self.prebuilt.items()))))
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,7 @@ def tree_kind(t: _Section) -> tuple[str, RumprunTree | None]:
         submodules=r.strs("submodules", DEFAULT_SUBMODULES),
         platforms=r.strs("platforms", ("hw", "xen")),
         accel=r.text("accel", "tcg"),
+        prebuilt=dict(r._get("prebuilt", (dict,), {}, "a table of platform = directory")),
     )
     r.done()
     if opts.accel not in ("tcg", "kvm", "auto"):
@@ -81,6 +85,9 @@ def tree_kind(t: _Section) -> tuple[str, RumprunTree | None]:
     for p in opts.platforms:
         if p not in BAKE_CONFIGS:
             raise MatrixError(f"{r.key}.platforms", f"{p!r}: one of {', '.join(BAKE_CONFIGS)}")
+    for p, d in opts.prebuilt.items():
+        if p not in BAKE_CONFIGS or not isinstance(d, str) or not d.startswith("/"):
+            raise MatrixError(f"{r.key}.prebuilt.{p}", "a platform = absolute directory")
     return kind, opts
 
 
@@ -149,7 +156,7 @@ def rumprun_spec(cell: Cell, tree_root: str, build_dir: str, farm: FarmSettings,
         build_options=list(opts.build_options), build_env=dict(opts.build_env),
         jobs=farm.jobs, submodules=list(opts.submodules),
         boot_timeout=float(cell.boot_timeout), success_lines=list(cell.success_lines),
-        accel=opts.accel)
+        accel=opts.accel, prebuilt=opts.prebuilt.get(cell.platform.name, ""))
     from dataclasses import asdict
     return CellSpec(name=cell.name, build_dir=build_dir, fragment="", defconfig=[], build=[],
                     image_glob="*.bin", boot=[], kconfig_root=tree_root,

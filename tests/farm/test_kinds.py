@@ -70,3 +70,16 @@ def test_unikraft_matrix_is_unchanged() -> None:
     m = load_matrix(REPO / "ci" / "matrix.toml")
     assert all(c.tree.kind == "unikraft" and not c.bake for c in m.cells())
     assert not m.rumprun_apps
+
+
+def test_prebuilt_platform_is_validated_and_passed_per_platform() -> None:
+    tree = {"name": "rr", "kind": "rumprun", "path": "t",
+            "rumprun": {"prebuilt": {"hw": "/srv/rumprun/rumprun"}}}
+    m = parse_matrix(doc(tree=[tree]), Path("/x"))
+    specs = {c.platform.name: fragments.cell_spec(c, "/t", "/b/cells/x", m.farm)
+             for c in m.cells()}
+    assert specs["hw"].kind_spec["prebuilt"] == "/srv/rumprun/rumprun"
+    assert specs["xen"].kind_spec["prebuilt"] == ""
+    tree["rumprun"] = {"prebuilt": {"hw": "relative/dir"}}
+    with pytest.raises(MatrixError, match=r"prebuilt\.hw"):
+        parse_matrix(doc(tree=[tree]), Path("/x"))

@@ -66,6 +66,8 @@ class RumprunCell:
     success_lines: list[str] = field(default_factory=list)
     accel: str = "tcg"
     memory_mb: int = 128
+    # A platform build made outside the farm (build-rr.sh's -d directory): used as is.
+    prebuilt: str = ""
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> RumprunCell:
@@ -154,7 +156,7 @@ def tree_revision(root: Path) -> str:
 
 def platform_key(cell: RumprunCell) -> str:
     what = json.dumps([tree_revision(Path(cell.tree_root)), cell.platform, cell.arch,
-                       cell.build_options, sorted(cell.build_env.items())])
+                       cell.build_options, sorted(cell.build_env.items()), cell.prebuilt])
     return hashlib.sha256(what.encode()).hexdigest()[:16]
 
 
@@ -185,6 +187,17 @@ def _locked(path: Path) -> Iterator[None]:
 
 def platform_build(cell: RumprunCell, spec: CellSpec, res: CellResult, out: TextIO,
                    env: Mapping[str, str], clf: failure.LogClassifier) -> Path | None:
+    if cell.prebuilt:
+        dest = Path(cell.prebuilt)
+        res.phase = "build"
+        _phase(out, "build", f"platform build prebuilt outside the farm: {dest}")
+        res.runner["platform_build"] = {"cached": True, "prebuilt": str(dest)}
+        if not (dest / "bin" / (TOOL_PREFIX[cell.arch] + "gcc")).is_file():
+            _judged(res, rr_failure.environment(
+                f"environment: the prebuilt platform {dest} has no "
+                f"bin/{TOOL_PREFIX[cell.arch]}gcc", "rumprun-prebuilt"))
+            return None
+        return dest
     key = platform_key(cell)
     base = Path(cell.cache_dir) / "platform" / f"{cell.platform}-{cell.arch}-{key}"
     dest, obj = base / "dest", base / "obj"

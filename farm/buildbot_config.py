@@ -153,12 +153,14 @@ def build_master_config(settings: MasterSettings) -> dict[str, Any]:
     used_builders = sorted({c.real_builder for c in cell_list})
 
     routes: dict[str, Route] = {}
-    for plat in matrix.platforms:
-        for arch in matrix.archs:
-            r = route(plat, arch, specs)
-            if r.builder in used_builders:
-                routes[r.builder] = r
-                log.info("routing %s: %s", r.builder, r.note)
+    # Every kind's cells name their (platform, arch): Rumprun's hw/xen are not [[platform]]s.
+    pairs = [(p, a) for p in matrix.platforms for a in matrix.archs]
+    pairs += [(c.platform, c.arch) for c in cell_list if (c.platform, c.arch) not in pairs]
+    for plat, arch in pairs:
+        r = route(plat, arch, specs)
+        if r.builder in used_builders and r.builder not in routes:
+            routes[r.builder] = r
+            log.info("routing %s: %s", r.builder, r.note)
 
     # A builder routed to workers that declared they boot its platform/arch: a boot those
     # workers then cannot run is the worker's fault (environment), not "no capable worker".

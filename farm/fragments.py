@@ -90,6 +90,9 @@ def cell_spec(cell: Cell, tree_root: str, build_dir: str, farm: FarmSettings,
     ccache is enabled through Debian's masquerade directory (``/usr/lib/ccache`` first on PATH),
     which works with any Makefile that calls ``$(CROSS_COMPILE)gcc`` and needs no CC override.
     """
+    if cell.tree.kind != "unikraft":
+        from farm.kinds import rumprun_spec
+        return rumprun_spec(cell, tree_root, build_dir, farm, boot_expected)
     return CellSpec(
         name=cell.name,
         build_dir=build_dir,

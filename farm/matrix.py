@@ -51,6 +51,9 @@ class Tree:
     # without a page of [[exclude]]s.
     libraries: tuple[str, ...] | None = None
     platforms: tuple[str, ...] | None = None
+    # farm.kinds: "unikraft" or "rumprun", and a Rumprun tree's build options.
+    kind: str = "unikraft"
+    rumprun: Any = None
 
     @property
     def is_git(self) -> bool:
@@ -127,9 +130,15 @@ class Cell:
     enabled: tuple[Library, ...] = ()
     # [[runner]]: the QEMU CPU model, memory and VMM arguments of this cell's boot.
     runner: RunnerOptions = field(default_factory=RunnerOptions)
+    # farm.kinds: a Rumprun cell's bake configuration (in the name where the library set is)
+    # and its [[rumprun_app]].
+    bake: str = ""
+    rumprun_app: Any = None
 
     @property
     def libset(self) -> str:
+        if self.bake:
+            return self.bake
         return "+".join(lib.name for lib in self.libraries) if self.libraries else "base"
 
     @property
@@ -157,6 +166,7 @@ class Matrix:
     extra_sets: tuple[tuple[str, ...], ...] = ()
     source: Path | None = None
     runners: tuple[RunnerRule, ...] = ()
+    rumprun_apps: tuple[Any, ...] = ()  # farm.kinds.RumprunApp
 
     def tree(self, name: str) -> Tree:
         return next(t for t in self.trees if t.name == name)
@@ -188,10 +198,16 @@ class Matrix:
                                for x in self.exclusions):
                             continue
                         out.append(self._cell(app, libs, plat, arch))
-        return out
+        from farm.kinds import rumprun_cells
+        return out + rumprun_cells(self)
 
     def real_builders(self) -> list[str]:
-        return [f"{p.name}-{a.name}" for p in self.platforms for a in self.archs]
+        names = [f"{p.name}-{a.name}" for p in self.platforms for a in self.archs]
+        if self.rumprun_apps:
+            from farm.kinds import rumprun_cells
+            names += [b for b in dict.fromkeys(c.real_builder for c in rumprun_cells(self))
+                      if b not in names]
+        return names
 
     def _cell(self, app: App, libs: tuple[Library, ...], plat: Platform, arch: Arch) -> Cell:
         lines = list(app.success_lines)
@@ -230,8 +246,9 @@ def load_matrix(path: Path | str) -> Matrix:
 
 
 def parse_matrix(doc: dict[str, Any], base_dir: Path, source: Path | None = None) -> Matrix:
+    from farm import kinds
     known = {"farm", "tree", "app", "library", "platform", "arch", "exclude", "library_sets",
-             "runner"}
+             "runner", "rumprun_app"}
     for top in doc:
         if top not in known:
             raise MatrixError(top, "unknown key")
@@ -252,7 +269,9 @@ def parse_matrix(doc: dict[str, Any], base_dir: Path, source: Path | None = None
         path_s, url = t.text("path"), t.text("url")
         if (path_s is None) == (url is None):
             raise MatrixError(f"{t.key}.path", "give exactly one of 'path' (local) or 'url' (git)")
+        kind, rumprun = kinds.tree_kind(t)
         trees.append(Tree(
+            kind=kind, rumprun=rumprun,
             name=t.name(),
             path=(base_dir / path_s).resolve() if path_s is not None else None,
             url=url,
@@ -266,7 +285,7 @@ def parse_matrix(doc: dict[str, Any], base_dir: Path, source: Path | None = None
     tree_names = {t.name for t in trees}
 
     apps = []
-    for a in _tables(doc, "app"):
+    for a in _tables(doc, "app", required="rumprun_app" not in doc):
         tree = a.text("tree", trees[0].name)
         if tree not in tree_names:
             raise MatrixError(f"{a.key}.tree", f"no [[tree]] named {tree!r}")
@@ -297,7 +316,7 @@ def parse_matrix(doc: dict[str, Any], base_dir: Path, source: Path | None = None
                 raise MatrixError(f"library[{i}].depends", f"no [[library]] named {dep!r}")
 
     platforms = []
-    for p in _tables(doc, "platform"):
+    for p in _tables(doc, "platform", required="app" in doc):
         symbols = p.strs("symbols")
         for s in symbols:
             if not _SYMBOL_RE.match(s):
@@ -340,7 +359,8 @@ def parse_matrix(doc: dict[str, Any], base_dir: Path, source: Path | None = None
                     for r in _tables(doc, "runner", required=False))
 
     return Matrix(farm, tuple(trees), tuple(apps), tuple(libraries), tuple(platforms),
-                  tuple(archs), tuple(exclusions), tuple(extra), source, runners)
+                  tuple(archs), tuple(exclusions), tuple(extra), source, runners,
+                  kinds.parse_apps(doc, tuple(trees)))
 
 
 def check_unique_names(cells: Iterable[Cell], real_builders: Iterable[str]) -> None:

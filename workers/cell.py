@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from workers import boot as boot_mod
-from workers import failure, kconfig_check, preflight
+from workers import failure, kconfig_check, kinds, preflight
 from workers.failure.logformat import ChunkFeeder
 from workers.process import CONTINUE, run_streaming
 
@@ -66,6 +66,10 @@ class CellSpec:
     # The master routed this cell to workers that declared they can boot it: if this one then
     # cannot (its QEMU vanished), that is the worker's fault, not "no capable worker".
     boot_expected: bool = False
+    # The tree kind (workers.kinds) and its own part of the spec; the Kconfig/make fields
+    # above are the Unikraft kind's and stay empty for the others.
+    kind: str = "unikraft"
+    kind_spec: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, text: str) -> CellSpec:
@@ -158,10 +162,10 @@ class _Tee:
 
 
 def _run(argv: Sequence[str], relay: _Relay, timeout: float,
-         env: Mapping[str, str]) -> tuple[int | None, bool]:
+         env: Mapping[str, str], cwd: str | None = None) -> tuple[int | None, bool]:
     try:
         try:
-            outcome = run_streaming(list(argv), relay, timeout=timeout, env=dict(env))
+            outcome = run_streaming(list(argv), relay, timeout=timeout, env=dict(env), cwd=cwd)
         except OSError as exc:
             relay(f"cannot run {argv[0]}: {exc.strerror or exc}")
             return 127, False
@@ -295,6 +299,17 @@ def run_cell(spec: CellSpec, out: TextIO) -> CellResult:
     if spec.path_prepend:
         env["PATH"] = os.pathsep.join([*spec.path_prepend, env.get("PATH", "")])
     clf = failure.LogClassifier(_success_lines(spec.boot), cell=spec.name)
+    try:
+        tree_kind = kinds.kind_for(spec.kind)
+    except ValueError as exc:
+        return res.finish(ERROR, f"bad cell spec: {exc}")
+    tree_kind.run(spec, res, out, env, clf)
+    return res
+
+
+def unikraft_phases(spec: CellSpec, res: CellResult, out: TextIO, env: Mapping[str, str],
+                    clf: failure.LogClassifier) -> None:
+    """The Unikraft kind's phases (workers.kinds.unikraft)."""
     missing = preflight.missing_tools(Path(spec.kconfig_root), spec.build, env.get("PATH"))
     if missing:
         # Before make: one clear verdict instead of an error buried in the build's output.
@@ -304,10 +319,10 @@ def run_cell(spec: CellSpec, out: TextIO) -> CellResult:
         res.signature = failure.classify.signature_of(
             ENVIRONMENT, failure.rules.missing_tool_key(missing[0].split()[0]))
         res.title = reason
-        return res.finish(ENVIRONMENT, reason)
+        res.finish(ENVIRONMENT, reason)
+        return
     if configure(spec, res, out, env, clf) and build(spec, res, out, env, clf):
         boot(spec, res, out, clf)
-    return res
 
 
 def _success_lines(boot_opts: Sequence[str]) -> list[str]:

@@ -10,9 +10,7 @@ sanitiser (:func:`triage.display.cell`): cell names and reasons come from worker
 
 from __future__ import annotations
 
-import io
 import re
-import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,7 +18,7 @@ from typing import Any
 
 from farm.localfarm import FarmState, RunProgress, run_progress
 from farm.table import HEADERS, CellRow, columns, summary_line
-from triage.display import cell
+from triage.cli.tables import fit_table
 
 PROGRESS_EVERY = 2.0  # seconds between progress reads (two API requests each)
 
@@ -67,41 +65,13 @@ def describe_progress(now: RunProgress) -> str:
     return f"cells: {now.done} done, {now.running} running, {now.queued} queued"
 
 
-def terminal_width() -> int:
-    """The terminal's real width; 120 columns when the output is not a terminal."""
-    return shutil.get_terminal_size((120, 24)).columns
-
-
 def result_table(rows: Sequence[CellRow], *, wide: bool = False,
                  width: int | None = None) -> str:
-    """The result matrix as a rich table (plain text, no colour), then the summary line."""
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
-
-    texts = [columns(r) for r in rows]
-    width = width or terminal_width()
-    fixed = {i: max([len(name)] + [len(t[i]) for t in texts]) for i, name in enumerate(HEADERS)
-             if name != "reason"}
-    # Columns are three spaces apart (padding and separator); on a terminal too narrow for
-    # the other columns and 12 characters of reason, the lines grow rather than lose a column.
-    others = sum(fixed.values()) + 3 * (len(HEADERS) - 1)
-    width = max(width, others + 12)
-    reason_room = width - others
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
-    for i, name in enumerate(HEADERS):
-        if name == "reason":  # the one column that gives way (or wraps, with --wide)
-            table.add_column(name, overflow="fold" if wide else "ellipsis", no_wrap=not wide,
-                             max_width=reason_room)
-        else:
-            table.add_column(name, no_wrap=True, min_width=fixed[i])
-    for t in texts:
-        table.add_row(*(cell(v) for v in t))
-    out = io.StringIO()
-    Console(file=out, width=width, color_system=None,
-            force_terminal=False, highlight=False).print(table)
-    lines = [line.rstrip() for line in out.getvalue().splitlines()]
-    return "\n".join([*lines, "", summary_line(rows)])
+    """The result matrix (reason cut at the terminal's width, or whole with ``wide``), then
+    the summary line."""
+    table = fit_table(HEADERS, [columns(r) for r in rows], flexible="reason", width=width,
+                      wrap=wide)
+    return "\n".join([table, "", summary_line(rows)])
 
 
 _ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")]+")

@@ -52,7 +52,10 @@ def progress_display(state: FarmState, after_buildid: int, *,
         if time.monotonic() - last < PROGRESS_EVERY:
             return
         last = time.monotonic()
-        now = run_progress(state, after_buildid)
+        try:
+            now = run_progress(state, after_buildid)
+        except Exception:  # a missed reading must not end the run: the
+            return  # next poll tries again, and wait_idle reports a master that is gone
         progress.update(task, completed=now.done, total=now.total or None,
                         description=describe_progress(now))
         progress.refresh()  # drawn when the farm is asked, not by a thread of its own

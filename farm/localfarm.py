@@ -359,11 +359,11 @@ class RunProgress:
 def run_progress(state: FarmState, after_buildid: int) -> RunProgress:
     """Two reads of the data API: the open build requests (claimed = a worker builds it) and
     the builds finished since ``after_buildid``."""
-    open_requests = api_get(state, "buildrequests", complete="false",
-                            field="claimed")["buildrequests"]
+    # No ``field=`` selection: Buildbot 4.3 answers 400 when a filtered field is not selected.
+    open_requests = api_get(state, "buildrequests", complete="false")["buildrequests"]
     running = sum(1 for r in open_requests if r.get("claimed"))
-    finished = api_get(state, "builds", buildid__gt=after_buildid, complete="true",
-                       field="buildid")["builds"]
+    finished = api_get(state, "builds", buildid__gt=after_buildid,
+                       complete="true")["builds"]
     return RunProgress(done=len(finished), running=running,
                        queued=len(open_requests) - running)
 

@@ -27,10 +27,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.bugzilla_double.double import BugzillaDouble
+from tests.builders import BOT, comment, config_toml, make_bug
 from triage.config import load_settings
 from triage.engine import TriageEngine
 from triage.markers import marker_for, with_marker
-from triage.model import Bug, Comment
+from triage.model import Bug
 from triage.nag import NagLedger
 from triage.plan import plan_pass
 from triage.rules import build_rules
@@ -38,7 +39,6 @@ from triage.rules.base import RuleContext, StateRecord
 from triage.store import Store
 from triage.store import bugs as bug_cache
 
-BOT = "triage-bot@xen.example.org"
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
 COMPLETE = """Xen 4.17.2 on x86_64, Dell PowerEdge R740 with an Intel Xeon Gold 6230.
 Dom0 is Debian 12 with kernel 6.1.0-13-amd64.
@@ -81,21 +81,22 @@ def as_bugs(rows: list[dict[str, object]]) -> list[Bug]:
     for i, r in enumerate(rows, start=1):
         created = r["creation_time"]
         assert isinstance(created, datetime)
-        cs = [Comment(i * 10, i, 0, str(r["creator"]), str(r["description"]), created)]
-        for n, c in enumerate(r["comments"], start=1):  # type: ignore[attr-defined]
-            cs.append(Comment(i * 10 + n, i, n, c["creator"], c["text"], c["time"]))
-        bugs.append(Bug(id=i, summary=str(r["summary"]), product="Xen", component="Hypervisor",
-                        status="UNCONFIRMED", creator=str(r["creator"]), creation_time=created,
-                        last_change_time=created, comments=tuple(cs)))
+        later = [comment(i, n, c["text"], c["creator"], c["time"], cid=i * 10 + n)
+                 for n, c in enumerate(r["comments"], start=1)]  # type: ignore[attr-defined]
+        bugs.append(make_bug(i, None, summary=str(r["summary"]), creator=str(r["creator"]),
+                             created=created, comments=[
+                                 comment(i, 0, str(r["description"]), str(r["creator"]),
+                                         created, cid=i * 10), *later]))
     return bugs
 
 
 def config(tmp: Path, url: str = "", key_env: str = "XT_BENCH_KEY") -> Path:
     path = tmp / "bench.toml"
-    bz = f'[bugzilla]\nurl = "{url}"\napi_key_env = "{key_env}"\n' if url else ""
-    path.write_text(f'[general]\nstate_dir = "{tmp / "state"}"\nbot_email = "{BOT}"\n'
-                    f'[orgs]\ndomains = {{ "citrix.com" = "Citrix" }}\n[safety]\n'
-                    f"change_cap = 100000\n{bz}", encoding="utf-8")
+    path.write_text(config_toml(
+        tmp / "state", bot_email=BOT,
+        bugzilla={"url": url, "api_key_env": key_env} if url else None,
+        sections='[orgs]\ndomains = { "citrix.com" = "Citrix" }\n[safety]\n'
+                 "change_cap = 100000\n"), encoding="utf-8")
     return path
 
 

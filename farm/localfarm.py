@@ -17,15 +17,17 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import requests
 
-from farm.buildbot_config import FORCE_SCHEDULER, SETTINGS_FILE
 from triage import retry_policy
+
+# farm.buildbot_config (the master's side) imports Buildbot and Twisted, a second at start-up:
+# the client side (`farm run`, `farm cells`, `farm down`, `web`) takes its two names on use.
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CI_DIR = REPO_ROOT / "ci"
@@ -173,6 +175,8 @@ def up(state_dir: Path, matrix: Path, plans: Sequence[WorkerPlan],
     mdir = state.master_dir
     mdir.mkdir(parents=True, exist_ok=True)
     (mdir / "workers.json").write_text(json.dumps({"workers": declared}, indent=2) + "\n")
+    from farm.buildbot_config import SETTINGS_FILE
+
     (mdir / SETTINGS_FILE).write_text(json.dumps({
         "matrix": str(Path(matrix).resolve()), "workers": "workers.json",
         "pb_port": state.pb_port, "www_port": state.www_port,
@@ -306,6 +310,8 @@ def max_build_id(state: FarmState) -> int:
 def force(state: FarmState, cells: str = "*", reason: str = "xentriage farm run") -> None:
     body = {"jsonrpc": "2.0", "method": "force", "id": 1,
             "params": {"cells": cells, "reason": reason, "owner": "xentriage"}}
+    from farm.buildbot_config import FORCE_SCHEDULER
+
     resp = requests.post(f"{state.api}/forceschedulers/{FORCE_SCHEDULER}", json=body,
                          headers=PLAIN, timeout=60)
     resp.raise_for_status()
@@ -324,14 +330,18 @@ def send_change(state: FarmState, files: Sequence[str], project: str = "",
     resp.raise_for_status()
 
 
-def wait_idle(state: FarmState, timeout: float, settle: float = 1.0) -> float:
+def wait_idle(state: FarmState, timeout: float, settle: float = 1.0,
+              on_poll: Callable[[], None] | None = None) -> float:
     """Until no build request is pending or running (checked twice, ``settle`` apart).
     Returns the ``time.monotonic()`` at which the farm was first seen idle: the end of the
-    work, without the settle time spent confirming it."""
+    work, without the settle time spent confirming it. ``on_poll`` runs at each check (a
+    progress display)."""
     quiet_since: float | None = None
 
     def settled_since() -> float | None:
         nonlocal quiet_since
+        if on_poll is not None:
+            on_poll()
         pending = api_get(state, "buildrequests", complete="false", limit=1)["buildrequests"]
         if pending:
             quiet_since = None
@@ -346,6 +356,31 @@ def wait_idle(state: FarmState, timeout: float, settle: float = 1.0) -> float:
     if idle_at is None:
         raise FarmError(f"farm still busy after {timeout:.0f}s")
     return float(idle_at)
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    """Where a forced run stands: cells finished, building now, waiting for a worker."""
+
+    done: int
+    running: int
+    queued: int
+
+    @property
+    def total(self) -> int:
+        return self.done + self.running + self.queued
+
+
+def run_progress(state: FarmState, after_buildid: int) -> RunProgress:
+    """Two reads of the data API: the open build requests (claimed = a worker builds it) and
+    the builds finished since ``after_buildid``."""
+    # No ``field=`` selection: Buildbot 4.3 answers 400 when a filtered field is not selected.
+    open_requests = api_get(state, "buildrequests", complete="false")["buildrequests"]
+    running = sum(1 for r in open_requests if r.get("claimed"))
+    finished = api_get(state, "builds", buildid__gt=after_buildid,
+                       complete="true")["builds"]
+    return RunProgress(done=len(finished), running=running,
+                       queued=len(open_requests) - running)
 
 
 def builds_since(state: FarmState, after_buildid: int) -> list[dict[str, Any]]:

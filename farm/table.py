@@ -64,7 +64,7 @@ def _fmt(value: Any, unit: str = "") -> str:
 
 
 def render_table(rows: Sequence[CellRow], reason_width: int = 60) -> str:
-    headers = ("cell", "result", "reason", "image", "build", "boot", "worker")
+    headers = HEADERS
     body = [
         (r.cell, r.result, _clip(r.reason, reason_width), _fmt(r.image_size),
          _fmt(r.build_seconds, "s"), _fmt(r.boot_seconds, "s"), r.worker)
@@ -75,12 +75,26 @@ def render_table(rows: Sequence[CellRow], reason_width: int = 60) -> str:
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
               for row in body]
+    lines.append("")
+    lines.append(summary_line(rows))
+    return "\n".join(lines)
+
+
+def summary_line(rows: Sequence[CellRow]) -> str:
+    """``3 cells: 1 build-failed, 2 passed``."""
     counts: dict[str, int] = {}
     for r in rows:
         counts[r.result] = counts.get(r.result, 0) + 1
-    lines.append("")
-    lines.append(f"{len(rows)} cells: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
-    return "\n".join(lines)
+    return f"{len(rows)} cells: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+
+
+def columns(row: CellRow) -> tuple[str, str, str, str, str, str, str]:
+    """A row's cells as text, in the order of :data:`HEADERS` (the reason whole, one line)."""
+    return (row.cell, row.result, " ".join(row.reason.split()), _fmt(row.image_size),
+            _fmt(row.build_seconds, "s"), _fmt(row.boot_seconds, "s"), row.worker)
+
+
+HEADERS = ("cell", "result", "reason", "image", "build", "boot", "worker")
 
 
 def _clip(text: str, width: int) -> str:

@@ -31,20 +31,57 @@ def test_no_documented_setting_is_stale():
     assert not stale, f"docs/configuration.md documents settings that do not exist: {stale}"
 
 
-def _commands(group: click.Group, prefix: str = "xentriage") -> list[str]:
-    out: list[str] = []
-    for name, cmd in sorted(group.commands.items()):
+def _walk(group: click.Group, prefix: str = "xentriage") -> list[tuple[str, click.Command]]:
+    """Every command under ``group`` with its path, through the group's own lookup (the CLI
+    imports its commands lazily: ``group.commands`` holds only those already loaded)."""
+    out: list[tuple[str, click.Command]] = []
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        cmd = group.get_command(ctx, name)
+        assert cmd is not None, name
         path = f"{prefix} {name}"
-        out.append(path)
+        out.append((path, cmd))
         if isinstance(cmd, click.Group):
-            out.extend(_commands(cmd, path))
+            out.extend(_walk(cmd, path))
     return out
+
+
+def _commands(group: click.Group, prefix: str = "xentriage") -> list[str]:
+    return [path for path, _ in _walk(group, prefix)]
 
 
 def test_every_command_is_documented():
     text = (DOCS / "cli.md").read_text()
     missing = [c for c in _commands(main) if f"`{c}" not in text]
     assert not missing, f"commands missing from docs/cli.md: {missing}"
+
+
+def _entries_for(text: str, path: str) -> str:
+    """The text of every docs/cli.md bullet that starts with ``xentriage PATH``."""
+    items = re.split(r"\n(?=- |#|\n)", text)
+    head = re.compile(rf"- `{re.escape(path)}(?![\w-])")
+    return "\n".join(item for item in items if head.match(item))
+
+
+def _long_names(cmd: click.Command) -> list[tuple[str, str]]:
+    return [(param.name or "", name) for param in cmd.params
+            if isinstance(param, click.Option) and not param.hidden
+            for name in param.opts if name.startswith("--") and name != "--help"]
+
+
+def test_every_option_of_every_command_is_documented():
+    """Each long option a command's ``--help`` lists appears in that command's entry of
+    docs/cli.md (the bullets starting with its name); the global options anywhere in it."""
+    text = (DOCS / "cli.md").read_text()
+    missing = [f"xentriage {name}" for _, name in _long_names(main)
+               if not re.search(rf"{re.escape(name)}(?![\w-])", text)]
+    for path, cmd in _walk(main):
+        if isinstance(cmd, click.Group) and not _long_names(cmd):
+            continue
+        entry = _entries_for(text, path)
+        missing += [f"{path} {name}" for _, name in _long_names(cmd)
+                    if not re.search(rf"{re.escape(name)}(?![\w-])", entry)]
+    assert not missing, f"options missing from docs/cli.md: {missing}"
 
 
 def test_every_rule_setting_is_documented():

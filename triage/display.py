@@ -12,8 +12,10 @@ function.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from rich.text import Text
+if TYPE_CHECKING:  # rich loads with the first table cell, not with every command's start-up
+    from rich.text import Text
 
 # C0 controls (TAB and LF kept in running text), DEL, C1 controls, the bidi embeddings,
 # overrides, isolates and marks, line/paragraph separators and the BOM.
@@ -36,4 +38,6 @@ def inert(value: object, *, one_line: bool = False) -> str:
 
 def cell(value: object) -> Text:
     """A rich table cell: inert, one line, and never read as rich markup (``[red]``)."""
+    from rich.text import Text
+
     return Text(inert(value, one_line=True))

@@ -1,17 +1,19 @@
-"""Small builders for Bug / Comment / MailEvent values in the claim tests."""
+"""The claim tests' defaults (their epoch, a CONFIRMED bug, mail events with sender
+authentication) on top of the shared builders (tests/builders.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
+from tests import builders as shared
+from tests.builders import days_from, history  # noqa: F401 - the suite's names
 from triage.model import (
     Attachment,
     AuthResult,
     Bug,
     Comment,
     Flag,
-    HistoryChange,
     HistoryEntry,
     MailEvent,
     MailEventKind,
@@ -20,30 +22,21 @@ from triage.model import (
 )
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
-
-
-def day(n: float) -> datetime:
-    return T0 + timedelta(days=n)
+day = days_from(T0)
 
 
 def comment(bug_id: int, count: int, author: str, text: str, at: datetime | None = None
             ) -> Comment:
-    return Comment(id=bug_id * 1000 + count, bug_id=bug_id, count=count, author=author,
-                   text=text, creation_time=at or day(count))
+    """The claims tests name the author first; ids ``bug_id * 1000 + count``."""
+    return shared.comment(bug_id, count, text, author, at or day(count),
+                          cid=bug_id * 1000 + count)
 
 
 def attachment(bug_id: int, att_id: int, name: str, *, content_type: str = "text/plain",
                is_patch: bool = False, is_obsolete: bool = False, creator: str = "a@example.org",
                at: datetime | None = None) -> Attachment:
-    return Attachment(id=att_id, bug_id=bug_id, file_name=name, summary=name,
-                      content_type=content_type, creator=creator, creation_time=at or day(0),
-                      is_patch=is_patch, is_obsolete=is_obsolete)
-
-
-def history(who: str, at: datetime, **changes: tuple[str, str]) -> HistoryEntry:
-    return HistoryEntry(who=who, when=at, changes=tuple(
-        HistoryChange(field_name=name, removed=old, added=new)
-        for name, (old, new) in changes.items()))
+    return shared.attachment(bug_id, att_id, name, content_type=content_type, creator=creator,
+                             at=at or day(0), is_patch=is_patch, is_obsolete=is_obsolete)
 
 
 def bug(bug_id: int, *, status: str = "CONFIRMED", assigned_to: str = "xen-bugs@example.org",
@@ -54,16 +47,17 @@ def bug(bug_id: int, *, status: str = "CONFIRMED", assigned_to: str = "xen-bugs@
         component: str = "Hypervisor", created: datetime | None = None,
         cc: Sequence[str] = (),
         changed: datetime | None = None) -> Bug:
+    """A claims-suite bug: CONFIRMED, with the component's account as assignee and a one-line
+    description unless ``comments`` says otherwise."""
     comments = list(comments) if comments is not None else [
         comment(bug_id, 0, creator, "Xen 4.17.2 crashes on boot", created or T0)]
-    return Bug(
-        id=bug_id, summary=f"bug {bug_id}", product=product, component=component, status=status,
-        creator=creator, creation_time=created or T0, last_change_time=changed or created or T0,
-        resolution=resolution, assigned_to=assigned_to, whiteboard=whiteboard, url=url,
-        is_open=status not in ("RESOLVED", "VERIFIED"), comments=tuple(comments),
+    return shared.make_bug(
+        bug_id, None, summary=f"bug {bug_id}", product=product, component=component,
+        status=status, creator=creator, created=created or T0, changed=changed,
+        comments=comments, resolution=resolution, assigned_to=assigned_to,
+        whiteboard=whiteboard, url=url, is_open=status not in ("RESOLVED", "VERIFIED"),
         attachments=tuple(attachments), history=tuple(history_entries), flags=tuple(flags),
-        cc=tuple(cc),
-    )
+        cc=tuple(cc))
 
 
 TRUSTED_MX = "mx.test.example"  # the authserv-id the claims tests' settings trust

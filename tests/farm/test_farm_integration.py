@@ -179,6 +179,16 @@ def test_cli_run_prints_the_result_table(farm: RunningFarm,
     assert lines[-1] == "2 cells: 1 build-failed, 1 passed"
 
 
+def test_run_progress_counts_what_the_master_reports(
+        farm: RunningFarm, full_run: dict[str, dict[str, Any]]) -> None:
+    """`farm run`'s progress line reads the real data API: after the run, every build done."""
+    localfarm.wait_idle(farm.state, 120, settle=1.0)
+    now = localfarm.run_progress(farm.state, 0)
+    finished = [b for b in localfarm.builds_since(farm.state, 0) if b.get("complete")]
+    assert (now.running, now.queued) == (0, 0)
+    assert now.done == len(finished) >= len(full_run)
+
+
 def test_pinned_daemons_and_their_builds_keep_their_cpus(
         farm: RunningFarm, full_run: dict[str, dict[str, Any]]) -> None:
     cpus = sorted(os.sched_getaffinity(0))

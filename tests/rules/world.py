@@ -10,6 +10,7 @@ from typing import Any
 import requests
 
 from tests.bugzilla_double.double import BugzillaDouble
+from tests.builders import config_toml
 from triage.config import Settings, load_settings
 
 ADMIN = "admin@bugzilla.local"  # the bot writes with the admin's API key
@@ -25,22 +26,15 @@ def double_options() -> dict[str, Any]:
 
 
 def config_text(tmp_path: Path, double: BugzillaDouble, extra: str = "") -> str:
-    return f"""
-[general]
-state_dir = "{tmp_path / 'state'}"
-bot_email = "{ADMIN}"
-bot_accounts = ["ci-bot@xen.example.org"]
-
-[bugzilla]
-url = "{double.url}"
-api_key_env = "{KEY_ENV}"
-retries = 0
-timeout_seconds = 10
-
+    return config_toml(
+        tmp_path / "state", bot_email=ADMIN, bot_accounts=["ci-bot@xen.example.org"],
+        bugzilla={"url": double.url, "api_key_env": KEY_ENV, "retries": 0,
+                  "timeout_seconds": 10},
+        sections=f'''
 [orgs]
 domains = {{ "citrix.com" = "Citrix" }}
 {extra}
-"""
+''')
 
 
 def write_config(tmp_path: Path, double: BugzillaDouble, extra: str = "") -> tuple[Path,

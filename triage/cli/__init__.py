@@ -1,36 +1,25 @@
 """The ``xentriage`` command.
 
 Subcommands live one per module, ``triage/cli/cmd_<name>.py``, each exposing ``command`` (a click
-command or group). They are discovered here so that a feature adds its commands without editing a
-shared list. Exit codes are in :mod:`triage.cli.common` and documented in docs/cli.md.
+command or group). They are discovered by module name (:mod:`triage.cli.lazy`), listed from their
+source and imported only when run, so a feature adds its commands without editing a shared list
+and ``--help`` does not pay for Buildbot. Exit codes are in :mod:`triage.cli.common` and
+documented in docs/cli.md.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
-import pkgutil
-import sys
 
 import click
 
 from triage import __version__
 from triage.cli.common import AppContext, configure_logging
+from triage.cli.lazy import LazyGroup
 
 
-def _discover(group: click.Group) -> None:
-    package = sys.modules[__name__]
-    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
-        if not info.name.startswith("cmd_"):
-            continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        command = getattr(module, "command", None)
-        if not isinstance(command, click.Command):
-            raise RuntimeError(f"{module.__name__} must expose a click command named 'command'")
-        group.add_command(command)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=LazyGroup, package=__name__, package_paths=list(__path__),
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option(
     "--config",
     "config_path",
@@ -46,5 +35,3 @@ def main(ctx: click.Context, config_path: str | None, verbose: int) -> None:
     configure_logging(logging.WARNING - 10 * verbose)
     ctx.obj = AppContext(config_path=config_path)
 
-
-_discover(main)

@@ -10,7 +10,7 @@ import click
 
 from farm import localfarm
 from farm.matrix import MatrixError, load_matrix
-from farm.table import render_table, rows_from_builds
+from farm.table import rows_from_builds
 from triage.cli.common import (
     EXIT_CONFIG,
     EXIT_FAILED_CELLS,
@@ -19,7 +19,7 @@ from triage.cli.common import (
     app,
     echo,
 )
-from triage.web.wiring import absolute_sqlite
+from triage.cli.farm_view import describe_error, progress_display, result_table
 
 DEFAULT_MATRIX = localfarm.CI_DIR / "matrix.toml"
 # `farm run` only: the run completed and at least one cell failed (build, boot or timeout).
@@ -94,6 +94,8 @@ def up_cmd(ctx: click.Context, matrix_path: Path, state_dir: Path, bare_worker: 
                                           hide_tools=localfarm.NO_CROSS_NO_QEMU))
     web: dict[str, object] = {}
     if with_store:
+        from triage.web.wiring import absolute_sqlite  # Flask: only when the pages are served
+
         a = app(ctx)
         a.store.dispose()  # migrated (the master's pages read it), not kept open here
         web = {"store_url": absolute_sqlite(a.settings.store_url, Path.cwd()),
@@ -119,24 +121,37 @@ def up_cmd(ctx: click.Context, matrix_path: Path, state_dir: Path, bare_worker: 
               help="Glob pattern(s), comma-separated, of the cells to run.")
 @click.option("--timeout", default=3600, show_default=True, help="Seconds to wait.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def run_cmd(state_dir: Path, pattern: str, timeout: int, as_json: bool) -> None:
+@click.option("--wide", is_flag=True,
+              help="Show each cell's whole reason (wrapped) instead of cutting it at the "
+                   "terminal's width.")
+def run_cmd(state_dir: Path, pattern: str, timeout: int, as_json: bool, wide: bool) -> None:
     """Force a run on the local farm, wait for it, print the result matrix."""
+    step = "reading the farm's state"
     try:
         state = localfarm.load_state(state_dir)
-        before = localfarm.max_build_id(state)
-        localfarm.force(state, pattern)
-        localfarm.wait_idle(state, timeout)
-        rows = rows_from_builds(localfarm.builds_since(state, before))
     except localfarm.FarmError as exc:
         echo(f"error: {exc}", err=True)
         sys.exit(EXIT_UNAVAILABLE)
-    except Exception as exc:  # requests' errors: the master is not answering
-        echo(f"error: farm not reachable: {type(exc).__name__}", err=True)
+    try:
+        step = "asking the master for its last build"
+        before = localfarm.max_build_id(state)
+        step = f"forcing a run of the cells {pattern!r}"
+        localfarm.force(state, pattern)
+        step = "waiting for the run to finish"
+        with progress_display(state, before) as on_poll:
+            localfarm.wait_idle(state, timeout, on_poll=on_poll)
+        step = "reading the run's results"
+        rows = rows_from_builds(localfarm.builds_since(state, before))
+    except localfarm.FarmError as exc:
+        echo(f"error: {step}: {exc}", err=True)
+        sys.exit(EXIT_UNAVAILABLE)
+    except Exception as exc:  # requests' errors and bad answers: the master is not answering
+        echo(f"error: farm run failed {step}: {describe_error(exc, state.api)}", err=True)
         sys.exit(EXIT_UNAVAILABLE)
     if as_json:
         echo(json.dumps([r.as_dict() for r in rows], indent=2))
     else:
-        echo(render_table(rows))
+        echo(result_table(rows, wide=wide))
     # An environment failure is not a code defect but still leaves the cell unverified.
     bad = {"build-failed", "boot-failed", "boot-timeout", "environment"}
     if any(r.result in bad for r in rows):

@@ -6,23 +6,23 @@ import signal
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy import func, select
 
 from triage.adapters.mail import MailSourceError, open_archive
 from triage.adapters.tracker import Tracker, TrackerError
 from triage.cli.common import EXIT_CONFIG, EXIT_INPUT, EXIT_UNAVAILABLE, app, echo, fail
 from triage.config import ConfigError, Settings
 from triage.display import cell
-from triage.ingest import Ingestor, IngestReport
-from triage.mailparse import ParseLimits
-from triage.store.tables import Checkpoint, MailEventRow, MailMessage
+
+if TYPE_CHECKING:  # the ingestor and the store's tables (SQLAlchemy) load when a mail is read,
+    # so a bad archive path is refused at once
+    from triage.ingest import Ingestor, IngestReport
 
 
 @click.group("mail")
@@ -45,6 +45,9 @@ def _tracker(settings: Settings, use_tracker: bool) -> Tracker | None:
 
 
 def _ingestor(settings: Settings, store: Any, tracker: Tracker | None, chunk: int) -> Ingestor:
+    from triage.ingest import Ingestor
+    from triage.mailparse import ParseLimits
+
     limits = ParseLimits.of(settings)
     return Ingestor(store, quarantine_dir=settings.state_dir / "quarantine",
                     bot_email=settings.general.bot_email, tracker=tracker, limits=limits,
@@ -182,6 +185,10 @@ def watch(ctx: click.Context, sweep_interval: float | None) -> None:
 @click.pass_context
 def status(ctx: click.Context) -> None:
     """Per source: checkpoint, processed / quarantined / ignored, last message, pending events."""
+    from sqlalchemy import func, select
+
+    from triage.store.tables import Checkpoint, MailEventRow, MailMessage
+
     store = app(ctx).store
     with store.session() as s:
         counts = s.execute(

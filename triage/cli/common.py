@@ -7,15 +7,16 @@ import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from triage.config import ConfigError, Settings, load_settings
 from triage.display import inert
 from triage.logscrub import install as install_log_scrubber
-from triage.store import Store, StoreError
-from triage.store.db import redact_url
+
+if TYPE_CHECKING:  # the store pulls SQLAlchemy and Alembic: only commands that use it pay
+    from triage.store import Store
 
 # Exit codes a script can rely on (docs/cli.md lists them).
 EXIT_OK = 0
@@ -61,6 +62,9 @@ class AppContext:
     def store(self) -> Store:
         """The store, migrated to the newest schema on first use."""
         if self._store is None:
+            from triage.store import Store, StoreError
+            from triage.store.db import redact_url
+
             url = self.settings.store_url
             try:
                 store = Store(url)

@@ -31,9 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar
-
-import jinja2
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from triage.config import ConfigError, Settings, build_section
 from triage.model import (
@@ -45,6 +43,9 @@ from triage.model import (
     TriageCommand,
     TriageState,
 )
+
+if TYPE_CHECKING:  # Jinja2 loads when a template renders, not for `config check` or `--help`
+    import jinja2
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 # --- states -------------------------------------------------------------------------------------
@@ -190,6 +191,8 @@ def trusted(value: str) -> Clean:
 def _finalize(value: Any) -> Any:
     if isinstance(value, Clean | bool | int | float) or value is None:
         return "" if value is None else value
+    import jinja2
+
     if isinstance(value, jinja2.Undefined):
         return value
     raise TypeError(
@@ -236,6 +239,8 @@ def template_environment() -> jinja2.Environment:
     """The one template environment: loads from the package, never from the working directory."""
     global _ENV
     if _ENV is None:
+        import jinja2
+
         _ENV = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
             undefined=jinja2.StrictUndefined,

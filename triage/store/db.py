@@ -11,16 +11,15 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:  # Alembic is imported when migrating, not by every command that reads
+    from alembic.config import Config as AlembicConfig
 
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -70,6 +69,8 @@ class Store:
         return self.engine.dialect.name
 
     def _alembic_config(self) -> AlembicConfig:
+        from alembic.config import Config as AlembicConfig
+
         cfg = AlembicConfig()
         cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
         cfg.attributes["engine"] = self.engine
@@ -77,16 +78,22 @@ class Store:
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision (idempotent)."""
+        from alembic import command
+
         try:
             command.upgrade(self._alembic_config(), "heads")
         except SQLAlchemyError as exc:
             raise StoreError(f"migrating {redact_url(self.url)} failed: {exc}") from None
 
     def current_revisions(self) -> set[str]:
+        from alembic.runtime.migration import MigrationContext
+
         with self.engine.connect() as conn:
             return set(MigrationContext.configure(conn).get_current_heads())
 
     def head_revisions(self) -> set[str]:
+        from alembic.script import ScriptDirectory
+
         return set(ScriptDirectory.from_config(self._alembic_config()).get_heads())
 
     def is_up_to_date(self) -> bool:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
-import types
 import typing
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -137,7 +136,8 @@ class BugzillaSettings:
     comment_batch_size: Annotated[int, Range(1, 5000)] = 2000
     # Fetch each changed bug's history during sync too (one more batched call per batch).
     sync_history: bool = False
-    page_size: Annotated[int, Range(1, 500)] = 500  # Bugzilla 5 answers at most 500 bugs per search unless paged
+    # Bugzilla 5 answers at most 500 bugs per search unless paged.
+    page_size: Annotated[int, Range(1, 500)] = 500
     # Seconds re-read before the last checkpoint: Bugzilla timestamps have one-second granularity.
     sync_overlap_seconds: Annotated[int, Range(0)] = 60
     verify_tls: bool = True
@@ -218,8 +218,10 @@ class OrgSettings:
 
 @dataclass
 class NagSettings:
-    cooldown_days: Annotated[int, Range(0)] = 7  # at most one bot action per bug and person per cooldown
-    acknowledged_days: Annotated[int, Range(0)] = 14  # a needinfo a human cleared counts as an answer this long
+    # At most one bot action per bug and person per cooldown.
+    cooldown_days: Annotated[int, Range(0)] = 7
+    # A needinfo a human cleared counts as an answer this long.
+    acknowledged_days: Annotated[int, Range(0)] = 14
     optout_marker: str = "no-nag"  # whiteboard tag [no-nag]
 
 
@@ -281,7 +283,8 @@ class CommandSettings:
     # authserv-ids (RFC 8601) of the receiving servers whose Authentication-Results are believed
     authserv_ids: list[str] = field(default_factory=list)
     alignment: str = "relaxed"  # relaxed (organisational domain, RFC 7489) | strict (same domain)
-    confirmation_hours: Annotated[int, Range(1, 24 * 14)] = 24  # how long a confirmation token is valid
+    # How long a confirmation token is valid.
+    confirmation_hours: Annotated[int, Range(1, 24 * 14)] = 24
     token_secret_env: str = "XENTRIAGE_COMMAND_TOKEN_SECRET"  # noqa: S105 - a variable name
     # Without either, a random key is created once under <state_dir>/command-token.key.
     token_secret_file: Path | None = None
@@ -295,7 +298,8 @@ class JobSettings:
     errors (login refused, TLS handshake or certificate failure, wrong protocol) are never
     retried: they end the job with exit 3, recorded as its run's error."""
 
-    retry_initial_seconds: Annotated[float, Range(above=0)] = 0.5  # first back-off; doubles each attempt
+    # First back-off; doubles each attempt.
+    retry_initial_seconds: Annotated[float, Range(above=0)] = 0.5
     retry_max_seconds: Annotated[float, Range(above=0)] = 60.0  # back-off cap
     # A server unreachable (refused, timing out) this long ends the job with exit 4; 0: never.
     give_up_after_seconds: Annotated[float, Range(0)] = 900.0

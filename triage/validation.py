@@ -26,7 +26,7 @@ import json
 import re
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,7 +136,7 @@ def _adapter(tp: Any) -> Any:
         # A stdlib dataclass carries its pydantic config as this attribute (pydantic's
         # `with_config`); set here so the sections stay plain dataclasses.
         if "__pydantic_config__" not in cls.__dict__:
-            cls.__pydantic_config__ = config
+            setattr(cls, "__pydantic_config__", config)  # noqa: B010
     return TypeAdapter(tp)
 
 
@@ -192,7 +192,7 @@ _MESSAGES = {
 }
 
 
-def describe_error(tp: Any, errors: list[Mapping[str, Any]], unknown: str) -> tuple[str, str]:
+def describe_error(tp: Any, errors: Sequence[Mapping[str, Any]], unknown: str) -> tuple[str, str]:
     """(dotted key relative to the document, message) for the first of pydantic's errors."""
     err = errors[0]
     loc, tagged = strip_union_tags(tp, tuple(err["loc"]))
@@ -211,9 +211,9 @@ def describe_error(tp: Any, errors: list[Mapping[str, Any]], unknown: str) -> tu
         return key, f"not valid JSON: {err.get('ctx', {}).get('error', err['msg'])}"
     if kind == "too_short":
         return key, "at least one entry is required"
-    message = _MESSAGES.get(kind)
-    if message is None:
+    if kind not in _MESSAGES:
         return key, str(err["msg"]).lower()
+    message = _MESSAGES[kind]
     if kind in ("missing", "missing_argument", "none_required"):
         return key, message
     if tagged:

@@ -236,6 +236,8 @@ def strip_union_tags(tp: Any, loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], bo
     tagged = False
     for part in loc:
         current = unwrap(current)
+        if part == "[key]":  # the error is in a table's key, not its value
+            continue
         if typing.get_origin(current) in (typing.Union, types.UnionType):
             tagged, current = True, Any  # this part names a branch, not a key
             continue

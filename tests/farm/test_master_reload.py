@@ -95,5 +95,5 @@ def test_builder_names_are_checked_once_in_the_farm_config(tmp_path: Path) -> No
                         f'path = "{REPO / "tests" / "fixtures" / "uktree"}"')
     (tmp_path / "matrix.toml").write_text(text)
     (tmp_path / "farm.json").write_text(json.dumps({"matrix": "matrix.toml"}))
-    with pytest.raises(MatrixError, match="not unique: x-base-kvm-x86_64"):
+    with pytest.raises(MatrixError, match="not unique: .*x-base-kvm-x86_64"):
         build_master_config(load_master_settings(tmp_path, REPO / "ci"))

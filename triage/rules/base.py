@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import jinja2
 
@@ -45,6 +45,7 @@ from triage.model import (
     TriageCommand,
     TriageState,
 )
+from triage.validation import Range
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 # Whiteboard tags the bot writes start with this: durable markers so the store can be rebuilt from
@@ -149,8 +150,9 @@ def parse_rule_settings(rule_name: str, cls: type[RuleSettings], table: Mapping[
     return built
 
 
-def check_days(name: str, value: int, minimum: int = 1) -> list[tuple[str, str]]:
-    return [] if value >= minimum else [(name, f"must be >= {minimum}")]
+# A number of days (or rounds) in a rule's table: at least one. Ranges are declared on the
+# fields and checked with the table's types (triage.validation); problems() is for the rest.
+Days = Annotated[int, Range(1)]
 
 
 # --- sanitising and templates -------------------------------------------------------------------

@@ -27,11 +27,11 @@ from datetime import datetime, timedelta
 from triage.model import Bug, BugUpdate, TriageState
 from triage.rules.base import (
     NOTHING,
+    Days,
     RuleContext,
     RuleResult,
     RuleSettings,
     StateUpdate,
-    check_days,
     has_marker,
     marker,
     needinfo,
@@ -148,10 +148,7 @@ ASKED = marker("fix-asked")
 @dataclass
 class FixDocumentationSettings(RuleSettings):
     # Only bugs closed this recently are followed up (old closures predate the bot).
-    max_age_days: int = 30
-
-    def problems(self) -> list[tuple[str, str]]:
-        return check_days("max_age_days", self.max_age_days)
+    max_age_days: Days = 30
 
 
 def closed_at(bug: Bug, closed_statuses: Iterable[str]) -> datetime:

@@ -16,6 +16,7 @@ dataclasses; :func:`iter_settings` walks them all.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import tomllib
 import typing
@@ -429,7 +430,7 @@ def _build(prefix: str, cls: type, table: dict[str, Any], base: Path) -> Any:
 def _finish(prefix: str, cls: type, obj: Any, raw: dict[str, Any], base: Path) -> None:
     """What the file's types cannot say: paths relative to the config file's folder (given or
     default), the checks of :data:`_VALIDATORS`, and free-form tables kept as written."""
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     for f in dataclasses.fields(cls):
         if _is_internal(f):
             continue
@@ -453,6 +454,12 @@ def _finish(prefix: str, cls: type, obj: Any, raw: dict[str, Any], base: Path) -
         problem = check(value) if present and check else None
         if problem:
             raise ConfigError(key, problem)
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    # Resolving string annotations is most of a load's time; a class's hints never change.
+    return typing.get_type_hints(cls)
 
 
 def _leaf_args(tp: Any) -> list[Any]:

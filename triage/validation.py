@@ -149,11 +149,16 @@ def _dataclasses_in(tp: Any, seen: set[int] | None = None) -> list[type]:
     out: list[type] = []
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         out.append(tp)
-        for hint in typing.get_type_hints(tp, include_extras=True).values():
+        for hint in _hints(tp).values():
             out += _dataclasses_in(hint, seen)
     for arg in typing.get_args(tp):
         out += _dataclasses_in(arg, seen)
     return out
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls, include_extras=True)
 
 
 def join_key(prefix: str, key: str) -> str:
@@ -248,7 +253,7 @@ def strip_union_tags(tp: Any, loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], bo
 
 def _child(tp: Any, part: Any) -> Any:
     if dataclasses.is_dataclass(tp):
-        return typing.get_type_hints(tp, include_extras=True).get(part, Any)
+        return _hints(typing.cast(type, tp)).get(part, Any)
     if typing.get_origin(tp) in (list, tuple, dict, set, frozenset):
         args = typing.get_args(tp)
         return args[-1] if args and args[-1] is not Ellipsis else (args[0] if args else Any)

@@ -43,6 +43,8 @@ def _check(tmp_path: Path, text: str) -> tuple[int, str]:
     ("[general]\nbot_email = 'bot@'\n", "general.bot_email", "is not an email address"),
     ("[smtp]\nfrom_address = 'nobody'\n", "smtp.from_address", "is not an email address"),
     ("[digest]\nmaintainer = 'bob'\n", "digest.maintainer", "is not an email address"),
+    ("[digest]\nto = ['xen-devel']\n", "digest.to[0]", "'xen-devel' is not an email address"),
+    ("[orgs]\naccounts = { 'bob' = 'X' }\n", "orgs.accounts.bob", "is not an email address"),
     ("[jobs]\ngive_up_after_seconds = -1\n", "jobs.give_up_after_seconds", "must be >= 0"),
     ("[commands]\nmax_per_mail = 0\n", "commands.max_per_mail", "must be 1..1000"),
     ("[safety]\nchange_cap = 1.5\n", "safety.change_cap", "must be an integer, not 1.5"),

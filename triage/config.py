@@ -208,7 +208,7 @@ class OrgSettings:
     # its own list (an explicit empty table turns the domain filter off).
     domains: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CORPORATE_DOMAINS))
     # exact account -> organisation, or "" to force community (overrides domains)
-    accounts: dict[str, str] = field(default_factory=dict)
+    accounts: dict[Email, str] = field(default_factory=dict)
     # Bugzilla groups whose members count as corporate (needs an API key that may read groups)
     groups: list[str] = field(default_factory=list)
     # email domain -> project name: the project's own people (any address at the domain, other
@@ -230,7 +230,7 @@ class NagSettings:
 class DigestSettings:
     """The weekly open-bug digest (``reports/``): who gets it, when, how long it is."""
 
-    to: list[str] = field(default_factory=lambda: ["xen-devel@lists.xenproject.org"])
+    to: list[Email] = field(default_factory=lambda: ["xen-devel@lists.xenproject.org"])
     # When the service sends it: weekday (mon..sun) and local time in ``timezone``.
     day: str = "mon"
     time: str = "09:00"

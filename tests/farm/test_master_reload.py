@@ -16,8 +16,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 
 from farm.buildbot_config import build_master_config, load_master_settings
+from farm.localfarm import free_port
 from farm.matrix import MatrixError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -75,6 +77,41 @@ def test_reconfig_picks_up_changed_farm_code(tmp_path: Path) -> None:
     assert "kvm-x86_64" in list(out["builders"])  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
+def test_buildbot_reconfig_of_a_running_master_uses_the_changed_farm_code(tmp_path: Path) -> None:
+    copy = _copy_farm(tmp_path)
+    basedir = tmp_path / "master"
+    bin_dir = Path(sys.executable).parent
+    www = free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("XENTRIAGE_FARM_MATRIX", None)
+    subprocess.run([str(bin_dir / "buildbot"), "create-master", "-q", "-r",
+                    f"--config={copy / 'ci' / 'master.cfg'}", str(basedir)],
+                   env=env, check=True, timeout=120)
+    (basedir / "farm.json").write_text(json.dumps({"pb_port": free_port(), "www_port": www}))
+
+    def descriptions() -> set[str]:
+        answer = requests.get(f"http://127.0.0.1:{www}/api/v2/builders", timeout=10).json()
+        return {b["description"] or "" for b in answer["builders"]}
+
+    subprocess.run([str(bin_dir / "buildbot"), "start", "--start_timeout=240", str(basedir)],
+                   env=env, check=True, timeout=260, capture_output=True)
+    try:
+        assert any(d.startswith("built and booted on") for d in descriptions())
+        routing = copy / "farm" / "routing.py"
+        routing.write_text(routing.read_text().replace('f"built and booted on',
+                                                       'f"reconfigured: booted on'))
+        proc = subprocess.run([str(bin_dir / "buildbot"), "reconfig", str(basedir)], env=env,
+                              capture_output=True, text=True, timeout=240)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        got = descriptions()
+        assert any(d.startswith("reconfigured: booted on") for d in got), got
+        assert not any(d.startswith("built and booted on") for d in got)
+    finally:
+        subprocess.run([str(bin_dir / "buildbot"), "stop", str(basedir)], env=env,
+                       timeout=120, capture_output=True)
+
+
 def test_without_dropping_the_modules_reconfig_keeps_the_old_code(tmp_path: Path) -> None:
     # The control: the same master.cfg without its module purge serves the stale code, so the
     # test above fails if the purge is lost.
@@ -95,5 +132,5 @@ def test_builder_names_are_checked_once_in_the_farm_config(tmp_path: Path) -> No
                         f'path = "{REPO / "tests" / "fixtures" / "uktree"}"')
     (tmp_path / "matrix.toml").write_text(text)
     (tmp_path / "farm.json").write_text(json.dumps({"matrix": "matrix.toml"}))
-    with pytest.raises(MatrixError, match="not unique: .*x-base-kvm-x86_64"):
+    with pytest.raises(MatrixError, match=r"not unique: .*x-base-kvm-x86_64"):
         build_master_config(load_master_settings(tmp_path, REPO / "ci"))

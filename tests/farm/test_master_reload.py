@@ -2,8 +2,9 @@
 farm code, not the modules imported at start-up.
 
 Buildbot's reconfig is ``FileLoader(basedir, configFileName).loadConfig()`` in the master's
-process; the test runs exactly that twice in one fresh process, with a farm module changed in
-between, on a copy of the farm's code (the checkout is never modified).
+process: the quick tests run exactly that twice in one fresh process, with a farm module changed
+in between; the slow one starts a real master, changes a farm module and runs
+``buildbot reconfig``. All work on a copy of the farm's code (the checkout is never modified).
 """
 
 from __future__ import annotations

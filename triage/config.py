@@ -383,6 +383,9 @@ def _check_timezone(value: str) -> str | None:
     return None
 
 
+# Types, unknown keys, ranges (Range) and addresses (Email) are checked by triage.validation from
+# the fields' declarations; this table holds the value checks a type does not say (choices with
+# their own wording, URLs, HH:MM times, time zones), run on the keys a file sets.
 _VALIDATORS: dict[str, typing.Callable[[Any], str | None]] = {
     "general.log_level": lambda v: None
     if v in {"DEBUG", "INFO", "WARNING", "ERROR"} else "must be DEBUG, INFO, WARNING or ERROR",

@@ -2,7 +2,9 @@
 
 Why strict: a typo such as ``change_kap = 5`` silently falling back to the default cap of 50 is
 how a bot floods a tracker. So an unknown key, a wrong type or an invalid value is a
-:class:`ConfigError` that names the key (``safety.change_cap``), never a silent default.
+:class:`ConfigError` that names the key (``safety.change_cap``), never a silent default. The
+checks are :mod:`triage.validation` (pydantic) over the section dataclasses below: a new section
+of plain typed fields is validated as it is; ranges and addresses are declared on the fields.
 
 Secrets are never values in the file: a setting of type :class:`Secret` names an environment
 variable (``*_env``) or a file outside the repository (``*_file``); the value is read only when

@@ -12,17 +12,18 @@ import json
 import logging
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from buildbot.plugins import schedulers, steps, util, worker
 from buildbot.process.factory import BuildFactory
 
-from farm.matrix import Matrix, check_unique_names, load_matrix
+from farm.matrix import Matrix, MatrixError, check_unique_names, load_matrix
 from farm.routing import Route, WorkerSpec, load_workers, route
 from farm.schedulers import SNAPSHOT_CATEGORY, cell_scheduler
 from farm.steps import CellBuild, RunCell
+from triage.validation import Port, Range, validate
 
 log = logging.getLogger(__name__)
 
@@ -32,16 +33,20 @@ CHANGE_SCHEDULER = "on-change"
 NIGHTLY_SCHEDULER = "nightly"
 
 
+class FarmSettingsError(MatrixError, ValueError):
+    """farm.json is invalid; ``key`` names the setting (a ValueError, as it always was)."""
+
+
 @dataclass(frozen=True)
 class MasterSettings:
     matrix: Path
     workers: Path
-    pb_port: int = 9989
-    www_port: int | None = None
+    pb_port: Port = 9989
+    www_port: Port | None = None
     db_url: str = "sqlite:///state.sqlite"
     title: str = "xentriage CI farm"
-    nightly_hour: int = 2
-    nightly_minute: int = 0
+    nightly_hour: Annotated[int, Range(0, 23)] = 2
+    nightly_minute: Annotated[int, Range(0, 59)] = 0
     # Benchmark comparison only: one real builder per cell (what DESIGN §4 measured as slow).
     builder_per_cell: bool = False
     # The triage store the CI matrix page reads linked bugs from (None: every cell "no bug"),
@@ -63,15 +68,24 @@ def load_master_settings(basedir: Path, ci_dir: Path) -> MasterSettings:
                                   workers=defaults.workers)
     if not path.exists():
         return defaults
-    doc = json.loads(path.read_text(encoding="utf-8"))
-    allowed = set(MasterSettings.__dataclass_fields__)
-    unknown = set(doc) - allowed
-    if unknown:
-        raise ValueError(f"{SETTINGS_FILE}: unknown key {sorted(unknown)[0]}")
+    try:
+        doc = json.loads(path.read_bytes())
+    except ValueError as exc:
+        raise FarmSettingsError(SETTINGS_FILE, f"not valid JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise FarmSettingsError(SETTINGS_FILE, "must be a JSON object")
+    # Every key is optional in the file: validate it merged over the defaults.
+    settings: MasterSettings = validate(
+        MasterSettings, {**_jsonable(defaults), **doc}, prefix="",
+        error=lambda key, msg: FarmSettingsError(key, f"{msg} (in {SETTINGS_FILE})"))
     for key in ("matrix", "workers"):
         if key in doc:
-            doc[key] = (basedir / doc[key]).resolve()
-    return MasterSettings(**{**defaults.__dict__, **doc})
+            settings = replace(settings, **{key: (basedir / getattr(settings, key)).resolve()})
+    return settings
+
+
+def _jsonable(settings: MasterSettings) -> dict[str, Any]:
+    return {k: str(v) if isinstance(v, Path) else v for k, v in settings.__dict__.items()}
 
 
 def worker_password(spec: WorkerSpec) -> str:
@@ -148,6 +162,8 @@ def build_master_config(settings: MasterSettings) -> dict[str, Any]:
     specs = load_workers(settings.workers)
     cell_list = matrix.cells()
     per_cell = settings.builder_per_cell
+    # The one check of the builder namespace: real and per-cell virtual names share Buildbot's
+    # builder table (with one real builder per cell, the cell names alone).
     check_unique_names(cell_list, [] if per_cell else matrix.real_builders())
     cells = {c.name: c for c in cell_list}
     used_builders = sorted({c.real_builder for c in cell_list})
@@ -222,9 +238,6 @@ def build_master_config(settings: MasterSettings) -> dict[str, Any]:
             "plugins": _www_plugins(settings),
             "change_hook_dialects": {"base": True},
         }
-    names = [b.name for b in builders] + ([] if per_cell else list(cells))
-    if len(names) != len(set(names)):
-        raise ValueError("builder names are not unique")
     return c
 
 

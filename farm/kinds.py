@@ -14,8 +14,9 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from farm.matrix_tables import _REQUIRED, MatrixError, _Section, _tables, _unique
-from workers.kinds import KINDS, RUMPRUN, UNIKRAFT
+from farm.matrix_tables import MatrixError, TreeTable, _unique
+from triage.validation import validate
+from workers.kinds import KINDS, RUMPRUN
 from workers.kinds.rumprun import BAKE_CONFIGS, RumprunCell
 
 if TYPE_CHECKING:
@@ -57,63 +58,61 @@ class RumprunApp:
     boot_timeout: int | None = None
 
 
-def tree_kind(t: _Section) -> tuple[str, RumprunTree | None]:
+@dataclass(frozen=True)
+class RumprunAppTable:
+    """One ``[[rumprun_app]]`` as written (``sources`` is required and not empty)."""
+
+    name: str
+    tree: str
+    sources: tuple[str, ...]
+    bakes: tuple[str, ...] | None = None
+    platforms: tuple[str, ...] | None = None
+    success_lines: tuple[str, ...] = ()
+    boot_timeout: int | None = None
+
+
+def tree_kind(t: TreeTable, key: str) -> tuple[str, RumprunTree | None]:
     """The ``kind`` of one ``[[tree]]`` and, for Rumprun, its ``[tree.rumprun]`` options."""
-    kind = t.text("kind", UNIKRAFT)
+    kind = t.kind
     if kind not in KINDS:
-        raise MatrixError(f"{t.key}.kind", f"{kind!r}: one of {', '.join(KINDS)}")
-    raw = t._get("rumprun", (dict,), None, "a table")
+        raise MatrixError(f"{key}.kind", f"{kind!r}: one of {', '.join(KINDS)}")
     if kind != RUMPRUN:
-        if raw is not None:
-            raise MatrixError(f"{t.key}.rumprun", "only for kind = \"rumprun\"")
+        if t.rumprun is not None:
+            raise MatrixError(f"{key}.rumprun", "only for kind = \"rumprun\"")
         return kind, None
-    r = _Section(f"{t.key}.rumprun", raw or {})
-    env = r._get("build_env", (dict,), dict(DEFAULT_BUILD_ENV), "a table of strings")
-    if not all(isinstance(v, str) for v in env.values()):
-        raise MatrixError(f"{r.key}.build_env", "values must be strings")
-    opts = RumprunTree(
-        build_options=r.strs("build_options", DEFAULT_BUILD_OPTIONS),
-        build_env=dict(env),
-        submodules=r.strs("submodules", DEFAULT_SUBMODULES),
-        platforms=r.strs("platforms", ("hw", "xen")),
-        accel=r.text("accel", "tcg"),
-        prebuilt=dict(r._get("prebuilt", (dict,), {}, "a table of platform = directory")),
-    )
-    r.done()
+    rkey = f"{key}.rumprun"
+    opts: RumprunTree = validate(RumprunTree, t.rumprun or {}, prefix=rkey, error=MatrixError)
     if opts.accel not in ("tcg", "kvm", "auto"):
-        raise MatrixError(f"{r.key}.accel", f"{opts.accel!r}: tcg, kvm or auto")
+        raise MatrixError(f"{rkey}.accel", f"{opts.accel!r}: tcg, kvm or auto")
     for p in opts.platforms:
         if p not in BAKE_CONFIGS:
-            raise MatrixError(f"{r.key}.platforms", f"{p!r}: one of {', '.join(BAKE_CONFIGS)}")
+            raise MatrixError(f"{rkey}.platforms", f"{p!r}: one of {', '.join(BAKE_CONFIGS)}")
     for p, d in opts.prebuilt.items():
-        if p not in BAKE_CONFIGS or not isinstance(d, str) or not d.startswith("/"):
-            raise MatrixError(f"{r.key}.prebuilt.{p}", "a platform = absolute directory")
+        if p not in BAKE_CONFIGS or not d.startswith("/"):
+            raise MatrixError(f"{rkey}.prebuilt.{p}", "a platform = absolute directory")
     return kind, opts
 
 
-def parse_apps(doc: dict[str, Any], trees: tuple[Tree, ...]) -> tuple[RumprunApp, ...]:
+def parse_apps(tables: tuple[dict[str, Any], ...], trees: tuple[Tree, ...]
+               ) -> tuple[RumprunApp, ...]:
     kinds = {t.name: t.kind for t in trees}
+    known = {b for configs in BAKE_CONFIGS.values() for b in configs}
     apps = []
-    for a in _tables(doc, "rumprun_app", required=False):
-        tree = a.text("tree", _REQUIRED)
-        if kinds.get(tree) != RUMPRUN:
-            raise MatrixError(f"{a.key}.tree", f"no [[tree]] {tree!r} with kind = \"rumprun\"")
-        bakes = a.strs("bakes") if "bakes" in a.data else None
-        known = {b for configs in BAKE_CONFIGS.values() for b in configs}
-        for b in bakes or ():
+    for i, raw in enumerate(tables):
+        key = f"rumprun_app[{i}]"
+        a: RumprunAppTable = validate(RumprunAppTable, raw, prefix=key, error=MatrixError)
+        if kinds.get(a.tree) != RUMPRUN:
+            raise MatrixError(f"{key}.tree", f"no [[tree]] {a.tree!r} with kind = \"rumprun\"")
+        for b in a.bakes or ():
             if b not in known:
-                raise MatrixError(f"{a.key}.bakes", f"{b!r} is not a rumprun-bake configuration")
+                raise MatrixError(f"{key}.bakes", f"{b!r} is not a rumprun-bake configuration")
+        if not a.sources:
+            raise MatrixError(f"{key}.sources", "is required (a non-empty list)")
         apps.append(RumprunApp(
-            name=a.name(), tree=tree, sources=a.strs("sources") or _need(a, "sources"),
-            bakes=bakes, platforms=a.strs("platforms") if "platforms" in a.data else None,
-            success_lines=a.strs("success_lines"), boot_timeout=a.integer("boot_timeout")))
-        a.done()
+            name=a.name, tree=a.tree, sources=a.sources, bakes=a.bakes, platforms=a.platforms,
+            success_lines=a.success_lines, boot_timeout=a.boot_timeout))
     _unique("rumprun_app", (a.name for a in apps))
     return tuple(apps)
-
-
-def _need(a: _Section, name: str) -> tuple[str, ...]:
-    raise MatrixError(f"{a.key}.{name}", "is required (a non-empty list)")
 
 
 def rumprun_cells(matrix: Matrix) -> list[Cell]:

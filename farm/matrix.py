@@ -17,23 +17,28 @@ from pathlib import Path
 from typing import Any
 
 from farm.matrix_tables import (
-    _REQUIRED,
-    _SYMBOL_RE,
+    AppTable,
+    ArchTable,
+    ExcludeTable,
+    LibrarySetsTable,
+    LibraryTable,
     MatrixError,
-    _missing,
-    _Section,
-    _tables,
+    PlatformTable,
+    Positive,
+    TreeTable,
     _unique,
+    symbol_values,
 )
-from farm.runner_options import RunnerOptions, RunnerRule, options_for, rule_from_table
+from farm.runner_options import RunnerOptions, RunnerRule, options_for
+from triage.validation import validate
 
 
 @dataclass(frozen=True)
 class FarmSettings:
-    jobs: int = 2
+    jobs: Positive = 2
     ccache: bool = True
-    build_timeout: int = 900
-    boot_timeout: int = 30
+    build_timeout: Positive = 900
+    boot_timeout: Positive = 30
     worker_python: str = "python3"
     # Relative to the worker's builder directory: one persistent build dir per cell lives here.
     cells_dir: str = "cells"
@@ -245,65 +250,65 @@ def load_matrix(path: Path | str) -> Matrix:
     return parse_matrix(doc, base_dir=path.resolve().parent, source=path)
 
 
+@dataclass(frozen=True)
+class MatrixFile:
+    """The matrix file as written: one field per top-level table (triage.validation checks a
+    file against it; :func:`parse_matrix` then resolves names and defaults). The Rumprun tables
+    (``[[rumprun_app]]``, a tree's ``[tree.rumprun]``) are checked by :mod:`farm.kinds`."""
+
+    farm: FarmSettings = field(default_factory=FarmSettings)
+    tree: tuple[TreeTable, ...] = ()
+    app: tuple[AppTable, ...] = ()
+    library: tuple[LibraryTable, ...] = ()
+    platform: tuple[PlatformTable, ...] = ()
+    arch: tuple[ArchTable, ...] = ()
+    exclude: tuple[ExcludeTable, ...] = ()
+    library_sets: LibrarySetsTable = field(default_factory=LibrarySetsTable)
+    runner: tuple[RunnerRule, ...] = ()
+    rumprun_app: tuple[dict[str, Any], ...] = ()
+
+
 def parse_matrix(doc: dict[str, Any], base_dir: Path, source: Path | None = None) -> Matrix:
     from farm import kinds
-    known = {"farm", "tree", "app", "library", "platform", "arch", "exclude", "library_sets",
-             "runner", "rumprun_app"}
-    for top in doc:
-        if top not in known:
-            raise MatrixError(top, "unknown key")
 
-    f = _Section("farm", doc.get("farm", {}))
-    farm = FarmSettings(
-        jobs=f.integer("jobs", FarmSettings.jobs),
-        ccache=f.flag("ccache", FarmSettings.ccache),
-        build_timeout=f.integer("build_timeout", FarmSettings.build_timeout),
-        boot_timeout=f.integer("boot_timeout", FarmSettings.boot_timeout),
-        worker_python=f.text("worker_python", FarmSettings.worker_python),
-        cells_dir=f.text("cells_dir", FarmSettings.cells_dir),
-    )
-    f.done()
+    f: MatrixFile = validate(MatrixFile, doc, prefix="", error=MatrixError)
+    # A Rumprun-only matrix has [[rumprun_app]]s instead of [[app]]s, and no Unikraft platforms.
+    required = ["tree", "arch"] + ([] if f.rumprun_app else ["app"]) + (["platform"] if f.app
+                                                                          else [])
+    for name in required:
+        if not getattr(f, name):
+            raise MatrixError(name, "at least one entry is required")
 
     trees = []
-    for t in _tables(doc, "tree"):
-        path_s, url = t.text("path"), t.text("url")
-        if (path_s is None) == (url is None):
-            raise MatrixError(f"{t.key}.path", "give exactly one of 'path' (local) or 'url' (git)")
-        kind, rumprun = kinds.tree_kind(t)
+    for i, t in enumerate(f.tree):
+        if (t.path is None) == (t.url is None):
+            raise MatrixError(f"tree[{i}].path",
+                              "give exactly one of 'path' (local) or 'url' (git)")
+        kind, rumprun = kinds.tree_kind(t, f"tree[{i}]")
         trees.append(Tree(
-            kind=kind, rumprun=rumprun,
-            name=t.name(),
-            path=(base_dir / path_s).resolve() if path_s is not None else None,
-            url=url,
-            branch=t.text("branch", "master"),
-            ignore_paths=t.strs("ignore_paths"),
-            libraries=t.strs("libraries") if "libraries" in t.data else None,
-            platforms=t.strs("platforms") if "platforms" in t.data else None,
+            name=t.name, path=(base_dir / t.path).resolve() if t.path is not None else None,
+            url=t.url, branch=t.branch, ignore_paths=t.ignore_paths, libraries=t.libraries,
+            platforms=t.platforms, kind=kind, rumprun=rumprun,
         ))
-        t.done()
     _unique("tree", (t.name for t in trees))
     tree_names = {t.name for t in trees}
 
     apps = []
-    for a in _tables(doc, "app", required="rumprun_app" not in doc):
-        tree = a.text("tree", trees[0].name)
+    for i, a in enumerate(f.app):
+        tree = a.tree if a.tree is not None else trees[0].name
         if tree not in tree_names:
-            raise MatrixError(f"{a.key}.tree", f"no [[tree]] named {tree!r}")
-        apps.append(App(a.name(), tree, a.text("path", _REQUIRED), a.strs("success_lines"),
-                        a.symbols()))
-        a.done()
+            raise MatrixError(f"app[{i}].tree", f"no [[tree]] named {tree!r}")
+        apps.append(App(a.name, tree, a.path, a.success_lines, symbol_values(a.symbols)))
     _unique("app", (a.name for a in apps))
 
-    libraries = []
-    for lib in _tables(doc, "library", required=False):
-        name = lib.name()
-        symbol = lib.symbol("symbol") or "CONFIG_LIB" + re.sub(r"[^A-Z0-9]", "_", name.upper())
-        libraries.append(Library(
-            name=name, symbol=symbol, paths=lib.strs("paths"), external=lib.text("external"),
-            depends=lib.strs("depends"), success_lines=lib.strs("success_lines"),
-            boot_timeout=lib.integer("boot_timeout"), symbols=lib.symbols(),
-        ))
-        lib.done()
+    libraries = [
+        Library(name=lib.name,
+                symbol=lib.symbol or "CONFIG_LIB" + re.sub(r"[^A-Z0-9]", "_", lib.name.upper()),
+                paths=lib.paths, external=lib.external, depends=lib.depends,
+                success_lines=lib.success_lines, boot_timeout=lib.boot_timeout,
+                symbols=symbol_values(lib.symbols))
+        for lib in f.library
+    ]
     _unique("library", (lib.name for lib in libraries))
     lib_names = {lib.name for lib in libraries}
     for i, tree_cfg in enumerate(trees):
@@ -315,52 +320,31 @@ def parse_matrix(doc: dict[str, Any], base_dir: Path, source: Path | None = None
             if dep not in lib_names:
                 raise MatrixError(f"library[{i}].depends", f"no [[library]] named {dep!r}")
 
-    platforms = []
-    for p in _tables(doc, "platform", required="app" in doc):
-        symbols = p.strs("symbols")
-        for s in symbols:
-            if not _SYMBOL_RE.match(s):
-                raise MatrixError(f"{p.key}.symbols", f"{s!r} is not a CONFIG_ symbol")
-        suffix = p.text("image_suffix", _REQUIRED)
-        platforms.append(Platform(p.name(), symbols, suffix, p.text("boot_platform", suffix),
-                                  p.strs("boot_args")))
-        p.done()
+    platforms = [Platform(p.name, p.symbols, p.image_suffix, p.boot_platform or p.image_suffix,
+                          p.boot_args) for p in f.platform]
     _unique("platform", (p.name for p in platforms))
     for i, tree_cfg in enumerate(trees):
         for name in tree_cfg.platforms or ():
             if name not in {p.name for p in platforms}:
                 raise MatrixError(f"tree[{i}].platforms", f"no [[platform]] named {name!r}")
 
-    archs = []
-    for a in _tables(doc, "arch"):
-        archs.append(Arch(a.name(), a.symbol("symbol") or _missing(a, "symbol"),
-                          a.text("cross_compile", "")))
-        a.done()
+    archs = [Arch(a.name, a.symbol, a.cross_compile) for a in f.arch]
     _unique("arch", (a.name for a in archs))
 
     exclusions = []
-    for x in _tables(doc, "exclude", required=False):
-        ex = Exclusion(x.text("app", "*"), x.text("library", "*"), x.text("platform", "*"),
-                       x.text("arch", "*"), x.text("reason", ""))
-        x.done()
-        if not ex.reason:
-            raise MatrixError(f"{x.key}.reason", "say why the cells are excluded")
-        exclusions.append(ex)
+    for i, x in enumerate(f.exclude):
+        if not x.reason:
+            raise MatrixError(f"exclude[{i}].reason", "say why the cells are excluded")
+        exclusions.append(Exclusion(x.app, x.library, x.platform, x.arch, x.reason))
 
-    ls = _Section("library_sets", doc.get("library_sets", {}))
-    extra = []
-    for names in ls._get("extra", (list,), [], "a list of lists of library names"):
-        if not isinstance(names, list) or not names or not all(n in lib_names for n in names):
-            raise MatrixError("library_sets.extra", f"{names!r}: unknown library or empty set")
-        extra.append(tuple(names))
-    ls.done()
+    for names in f.library_sets.extra:
+        if not names or not all(n in lib_names for n in names):
+            raise MatrixError("library_sets.extra",
+                              f"{list(names)!r}: unknown library or empty set")
 
-    runners = tuple(rule_from_table(r, MatrixError)
-                    for r in _tables(doc, "runner", required=False))
-
-    return Matrix(farm, tuple(trees), tuple(apps), tuple(libraries), tuple(platforms),
-                  tuple(archs), tuple(exclusions), tuple(extra), source, runners,
-                  kinds.parse_apps(doc, tuple(trees)))
+    return Matrix(f.farm, tuple(trees), tuple(apps), tuple(libraries), tuple(platforms),
+                  tuple(archs), tuple(exclusions), f.library_sets.extra, source, f.runner,
+                  kinds.parse_apps(f.rumprun_app, tuple(trees)))
 
 
 def check_unique_names(cells: Iterable[Cell], real_builders: Iterable[str]) -> None:

@@ -1,20 +1,34 @@
-"""The matrix file's tables: typed access that names the offending key, and its errors.
+"""The matrix file's tables as typed declarations, and the matrix's error.
 
-Validation is strict (see farm.matrix): every error is a :class:`MatrixError` naming the dotted
-key (``platform[2].symbols``), and a table's unknown keys are errors, not silently ignored.
+Validation is strict (see farm.matrix): triage.validation checks a file against these
+dataclasses (pydantic, unknown keys forbidden, no coercion), and every error is a
+:class:`MatrixError` naming the dotted key (``platform[2].symbols``), with "did you mean ...?"
+for a misspelt key. What a table cannot say by its types (one of ``path``/``url``, names that
+refer to other tables, unique names) is checked by :func:`farm.matrix.parse_matrix`.
+
+A new table is a new dataclass here and a field of :class:`farm.matrix.MatrixFile`.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from triage.validation import Matches, Range
 
 # Builder names end up in URLs, on disk (per-cell build directories) and in shell commands.
 # `-` is allowed (Unikraft's own names: posix-timerfd, app-helloworld): nothing splits a cell
 # name back into its parts, and check_unique_names catches two combinations that collide.
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SYMBOL_RE = re.compile(r"^CONFIG_[A-Z0-9_]+$")
+
+Name = Annotated[str, Matches(_NAME_RE.pattern, f"a name matching {_NAME_RE.pattern}")]
+Symbol = Annotated[str, Matches(_SYMBOL_RE.pattern, "a CONFIG_ symbol")]
+Positive = Annotated[int, Range(1)]
+# Kconfig values: strings as written, integers, and booleans as y/n.
+SymbolValue = str | int | bool
 
 
 class MatrixError(Exception):
@@ -25,85 +39,73 @@ class MatrixError(Exception):
         self.key = key
 
 
-class _Section:
-    """Typed access to one TOML table that remembers which keys were read."""
-
-    def __init__(self, key: str, data: Any) -> None:
-        if not isinstance(data, dict):
-            raise MatrixError(key, "must be a table")
-        self.key, self.data, self.used = key, data, set[str]()
-
-    def _get(self, name: str, types: tuple[type, ...], default: Any, what: str) -> Any:
-        self.used.add(name)
-        if name not in self.data:
-            if default is _REQUIRED:
-                raise MatrixError(f"{self.key}.{name}", "is required")
-            return default
-        value = self.data[name]
-        # bool is an int subclass: "jobs = true" must not pass as 1.
-        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-            raise MatrixError(f"{self.key}.{name}", f"must be {what}")
-        return value
-
-    def text(self, name: str, default: Any = None) -> Any:
-        return self._get(name, (str,), default, "a string")
-
-    def name(self, name: str = "name") -> str:
-        value = self.text(name, _REQUIRED)
-        if not _NAME_RE.match(value):
-            raise MatrixError(f"{self.key}.{name}", f"{value!r} must match {_NAME_RE.pattern}")
-        return str(value)
-
-    def integer(self, name: str, default: Any = None, minimum: int = 1) -> Any:
-        value = self._get(name, (int,), default, "an integer")
-        if value is not None and value < minimum:
-            raise MatrixError(f"{self.key}.{name}", f"must be >= {minimum}")
-        return value
-
-    def flag(self, name: str, default: bool) -> bool:
-        return bool(self._get(name, (bool,), default, "true or false"))
-
-    def strs(self, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
-        value = self._get(name, (list,), list(default), "a list of strings")
-        if not all(isinstance(v, str) for v in value):
-            raise MatrixError(f"{self.key}.{name}", "must be a list of strings")
-        return tuple(value)
-
-    def symbols(self, name: str = "symbols") -> dict[str, str]:
-        value = self._get(name, (dict,), {}, "a table of CONFIG_ symbols")
-        out = {}
-        for sym, val in value.items():
-            if not _SYMBOL_RE.match(sym):
-                raise MatrixError(f"{self.key}.{name}.{sym}", "is not a CONFIG_ symbol")
-            if isinstance(val, bool):
-                val = "y" if val else "n"
-            if not isinstance(val, str | int):
-                raise MatrixError(f"{self.key}.{name}.{sym}", "must be a string, int or bool")
-            out[sym] = str(val)
-        return out
-
-    def symbol(self, name: str) -> Any:
-        value = self.text(name)
-        if value is not None and not _SYMBOL_RE.match(value):
-            raise MatrixError(f"{self.key}.{name}", f"{value!r} is not a CONFIG_ symbol")
-        return value
-
-    def done(self) -> None:
-        unknown = sorted(set(self.data) - self.used)
-        if unknown:
-            raise MatrixError(f"{self.key}.{unknown[0]}", "unknown key")
+@dataclass(frozen=True)
+class TreeTable:
+    name: Name
+    path: str | None = None
+    url: str | None = None
+    branch: str = "master"
+    ignore_paths: tuple[str, ...] = ()
+    libraries: tuple[str, ...] | None = None
+    platforms: tuple[str, ...] | None = None
+    kind: str = "unikraft"  # farm.kinds: "unikraft" | "rumprun"
+    rumprun: dict[str, Any] | None = None  # [tree.rumprun], checked by farm.kinds
 
 
-_REQUIRED = object()
+@dataclass(frozen=True)
+class AppTable:
+    name: Name
+    path: str
+    tree: str | None = None  # default: the first [[tree]]
+    success_lines: tuple[str, ...] = ()
+    symbols: dict[Symbol, SymbolValue] = field(default_factory=dict)
 
 
-def _tables(doc: dict[str, Any], name: str, required: bool = True) -> list[_Section]:
-    value = doc.get(name, [])
-    if not isinstance(value, list):
-        raise MatrixError(name, "must be an array of tables ([[" + name + "]])")
-    if required and not value:
-        raise MatrixError(name, "at least one entry is required")
-    return [_Section(f"{name}[{i}]", v) for i, v in enumerate(value)]
+@dataclass(frozen=True)
+class LibraryTable:
+    name: Name
+    symbol: Symbol | None = None  # default: CONFIG_LIB<NAME>
+    paths: tuple[str, ...] = ()
+    external: str | None = None
+    depends: tuple[str, ...] = ()
+    success_lines: tuple[str, ...] = ()
+    boot_timeout: Positive | None = None
+    symbols: dict[Symbol, SymbolValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PlatformTable:
+    name: Name
+    image_suffix: str
+    symbols: tuple[Symbol, ...] = ()
+    boot_platform: str | None = None  # default: image_suffix
+    boot_args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ArchTable:
+    name: Name
+    symbol: Symbol
+    cross_compile: str = ""
+
+
+@dataclass(frozen=True)
+class ExcludeTable:
+    app: str = "*"
+    library: str = "*"
+    platform: str = "*"
+    arch: str = "*"
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class LibrarySetsTable:
+    extra: tuple[tuple[str, ...], ...] = ()
+
+
+def symbol_values(symbols: dict[str, SymbolValue]) -> dict[str, str]:
+    return {sym: ("y" if val else "n") if isinstance(val, bool) else str(val)
+            for sym, val in symbols.items()}
 
 
 def _unique(key: str, names: Iterable[str]) -> None:
@@ -112,9 +114,3 @@ def _unique(key: str, names: Iterable[str]) -> None:
         if n in seen:
             raise MatrixError(key, f"duplicate name {n!r}")
         seen.add(n)
-
-
-def _missing(section: _Section, name: str) -> str:
-    raise MatrixError(f"{section.key}.{name}", "is required")
-
-

@@ -9,13 +9,14 @@ boot it, the cell is still built and its boot step reports "boot skipped: no cap
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from farm.matrix import Arch, MatrixError, Platform
+from farm.matrix_tables import Name, Positive
+from triage.validation import validate_json
 
 
 @dataclass(frozen=True)
@@ -93,26 +94,64 @@ def _entries(value: Any) -> list[dict[str, Any]]:
     return out
 
 
+# A capability list: names ("x86_64", "qemu/x86_64") or tables with ok/available and reason,
+# or a table of name -> flag/table (see capabilities_from_probe).
+_Entries = list[str | dict[str, Any]] | dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ProbeTable:
+    """``python -m workers.probe --json`` output, or a hand-written short form of it."""
+
+    build: _Entries | None = None
+    build_archs: _Entries | None = None
+    boot: _Entries | None = None
+    # The rest of the probe's report says where the capabilities come from (informational).
+    hostname: str | None = None
+    native_arch: str | None = None
+    make: str | None = None
+    kvm: dict[str, Any] | None = None
+    host_tools: dict[str, str | None] | None = None
+    gcc_version: str | None = None
+    problems: list[str] | None = None
+    boot_cells: list[str] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class WorkerEntry:
+    """One entry of the workers file, as written."""
+
+    name: Name
+    max_builds: Positive = 1
+    password_file: str | None = None  # relative to the workers file
+    probe: ProbeTable = field(default_factory=lambda: ProbeTable())
+
+
+@dataclass(frozen=True)
+class WorkersFile:
+    workers: tuple[WorkerEntry, ...] = ()
+
+
 def load_workers(path: Path) -> list[WorkerSpec]:
     """The workers file: ``{"workers": [{"name", "max_builds", "password_file", "probe"}]}``."""
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise MatrixError("workers", f"cannot read workers file {path.name}: {exc}") from exc
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise MatrixError("workers", f"cannot read workers file {path.name}: "
+                                     f"{exc.strerror}") from exc
+    doc: WorkersFile = validate_json(
+        WorkersFile, raw, prefix="",
+        error=lambda key, msg: MatrixError(key or "workers", msg if key else f"{path.name}: {msg}"))
     specs = []
-    for i, w in enumerate(doc.get("workers", [])):
-        key = f"workers[{i}]"
-        if not isinstance(w, dict) or not isinstance(w.get("name"), str):
-            raise MatrixError(f"{key}.name", "is required")
-        unknown = set(w) - {"name", "max_builds", "password_file", "probe"}
-        if unknown:
-            raise MatrixError(f"{key}.{sorted(unknown)[0]}", "unknown key")
-        archs, boots, reasons = capabilities_from_probe(w.get("probe", {}))
-        pw = w.get("password_file")
+    for w in doc.workers:
+        archs, boots, reasons = capabilities_from_probe(w.probe.as_dict())
         specs.append(WorkerSpec(
-            name=w["name"], build_archs=archs, boots=boots,
-            max_builds=int(w.get("max_builds", 1)),
-            password_file=(path.parent / pw) if pw else None, reasons=reasons,
+            name=w.name, build_archs=archs, boots=boots, max_builds=w.max_builds,
+            password_file=(path.parent / w.password_file) if w.password_file else None,
+            reasons=reasons,
         ))
     if not specs:
         raise MatrixError("workers", f"{path.name} declares no workers")

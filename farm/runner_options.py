@@ -15,21 +15,11 @@ import fnmatch
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Annotated
+
+from triage.validation import Matches, Range
 
 _CPU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.,=+-]*$")  # qemu64,+pdpe1gb  cortex-a57
-
-
-class _Table(Protocol):
-    key: str
-
-    def text(self, name: str, default: Any = None) -> Any: ...
-
-    def integer(self, name: str, default: Any = None, minimum: int = 1) -> Any: ...
-
-    def strs(self, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]: ...
-
-    def done(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -54,25 +44,14 @@ class RunnerRule:
     library: str = "*"
     platform: str = "*"
     arch: str = "*"
-    cpu: str | None = None
-    memory: int | None = None
+    cpu: Annotated[str, Matches(_CPU_RE.pattern, "a QEMU CPU model")] | None = None
+    memory: Annotated[int, Range(8)] | None = None  # MB
     vmm_args: tuple[str, ...] | None = None
 
     def matches(self, app: str, libset: str, platform: str, arch: str) -> bool:
         return all(fnmatch.fnmatchcase(value, pattern) for value, pattern in (
             (app, self.app), (libset, self.library), (platform, self.platform),
             (arch, self.arch)))
-
-
-def rule_from_table(t: _Table, error: type[Exception]) -> RunnerRule:
-    cpu = t.text("cpu")
-    if cpu is not None and not _CPU_RE.match(cpu):
-        raise error(f"{t.key}.cpu", f"{cpu!r} is not a QEMU CPU model")
-    args = t.strs("vmm_args", ()) if "vmm_args" in getattr(t, "data", {}) else None
-    rule = RunnerRule(t.text("app", "*"), t.text("library", "*"), t.text("platform", "*"),
-                      t.text("arch", "*"), cpu, t.integer("memory", None, minimum=8), args)
-    t.done()
-    return rule
 
 
 def options_for(rules: Iterable[RunnerRule], app: str, libset: str, platform: str,

@@ -2,7 +2,9 @@
 
 Why strict: a typo such as ``change_kap = 5`` silently falling back to the default cap of 50 is
 how a bot floods a tracker. So an unknown key, a wrong type or an invalid value is a
-:class:`ConfigError` that names the key (``safety.change_cap``), never a silent default.
+:class:`ConfigError` that names the key (``safety.change_cap``), never a silent default. The
+checks are :mod:`triage.validation` (pydantic) over the section dataclasses below: a new section
+of plain typed fields is validated as it is; ranges and addresses are declared on the fields.
 
 Secrets are never values in the file: a setting of type :class:`Secret` names an environment
 variable (``*_env``) or a file outside the repository (``*_file``); the value is read only when
@@ -16,16 +18,17 @@ dataclasses; :func:`iter_settings` walks them all.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import tomllib
-import types
 import typing
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from triage.logscrub import register_secret
+from triage.validation import Email, OptionalEmail, Port, Range, join_key, unwrap, validate
 
 CONFIG_ENV = "XENTRIAGE_CONFIG"
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -86,7 +89,7 @@ class Secret:
 class GeneralSettings:
     state_dir: Path = Path("var")  # relative paths are relative to the config file's folder
     log_level: str = "INFO"
-    bot_email: str = "triage-bot@xenproject.org"
+    bot_email: Email = "triage-bot@xenproject.org"
     # Accounts that are bots: never needinfo'd, never nagged, their comments are not answers.
     bot_accounts: list[str] = field(default_factory=list)
 
@@ -96,7 +99,7 @@ class SafetySettings:
     # Dry run is the default for everything that writes (Bugzilla, mail, wiki).
     production: bool = False
     # A run that plans more external writes than this aborts before writing any of them.
-    change_cap: int = 50
+    change_cap: Annotated[int, Range(0)] = 50
     # Stops all external writes at once, whatever --production says.
     kill_switch: bool = False
 
@@ -134,18 +137,19 @@ class BugzillaSettings:
     api_key_env: str = "XENTRIAGE_BUGZILLA_API_KEY"
     api_key_file: Path | None = None
     products: list[str] = field(default_factory=lambda: ["Xen"])
-    timeout_seconds: float = 30.0
-    retries: int = 4
-    retry_backoff_seconds: float = 1.0
-    batch_size: int = 500  # ids per batched GET
+    timeout_seconds: Annotated[float, Range(above=0)] = 30.0
+    retries: Annotated[int, Range(0, 20)] = 4
+    retry_backoff_seconds: Annotated[float, Range(0)] = 1.0
+    batch_size: Annotated[int, Range(1, 1000)] = 500  # ids per batched GET
     # Bugs per batched comment/history read (GET /rest/bug/<id>/comment?ids=..); a server that
     # answers 414 (URL too long) makes the gateway halve it on the fly.
-    comment_batch_size: int = 2000
+    comment_batch_size: Annotated[int, Range(1, 5000)] = 2000
     # Fetch each changed bug's history during sync too (one more batched call per batch).
     sync_history: bool = False
-    page_size: int = 500  # Bugzilla 5 answers at most 500 bugs per search unless paged
+    # Bugzilla 5 answers at most 500 bugs per search unless paged.
+    page_size: Annotated[int, Range(1, 500)] = 500
     # Seconds re-read before the last checkpoint: Bugzilla timestamps have one-second granularity.
-    sync_overlap_seconds: int = 60
+    sync_overlap_seconds: Annotated[int, Range(0)] = 60
     verify_tls: bool = True
     workflow: WorkflowSettings = field(default_factory=WorkflowSettings)
 
@@ -155,32 +159,32 @@ class MailSettings:
     source: str = "mbox"  # imap | maildir | mbox
     path: Path = SAMPLE_MAIL_ARCHIVE  # maildir or mbox source
     imap_host: str = "127.0.0.1"
-    imap_port: int = 993
+    imap_port: Port = 993
     imap_tls: bool = True
     imap_ca_file: Path | None = None
     imap_user: str = ""
     imap_password_env: str = "XENTRIAGE_IMAP_PASSWORD"  # noqa: S105 - a variable name
     imap_password_file: Path | None = None
     folder: str = "INBOX"
-    idle_timeout_seconds: int = 600
-    sweep_interval_seconds: int = 300
-    fetch_batch_size: int = 500
-    list_address: str = "xen-bugs@lists.xenproject.org"
+    idle_timeout_seconds: Annotated[int, Range(1)] = 600
+    sweep_interval_seconds: Annotated[int, Range(1)] = 300
+    fetch_batch_size: Annotated[int, Range(1, 5000)] = 500
+    list_address: Email = "xen-bugs@lists.xenproject.org"
     # Larger mails are quarantined unparsed (raw kept); text kept per event is capped.
-    max_message_bytes: int = 10 * 1024 * 1024
-    max_text_chars: int = 65536
+    max_message_bytes: Annotated[int, Range(1024)] = 10 * 1024 * 1024
+    max_text_chars: Annotated[int, Range(100)] = 65536
 
 
 @dataclass
 class SmtpSettings:
     host: str = "127.0.0.1"
-    port: int = 25
+    port: Port = 25
     starttls: bool = False
     user: str = ""
     password_env: str = "XENTRIAGE_SMTP_PASSWORD"  # noqa: S105 - a variable name
     password_file: Path | None = None
-    from_address: str = "triage-bot@xenproject.org"
-    timeout_seconds: float = 30.0
+    from_address: Email = "triage-bot@xenproject.org"
+    timeout_seconds: Annotated[float, Range(above=0)] = 30.0
     # "outbox" writes .eml files into <state_dir>/outbox/ (the embedded default, nothing leaves
     # the machine); "smtp" sends through host:port.
     transport: str = "outbox"
@@ -213,7 +217,7 @@ class OrgSettings:
     # its own list (an explicit empty table turns the domain filter off).
     domains: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CORPORATE_DOMAINS))
     # exact account -> organisation, or "" to force community (overrides domains)
-    accounts: dict[str, str] = field(default_factory=dict)
+    accounts: dict[Email, str] = field(default_factory=dict)
     # Bugzilla groups whose members count as corporate (needs an API key that may read groups)
     groups: list[str] = field(default_factory=list)
     # email domain -> project name: the project's own people (any address at the domain, other
@@ -224,8 +228,10 @@ class OrgSettings:
 
 @dataclass
 class NagSettings:
-    cooldown_days: int = 7  # at most one bot action per bug and person per cooldown
-    acknowledged_days: int = 14  # a needinfo a human cleared counts as an answer this long
+    # At most one bot action per bug and person per cooldown.
+    cooldown_days: Annotated[int, Range(0)] = 7
+    # A needinfo a human cleared counts as an answer this long.
+    acknowledged_days: Annotated[int, Range(0)] = 14
     optout_marker: str = "no-nag"  # whiteboard tag [no-nag]
 
 
@@ -233,20 +239,20 @@ class NagSettings:
 class DigestSettings:
     """The weekly open-bug digest (``reports/``): who gets it, when, how long it is."""
 
-    to: list[str] = field(default_factory=lambda: ["xen-devel@lists.xenproject.org"])
+    to: list[Email] = field(default_factory=lambda: ["xen-devel@lists.xenproject.org"])
     # When the service sends it: weekday (mon..sun) and local time in ``timezone``.
     day: str = "mon"
     time: str = "09:00"
     timezone: str = "UTC"
     # Entries listed per section in the mail; the rest are on the wiki page.
-    max_entries: int = 10
+    max_entries: Annotated[int, Range(1, 1000)] = 10
     # A maintainer's text file put at the top of the mail and the page (optional).
     preface_file: Path | None = None
     # When nothing changed since the last digest that was sent: "send" a short mail or "skip".
     no_change: str = "send"
     # Send a preview to ``maintainer`` this many hours before (0: no preview).
-    preview_hours: int = 0
-    maintainer: str = ""
+    preview_hours: Annotated[int, Range(0, 144)] = 0
+    maintainer: OptionalEmail = ""
     # A link to the previous digest: a list-archive URL with {message_id} (empty: the id only).
     archive_url: str = ""
     # The wiki page's URL, named in the mail ("N more on the wiki page").
@@ -271,7 +277,7 @@ class WikiSettings:
     password_file: Path | None = None
     uploads: bool = False  # upload the trend chart as a file and show it on the page
     chart_name: str = "Xen bugs weekly trend.png"
-    timeout_seconds: float = 30.0
+    timeout_seconds: Annotated[float, Range(above=0)] = 30.0
     # Daily refresh time of the page (in digest.timezone); it is also refreshed after a digest.
     refresh_time: str = "06:00"
 
@@ -287,12 +293,13 @@ class CommandSettings:
     # authserv-ids (RFC 8601) of the receiving servers whose Authentication-Results are believed
     authserv_ids: list[str] = field(default_factory=list)
     alignment: str = "relaxed"  # relaxed (organisational domain, RFC 7489) | strict (same domain)
-    confirmation_hours: int = 24  # how long a confirmation token is valid
+    # How long a confirmation token is valid.
+    confirmation_hours: Annotated[int, Range(1, 24 * 14)] = 24
     token_secret_env: str = "XENTRIAGE_COMMAND_TOKEN_SECRET"  # noqa: S105 - a variable name
     # Without either, a random key is created once under <state_dir>/command-token.key.
     token_secret_file: Path | None = None
-    max_per_mail: int = 10
-    max_per_sender_per_day: int = 50
+    max_per_mail: Annotated[int, Range(1, 1000)] = 10
+    max_per_sender_per_day: Annotated[int, Range(1)] = 50
 
 
 @dataclass
@@ -301,12 +308,13 @@ class JobSettings:
     errors (login refused, TLS handshake or certificate failure, wrong protocol) are never
     retried: they end the job with exit 3, recorded as its run's error."""
 
-    retry_initial_seconds: float = 0.5  # first back-off; doubles each attempt
-    retry_max_seconds: float = 60.0  # back-off cap
+    # First back-off; doubles each attempt.
+    retry_initial_seconds: Annotated[float, Range(above=0)] = 0.5
+    retry_max_seconds: Annotated[float, Range(above=0)] = 60.0  # back-off cap
     # A server unreachable (refused, timing out) this long ends the job with exit 4; 0: never.
-    give_up_after_seconds: float = 900.0
+    give_up_after_seconds: Annotated[float, Range(0)] = 900.0
     # A connection or command taking longer counts as timed out (a transient error, retried).
-    network_timeout_seconds: float = 60.0
+    network_timeout_seconds: Annotated[float, Range(above=0)] = 60.0
 
 
 @dataclass
@@ -384,98 +392,35 @@ def _check_timezone(value: str) -> str | None:
     return None
 
 
+# Types, unknown keys, ranges (Range) and addresses (Email) are checked by triage.validation from
+# the fields' declarations; this table holds the value checks a type does not say (choices with
+# their own wording, URLs, HH:MM times, time zones), run on the keys a file sets.
 _VALIDATORS: dict[str, typing.Callable[[Any], str | None]] = {
     "general.log_level": lambda v: None
     if v in {"DEBUG", "INFO", "WARNING", "ERROR"} else "must be DEBUG, INFO, WARNING or ERROR",
-    "safety.change_cap": lambda v: None if v >= 0 else "must be >= 0",
     "mail.source": lambda v: None
     if v in {"imap", "maildir", "mbox"} else "must be imap, maildir or mbox",
     "bugzilla.url": lambda v: None
     if not v or (v.startswith(("http://", "https://")) and v.rstrip("/").endswith("/rest"))
     else "must be an http(s) URL ending in /rest/ (python-bugzilla picks REST from it)",
-    "bugzilla.batch_size": lambda v: None if 1 <= v <= 1000 else "must be 1..1000",
-    "bugzilla.comment_batch_size": lambda v: None if 1 <= v <= 5000 else "must be 1..5000",
-    "bugzilla.page_size": lambda v: None if 1 <= v <= 500 else "must be 1..500",
-    "bugzilla.retries": lambda v: None if 0 <= v <= 20 else "must be 0..20",
-    "mail.max_message_bytes": lambda v: None if v >= 1024 else "must be >= 1024",
-    "mail.max_text_chars": lambda v: None if v >= 100 else "must be >= 100",
-    "mail.fetch_batch_size": lambda v: None if 1 <= v <= 5000 else "must be 1..5000",
     "smtp.transport": lambda v: None if v in {"smtp", "outbox"} else "must be smtp or outbox",
-    "smtp.port": lambda v: None if 1 <= v <= 65535 else "must be 1..65535",
-    "smtp.timeout_seconds": lambda v: None if v > 0 else "must be > 0",
     "digest.day": lambda v: None if v in _WEEKDAYS else "must be one of " + ", ".join(_WEEKDAYS),
     "digest.time": lambda v: _check_time(v),
     "digest.timezone": lambda v: _check_timezone(v),
-    "digest.max_entries": lambda v: None if 1 <= v <= 1000 else "must be 1..1000",
     "digest.no_change": lambda v: None if v in {"send", "skip"} else "must be send or skip",
-    "digest.preview_hours": lambda v: None if 0 <= v <= 144 else "must be 0..144",
-    "digest.maintainer": lambda v: None if not v or "@" in v else "must be an email address",
     "wiki.target": lambda v: None if v in {"file", "mediawiki"} else "must be file or mediawiki",
     "wiki.url": lambda v: None if not v or v.startswith(("http://", "https://"))
     else "must be an http(s) URL",
     "wiki.refresh_time": lambda v: _check_time(v),
-    "wiki.timeout_seconds": lambda v: None if v > 0 else "must be > 0",
     "commands.require": lambda v: None if v in {"dkim-or-confirmation", "dkim", "from-header"}
     else "must be dkim-or-confirmation, dkim or from-header",
     "commands.alignment": lambda v: None if v in {"relaxed", "strict"}
     else "must be relaxed or strict",
-    "commands.confirmation_hours": lambda v: None if 1 <= v <= 24 * 14 else "must be 1..336",
-    "commands.max_per_mail": lambda v: None if 1 <= v <= 1000 else "must be 1..1000",
-    "commands.max_per_sender_per_day": lambda v: None if v >= 1 else "must be >= 1",
-    "jobs.retry_initial_seconds": lambda v: None if v > 0 else "must be > 0",
-    "jobs.retry_max_seconds": lambda v: None if v > 0 else "must be > 0",
-    "jobs.give_up_after_seconds": lambda v: None if v >= 0 else "must be >= 0 (0: never)",
-    "jobs.network_timeout_seconds": lambda v: None if v > 0 else "must be > 0",
 }
 
 
 def _is_internal(f: dataclasses.Field[Any]) -> bool:
     return bool(f.metadata.get("internal"))
-
-
-def _convert(key: str, tp: Any, value: Any, base: Path) -> Any:
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        return _convert(key, args[0], value, base)
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise ConfigError(key, f"must be a table, not {type(value).__name__}")
-        return _build(key, typing.cast(type, tp), value, base)
-    if tp is Path:
-        if not isinstance(value, str) or not value:
-            raise ConfigError(key, "must be a non-empty path string")
-        p = Path(value).expanduser()
-        return p if p.is_absolute() else (base / p)
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(key, f"must be true or false, not {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(key, f"must be an integer, not {value!r}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(key, f"must be a number, not {value!r}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(key, f"must be a string, not {value!r}")
-        return value
-    if origin is list:
-        (item_tp,) = typing.get_args(tp)
-        if not isinstance(value, list):
-            raise ConfigError(key, "must be a list")
-        return [_convert(f"{key}[{i}]", item_tp, v, base) for i, v in enumerate(value)]
-    if origin is dict:
-        _, val_tp = typing.get_args(tp)
-        if not isinstance(value, dict):
-            raise ConfigError(key, "must be a table")
-        if val_tp is Any:
-            return dict(value)
-        return {str(k): _convert(f"{key}.{k}", val_tp, v, base) for k, v in value.items()}
-    raise ConfigError(key, f"unsupported setting type {tp!r}")  # pragma: no cover
 
 
 def build_section(prefix: str, cls: type, table: dict[str, Any], base: Path) -> Any:
@@ -485,33 +430,53 @@ def build_section(prefix: str, cls: type, table: dict[str, Any], base: Path) -> 
 
 
 def _build(prefix: str, cls: type, table: dict[str, Any], base: Path) -> Any:
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if not _is_internal(f)}
-    kwargs: dict[str, Any] = {}
-    for name, value in table.items():
-        key = f"{prefix}.{name}" if prefix else name
-        if name not in fields:
-            known = ", ".join(sorted(fields))
-            raise ConfigError(key, f"unknown setting (known here: {known})")
-        converted = _convert(key, hints[name], value, base)
+    # Types, unknown keys and the ranges declared on the fields: triage.validation (pydantic).
+    for f in dataclasses.fields(cls):
+        if _is_internal(f) and f.name in table:
+            raise ConfigError(join_key(prefix, f.name), "unknown setting")
+    obj = validate(cls, table, prefix=prefix, error=ConfigError, unknown="unknown setting")
+    _finish(prefix, cls, obj, table, base)
+    return obj
+
+
+def _finish(prefix: str, cls: type, obj: Any, raw: dict[str, Any], base: Path) -> None:
+    """What the file's types cannot say: paths relative to the config file's folder (given or
+    default), the checks of :data:`_VALIDATORS`, and free-form tables kept as written."""
+    hints = _hints(cls)
+    for f in dataclasses.fields(cls):
+        if _is_internal(f):
+            continue
+        key = join_key(prefix, f.name)
+        tp = unwrap(hints[f.name])
+        present = f.name in raw
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(tp):
+            _finish(key, typing.cast(type, tp), value, raw.get(f.name, {}), base)
+        elif tp is Path and value is not None:
+            if present and not raw[f.name]:
+                raise ConfigError(key, "must be a non-empty path string")
+            path = value.expanduser()
+            # object.__setattr__: a rule's settings class may be frozen.
+            object.__setattr__(obj, f.name, path if path.is_absolute() else base / path)
+        elif present and typing.get_origin(tp) is dict and Any in _leaf_args(tp):
+            # [rules.<name>] tables: each rule validates its own (triage.rules); keep TOML's
+            # values (dates included) as the file has them.
+            object.__setattr__(obj, f.name, {k: dict(v) for k, v in raw[f.name].items()})
         check = _VALIDATORS.get(key)
-        problem = check(converted) if check else None
+        problem = check(value) if present and check else None
         if problem:
             raise ConfigError(key, problem)
-        kwargs[name] = converted
-    for name in fields:
-        # Absent sections are built too, so their relative default paths get resolved below.
-        if name not in kwargs and dataclasses.is_dataclass(hints[name]):
-            sub = f"{prefix}.{name}" if prefix else name
-            kwargs[name] = _build(sub, typing.cast(type, hints[name]), {}, base)
-    obj = cls(**kwargs)
-    # Relative default paths are relative to the config file's folder too.
-    for name in fields:
-        if name not in kwargs and hints[name] is Path:
-            current = getattr(obj, name)
-            if not current.is_absolute():
-                setattr(obj, name, base / current)
-    return obj
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    # Resolving string annotations is most of a load's time; a class's hints never change.
+    return typing.get_type_hints(cls)
+
+
+def _leaf_args(tp: Any) -> list[Any]:
+    args = list(typing.get_args(tp))
+    return args + [a for arg in args for a in _leaf_args(arg)]
 
 
 def load_settings(path: Path | str | None = None) -> Settings:

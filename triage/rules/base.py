@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from triage.config import ConfigError, Settings, build_section
 from triage.model import (
@@ -43,6 +43,7 @@ from triage.model import (
     TriageCommand,
     TriageState,
 )
+from triage.validation import Range
 
 if TYPE_CHECKING:  # Jinja2 loads when a template renders, not for `config check` or `--help`
     import jinja2
@@ -145,8 +146,9 @@ def parse_rule_settings(rule_name: str, cls: type[RuleSettings], table: Mapping[
     return built
 
 
-def check_days(name: str, value: int, minimum: int = 1) -> list[tuple[str, str]]:
-    return [] if value >= minimum else [(name, f"must be >= {minimum}")]
+# A number of days (or rounds) in a rule's table: at least one. Ranges are declared on the
+# fields and checked with the table's types (triage.validation); problems() is for the rest.
+Days = Annotated[int, Range(1)]
 
 
 # --- sanitising and templates -------------------------------------------------------------------

@@ -29,11 +29,11 @@ from triage.markers import has_state_tag, state_tag
 from triage.model import Bug, BugUpdate, TriageState
 from triage.rules.base import (
     NOTHING,
+    Days,
     RuleContext,
     RuleResult,
     RuleSettings,
     StateUpdate,
-    check_days,
     needinfo,
     sanitize,
 )
@@ -147,10 +147,7 @@ ASKED = state_tag("fix-asked")
 @dataclass
 class FixDocumentationSettings(RuleSettings):
     # Only bugs closed this recently are followed up (old closures predate the bot).
-    max_age_days: int = 30
-
-    def problems(self) -> list[tuple[str, str]]:
-        return check_days("max_age_days", self.max_age_days)
+    max_age_days: Days = 30
 
 
 def closed_at(bug: Bug, closed_statuses: Iterable[str]) -> datetime:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Annotated
 
 from triage.claims.core import taken_in_bugzilla
 from triage.completeness.checklist import ITEMS, labels
@@ -38,17 +39,18 @@ from triage.model import Bug, BugUpdate, Change, Decision, FlagChange, TriageSta
 from triage.nag import acknowledged_at
 from triage.rules.base import (
     NOTHING,
+    Days,
     Rule,
     RuleContext,
     RuleResult,
     RuleSettings,
     StateUpdate,
-    check_days,
     needinfo,
     open_needinfo_for,
     sanitize,
     trusted,
 )
+from triage.validation import Range
 
 # "I already gave this: ..." in the languages the checklist reads: the reporter says the bot
 # misread the report. Asking again would be the worst answer; the reviewer reads it instead.
@@ -69,20 +71,19 @@ EXPIRED_MARKER = state_tag("expired")
 
 @dataclass
 class FollowupSettings(RuleSettings):
-    reminder_days: int = 7
-    expire_days: int = 60
-    max_rounds: int = 3  # follow-ups per bug: the first, plus one per incomplete answer
+    reminder_days: Days = 7
+    expire_days: Days = 60
+    # Follow-ups per bug: the first, plus one per incomplete answer.
+    max_rounds: Annotated[int, Range(1)] = 3
     set_needinfo: bool = True
     close_on_expiry: bool = True
     # Resolution for expired bugs; "" means bugzilla.workflow.incomplete_resolution.
     expiry_resolution: str = ""
 
     def problems(self) -> list[tuple[str, str]]:
-        out = check_days("reminder_days", self.reminder_days)
-        out += check_days("max_rounds", self.max_rounds)
         if self.expire_days <= self.reminder_days:
-            out.append(("expire_days", "must be greater than reminder_days"))
-        return out
+            return [("expire_days", "must be greater than reminder_days")]
+        return []
 
 
 @dataclass(frozen=True)

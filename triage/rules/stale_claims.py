@@ -31,11 +31,11 @@ from triage.markers import has_state_tag, state_tag
 from triage.model import Bug, BugUpdate, TriageState
 from triage.rules.base import (
     NOTHING,
+    Days,
     RuleContext,
     RuleResult,
     RuleSettings,
     StateUpdate,
-    check_days,
     needinfo,
     open_needinfo_for,
     sanitize,
@@ -46,12 +46,8 @@ NUDGED = state_tag("claim-nudged")
 
 @dataclass
 class StaleClaimsSettings(RuleSettings):
-    nudge_days: int = 30  # quiet days before the claimant is asked
-    release_days: int = 14  # quiet days after the nudge before the bug is given back
-
-    def problems(self) -> list[tuple[str, str]]:
-        return check_days("nudge_days", self.nudge_days) + check_days("release_days",
-                                                                      self.release_days)
+    nudge_days: Days = 30  # quiet days before the claimant is asked
+    release_days: Days = 14  # quiet days after the nudge before the bug is given back
 
 
 def nudge_time(bug: Bug, ctx: RuleContext) -> datetime | None:

@@ -302,6 +302,38 @@ class JobSettings:
 
 
 @dataclass
+class CiSettings:
+    """CI linking (docs/ci-linking.md): the farm's results in, one Bugzilla bug per cause out."""
+
+    # The intake endpoint `serve` runs for the farm's reporter (farm.reporter); port 0: off.
+    intake_host: str = "127.0.0.1"
+    intake_port: int = 0
+    # The HMAC-SHA256 key shared with the farm's reporter (never in this file).
+    hmac_secret_env: str = "XENTRIAGE_CI_HMAC_SECRET"  # noqa: S105 - a variable name
+    hmac_secret_file: Path | None = None
+    max_body_bytes: int = 65536
+    clock_skew_seconds: int = 300  # a post's timestamp this far from now is stale
+    # The Buildbot master the sweep reads (its REST API) and retries flaky cells through.
+    buildbot_url: str = ""
+    master_name: str = ""  # the name results carry; empty: the master's URL
+    sweep_page_size: int = 500
+    sweep_interval_minutes: int = 15  # the sweep and linking job of `serve`; 0: no job
+    # A newly failing cell is forced once more at the same revision before anything is filed.
+    retry_new_failures: bool = True
+    retry_scheduler: str = "force-cells"
+    # Library -> "Product/Component" of its bugs; the rest go to the default.
+    components: dict[str, str] = field(default_factory=dict)
+    default_product: str = "Xen"
+    default_component: str = "Unikraft"
+    version: str = "unstable"
+    # When every affected cell passes again: comment with the fixing revision and resolve.
+    resolve_on_pass: bool = True
+    comment_interval_hours: float = 24.0  # at most one "new cells" comment per bug per day
+    # Worker owners of environment failures: worker name -> address (log and status only).
+    worker_owners: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class Settings:
     general: GeneralSettings = field(default_factory=GeneralSettings)
     safety: SafetySettings = field(default_factory=SafetySettings)
@@ -315,6 +347,7 @@ class Settings:
     wiki: WikiSettings = field(default_factory=WikiSettings)
     commands: CommandSettings = field(default_factory=CommandSettings)
     jobs: JobSettings = field(default_factory=JobSettings)
+    ci: CiSettings = field(default_factory=CiSettings)
     # Per-rule tables ([rules.<name>]); each rule validates its own table (triage.rules).
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -347,6 +380,9 @@ class Settings:
 
     def wiki_password(self) -> Secret:
         return Secret("wiki.password", env=self.wiki.password_env, file=self.wiki.password_file)
+
+    def ci_hmac_secret(self) -> Secret:
+        return Secret("ci.hmac_secret", env=self.ci.hmac_secret_env, file=self.ci.hmac_secret_file)
 
     def writes_enabled(self, production_flag: bool | None = None) -> bool:
         """Writes happen only in production mode and never with the kill switch on."""
@@ -418,6 +454,11 @@ _VALIDATORS: dict[str, typing.Callable[[Any], str | None]] = {
     "jobs.retry_max_seconds": lambda v: None if v > 0 else "must be > 0",
     "jobs.give_up_after_seconds": lambda v: None if v >= 0 else "must be >= 0 (0: never)",
     "jobs.network_timeout_seconds": lambda v: None if v > 0 else "must be > 0",
+    "ci.intake_port": lambda v: None if 0 <= v <= 65535 else "must be 0..65535",
+    "ci.max_body_bytes": lambda v: None if v > 0 else "must be > 0",
+    "ci.clock_skew_seconds": lambda v: None if v > 0 else "must be > 0",
+    "ci.sweep_page_size": lambda v: None if 1 <= v <= 10000 else "must be 1..10000",
+    "ci.comment_interval_hours": lambda v: None if v >= 0 else "must be >= 0",
 }
 
 

@@ -1,0 +1,160 @@
+"""The CI intake: signed result posts from the farm's reporter, verified, stored exactly once.
+
+A post carries ``X-Xentriage-Timestamp`` (Unix seconds) and ``X-Xentriage-Signature``
+(``sha256=<hex>``, HMAC-SHA256 over ``<timestamp>.<body>`` with the shared secret). Checks, in
+order, each answered with its own status and one log line (never a traceback):
+
+* 413 body over ``ci.max_body_bytes`` (read no further);
+* 401 no signature or timestamp, or a signature that does not match;
+* 408 a timestamp further than ``ci.clock_skew_seconds`` from now (stale or from the future);
+* 409 the same timestamp + body accepted before (a replay; the ledger keeps twice the skew, and
+  an older replay is stale anyway);
+* 400 not JSON, or not a cell result (triage.ci.model.from_payload);
+* 200 stored, or already stored (the sweep got the same build first): ``{"stored": bool}``.
+
+The server is the standard library's ThreadingHTTPServer on ``ci.intake_host`` (127.0.0.1 by
+default); each request has its own store session, so concurrent posts of one build store one row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from triage.ci.model import BadResult, from_payload
+from triage.store import Store
+from triage.store import ci as ci_rows
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Xentriage-Signature"
+TIMESTAMP_HEADER = "X-Xentriage-Timestamp"
+PATH = "/ci/results"
+
+
+def sign(secret: bytes, timestamp: str, body: bytes) -> str:
+    mac = hmac.new(secret, timestamp.encode("ascii") + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def signed_headers(secret: bytes, body: bytes, now: float) -> dict[str, str]:
+    ts = str(int(now))
+    return {TIMESTAMP_HEADER: ts, SIGNATURE_HEADER: sign(secret, ts, body),
+            "Content-Type": "application/json"}
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    message: str
+    stored: bool | None = None
+
+    def body(self) -> bytes:
+        doc: dict[str, Any] = {"status": self.status, "message": self.message}
+        if self.stored is not None:
+            doc["stored"] = self.stored
+        return json.dumps(doc).encode()
+
+
+@dataclass(frozen=True)
+class IntakeRules:
+    secret: bytes
+    max_body_bytes: int = 65536
+    clock_skew_seconds: int = 300
+
+
+def receive(store: Store, rules: IntakeRules, headers: Mapping[str, str], body: bytes,
+            now: datetime, on_stored: Callable[[], None] | None = None) -> Answer:
+    """Verify and store one post (the whole decision, without HTTP)."""
+    if len(body) > rules.max_body_bytes:
+        return Answer(413, f"body over {rules.max_body_bytes} bytes")
+    given, ts = headers.get(SIGNATURE_HEADER, ""), headers.get(TIMESTAMP_HEADER, "")
+    if not given or not ts:
+        return Answer(401, "unsigned: signature and timestamp headers are required")
+    if not ts.isdigit() or not hmac.compare_digest(sign(rules.secret, ts, body), given):
+        return Answer(401, "bad signature")
+    if abs(now.timestamp() - int(ts)) > rules.clock_skew_seconds:
+        return Answer(408, f"stale: timestamp more than {rules.clock_skew_seconds}s from now")
+    try:
+        result = from_payload(json.loads(body.decode("utf-8")))
+    except (UnicodeDecodeError, ValueError) as exc:  # BadResult and JSONDecodeError included
+        message = str(exc) if isinstance(exc, BadResult) else "malformed JSON"
+        return Answer(400, message[:200])
+    digest = hashlib.sha256(ts.encode() + b"." + body).hexdigest()
+    with store.session() as s:
+        if not ci_rows.remember_post(s, digest, now,
+                                     timedelta(seconds=2 * rules.clock_skew_seconds)):
+            return Answer(409, "replayed post")
+        stored = ci_rows.record_result(s, result)
+    if stored and on_stored is not None:
+        on_stored()
+    return Answer(200, f"build {result.build_id} ({result.cell}): "
+                       f"{'stored' if stored else 'already stored'}", stored=stored)
+
+
+def make_server(store: Store, rules: IntakeRules, host: str, port: int,
+                on_stored: Callable[[], None] | None = None,
+                clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+                ) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "xentriage-ci-intake"
+
+        def do_POST(self) -> None:
+            if self.path != PATH:
+                self._answer(Answer(404, "unknown path"))
+                return
+            try:
+                length = int(self.headers.get("Content-Length") or "-1")
+            except ValueError:
+                length = -1
+            if length < 0:
+                self._answer(Answer(411, "Content-Length required"))
+                return
+            if length > rules.max_body_bytes:
+                self._answer(Answer(413, f"body over {rules.max_body_bytes} bytes"))
+                return
+            body = self.rfile.read(length)
+            try:
+                answer = receive(store, rules, dict(self.headers.items()), body, clock(),
+                                 on_stored)
+            except Exception as exc:  # the store failed: the farm's sweep will catch up
+                log.error("ci intake: could not store a post: %s", type(exc).__name__)
+                answer = Answer(503, "store unavailable; the sweep will pick this build up")
+            self._answer(answer)
+
+        def do_GET(self) -> None:
+            self._answer(Answer(405, "POST results to " + PATH))
+
+        def _answer(self, answer: Answer) -> None:
+            level = logging.INFO if answer.status == 200 else logging.WARNING
+            log.log(level, "ci intake: %s %d %s", self.client_address[0], answer.status,
+                    answer.message)
+            data = answer.body()
+            self.send_response(answer.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            if answer.status >= 400:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # one line per request comes from _answer, not http.server's own
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    return server
+
+
+def serve_in_thread(server: ThreadingHTTPServer) -> threading.Thread:
+    thread = threading.Thread(target=server.serve_forever, name="ci-intake", daemon=True)
+    thread.start()
+    return thread

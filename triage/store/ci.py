@@ -1,0 +1,121 @@
+"""Every CI-linking query: results (``ci_builds``), the intake's replay ledger, the sweep's
+checkpoint and the per-signature state (``ci_failures``, read by triage.store.ci_links too)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from triage.ci.model import CellResult, from_payload
+from triage.store.checkpoints import get_checkpoint, set_checkpoint
+from triage.store.tables import BugRow, CiBuildResult, CiFailure, CiIntakeSeen, TriageStateRow
+
+SWEEP_CHECKPOINT = "ci:sweep"
+
+
+def record_result(session: Session, result: CellResult) -> bool:
+    """Store one result; False when this build (master + build id) is already stored."""
+    exists = session.scalar(select(CiBuildResult.id).where(
+        CiBuildResult.master == result.master,
+        CiBuildResult.buildbot_build_id == result.build_id))
+    if exists is not None:
+        return False
+    try:
+        with session.begin_nested():
+            session.add(CiBuildResult(
+                buildbot_build_id=result.build_id, master=result.master, cell=result.cell,
+                result=result.result, revision=result.revision, signature=result.signature,
+                properties=result.to_json(), finished_at=result.finished_at))
+    except IntegrityError:  # the same build pushed and swept at the same moment
+        return False
+    return True
+
+
+def remember_post(session: Session, digest: str, now: datetime, keep: timedelta) -> bool:
+    """Note an accepted post's digest; False when it was seen before (a replay)."""
+    if session.get(CiIntakeSeen, digest) is not None:
+        return False
+    session.execute(delete(CiIntakeSeen).where(CiIntakeSeen.received_at < now - keep))
+    try:
+        with session.begin_nested():
+            session.add(CiIntakeSeen(digest=digest, received_at=now))
+    except IntegrityError:
+        return False
+    return True
+
+
+def sweep_position(session: Session, master: str) -> int:
+    doc = get_checkpoint(session, SWEEP_CHECKPOINT) or {}
+    return int(doc.get(master, 0))
+
+
+def set_sweep_position(session: Session, master: str, build_id: int) -> None:
+    doc = dict(get_checkpoint(session, SWEEP_CHECKPOINT) or {})
+    doc[master] = max(int(doc.get(master, 0)), build_id)
+    set_checkpoint(session, SWEEP_CHECKPOINT, doc)
+
+
+def all_results(session: Session) -> list[CellResult]:
+    """Every stored result in finishing order (build id breaks ties)."""
+    rows = session.scalars(select(CiBuildResult).order_by(CiBuildResult.finished_at,
+                                                          CiBuildResult.buildbot_build_id))
+    return [from_payload(r.properties) for r in rows]
+
+
+def result_count(session: Session) -> int:
+    return len(session.scalars(select(CiBuildResult.id)).all())
+
+
+@dataclass(frozen=True)
+class SignatureRow:
+    signature: str
+    cls: str
+    title: str
+    stage: str
+    cells: tuple[str, ...]
+    bug_id: int | None
+    state: str
+    first_seen: datetime
+    last_seen: datetime
+    last_commented: datetime | None
+    details: dict[str, Any]
+    bug_status: str = ""
+    bug_resolution: str = ""
+    dupe_of: int | None = None
+    claimed_by: str = ""
+
+
+def signatures(session: Session) -> dict[str, SignatureRow]:
+    query = (select(CiFailure, BugRow.status, BugRow.resolution,
+                    TriageStateRow.claimed_by)
+             .outerjoin(BugRow, BugRow.id == CiFailure.bug_id)
+             .outerjoin(TriageStateRow, TriageStateRow.bug_id == CiFailure.bug_id))
+    out = {}
+    for row, status, resolution, claimed in session.execute(query):
+        out[row.signature] = SignatureRow(
+            row.signature, row.cls, row.title, row.stage, tuple(row.cells or ()), row.bug_id,
+            row.state, row.first_seen, row.last_seen, row.last_commented, dict(row.details or {}),
+            status or "", resolution or "", None, claimed or "")
+    return out
+
+
+def save_signature(session: Session, *, signature: str, cls: str, title: str, stage: str,
+                   cells: Iterable[str], state: str, first_seen: datetime, last_seen: datetime,
+                   details: dict[str, Any], bug_id: int | None = None,
+                   commented: datetime | None = None) -> None:
+    row = session.scalar(select(CiFailure).where(CiFailure.signature == signature))
+    if row is None:
+        row = CiFailure(signature=signature, first_seen=first_seen)
+        session.add(row)
+    row.cls, row.title, row.stage, row.first_line = cls, title, stage, title
+    row.cells, row.state, row.last_seen, row.details = sorted(cells), state, last_seen, details
+    if bug_id is not None:
+        row.bug_id = bug_id
+    if commented is not None:
+        row.last_commented = commented

@@ -55,6 +55,14 @@ def signed(secret: bytes, body: bytes, now: float) -> dict[str, str]:
             "Content-Type": "application/json"}
 
 
+class EveryFinishedBuild(BuildStatusGenerator):
+    """Buildbot's mode "all" leaves out SKIPPED builds (unsupported, boot skipped): a cell's
+    history needs every result, so every finished build is reported."""
+
+    def is_message_needed_by_results(self, build: dict[str, Any]) -> bool:
+        return build.get("results") is not None
+
+
 class CellResultPush(ReporterBase):
     """``c['services']`` entry: ``CellResultPush(intake_url, secret, master=name)``."""
 
@@ -77,7 +85,7 @@ class CellResultPush(ReporterBase):
     def _generators(master: str) -> list[Any]:
         formatter = MessageFormatterFunction(lambda ctx: cell_result(ctx["build"], master),
                                              "json", want_properties=True)
-        return [BuildStatusGenerator(mode="all", message_formatter=formatter)]
+        return [EveryFinishedBuild(mode="all", message_formatter=formatter)]
 
     @defer.inlineCallbacks
     def sendMessage(self, reports: list[dict[str, Any]]):

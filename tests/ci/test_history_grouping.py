@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from tests.ci.world import result
 from triage.ci.grouping import comparable_passing, describe, group
 from triage.ci.history import judge_all, judge_cell
-
-from tests.ci.world import result
 
 SIG = "a1b2c3d4e5f60718"
 
@@ -24,13 +23,15 @@ def test_regression_names_last_good_and_first_bad():
 
 def test_like_before_never_passed_and_flaky():
     cell = "hello-ring-xen-x86_64"
-    fail = dict(sig=SIG, title="ring.c: error")
-    rs = [result(cell, "build-failed", "r1", 1, **fail), result(cell, "build-failed", "r1", 2, **fail)]
+    fail = {"sig": SIG, "title": "ring.c: error"}
+    rs = [result(cell, "build-failed", "r1", 1, **fail),  # type: ignore[arg-type]
+          result(cell, "build-failed", "r1", 2, **fail)]  # type: ignore[arg-type]
     assert judge_cell(rs).state == "never-passed"  # type: ignore[union-attr]
-    rs.append(result(cell, "build-failed", "r2", 3, **fail))
+    rs.append(result(cell, "build-failed", "r2", 3, **fail))  # type: ignore[arg-type]
     v = judge_cell(rs)
     assert v is not None and v.state == "like-before" and v.first_bad == "r1"
-    flaky = [result(cell, "passed", "r0", 1), result(cell, "boot-failed", "r1", 2, **fail),
+    flaky = [result(cell, "passed", "r0", 1),
+             result(cell, "boot-failed", "r1", 2, **fail),  # type: ignore[arg-type]
              result(cell, "passed", "r1", 3)]
     f = judge_cell(flaky)
     assert f is not None and f.state == "passing" and f.flaky_now and f.flake_rate == 1.0

@@ -54,6 +54,24 @@ def ci_pass(settings: Settings, store: Store, *, production: bool, do_sweep: boo
     return CiPass(swept, linked)
 
 
+def wait_farm_idle(buildbot_url: str, timeout: float = 900.0) -> None:
+    """Until the master has no pending or running build request (the retries were run)."""
+    import time
+
+    import requests
+
+    deadline = time.monotonic() + timeout
+    url = buildbot_url.rstrip("/") + "/api/v2/buildrequests"
+    time.sleep(1.0)
+    while time.monotonic() < deadline:
+        resp = requests.get(url, params={"complete": "false", "limit": "1"}, timeout=30)
+        resp.raise_for_status()
+        if not resp.json().get("buildrequests"):
+            return
+        time.sleep(1.0)
+    raise SweepError(f"the farm is still busy after {timeout:.0f}s")
+
+
 def ci_job(config_path: str | None = None) -> None:
     from triage.jobs import _scheduled
 

@@ -118,18 +118,31 @@ def status_cmd(ctx: click.Context, as_json: bool) -> None:
 @command.command("sweep")
 @click.option("--production", is_flag=True, help="Write to Bugzilla (default: dry run).")
 @click.option("--no-link", is_flag=True, help="Only sweep results in; plan no bug.")
+@click.option("--buildbot-url", default=None,
+              help="The master to sweep (default: ci.buildbot_url).")
+@click.option("--master", "master_name", default=None,
+              help="The name its results are stored under (default: ci.master_name).")
+@click.option("--wait-retries", is_flag=True,
+              help="When the pass retried newly failing cells, wait for the farm to finish "
+                   "them and sweep and link again (at most 3 rounds).")
 @click.pass_context
-def sweep_cmd(ctx: click.Context, production: bool, no_link: bool) -> None:
+def sweep_cmd(ctx: click.Context, production: bool, no_link: bool, buildbot_url: str | None,
+              master_name: str | None, wait_retries: bool) -> None:
     """Sweep Buildbot's REST API (ci.buildbot_url) for results a push lost, from the stored
     checkpoint, then link them to bugs (dry run unless --production)."""
-    from triage.ci.service import ci_pass
+    from dataclasses import replace
+
+    from triage.ci.service import ci_pass, wait_farm_idle
     from triage.ci.sweep import SweepError, sweep
     from triage.cli.common import EXIT_CONFIG, EXIT_UNAVAILABLE, app
 
     a = app(ctx)
-    ci = a.settings.ci
+    settings = a.settings
+    settings.ci = replace(settings.ci, buildbot_url=buildbot_url or settings.ci.buildbot_url,
+                          master_name=master_name or settings.ci.master_name)
+    ci = settings.ci
     if not ci.buildbot_url:
-        echo("error: ci.buildbot_url is not set", err=True)
+        echo("error: ci.buildbot_url is not set (or give --buildbot-url)", err=True)
         sys.exit(EXIT_CONFIG)
     if no_link:
         try:
@@ -141,15 +154,20 @@ def sweep_cmd(ctx: click.Context, production: bool, no_link: bool) -> None:
         echo(f"swept {swept.builds} builds in {swept.pages} pages: {swept.stored} new, "
              f"checkpoint {swept.checkpoint}")
         return
-    result = ci_pass(a.settings, a.store, production=production)
-    if result.sweep is not None:
-        echo(f"swept {result.sweep.builds} builds in {result.sweep.pages} pages: "
-             f"{result.sweep.stored} new, checkpoint {result.sweep.checkpoint}")
-    if result.error:
-        echo(f"error: {result.error}", err=True)
-        sys.exit(EXIT_UNAVAILABLE)
-    assert result.link is not None
-    echo(render_link(result.link))
+    for _ in range(3):
+        result = ci_pass(settings, a.store, production=production)
+        if result.sweep is not None:
+            echo(f"swept {result.sweep.builds} builds in {result.sweep.pages} pages: "
+                 f"{result.sweep.stored} new, checkpoint {result.sweep.checkpoint}")
+        if result.error:
+            echo(f"error: {result.error}", err=True)
+            sys.exit(EXIT_UNAVAILABLE)
+        assert result.link is not None
+        echo(render_link(result.link))
+        if not (wait_retries and result.link.retried):
+            break
+        echo("waiting for the retries to finish")
+        wait_farm_idle(ci.buildbot_url)
 
 
 def render_link(link: Any) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 import requests
 
-from triage.ci.model import BadResult, from_buildbot
+from triage.ci.model import BadResult, CellResult, from_buildbot
 from triage.store import Store
 from triage.store import ci as ci_rows
 
@@ -71,24 +71,26 @@ def sweep(store: Store, buildbot_url: str, *, master: str = "", page_size: int =
             raise SweepError("Buildbot REST API: no 'builds' list")
         report.pages += 1
         advance, blocked = position, False
+        page: list[CellResult] = []
+        for build in builds:
+            bid = int(build.get("buildid", 0))
+            if not build.get("complete"):
+                blocked = True
+                continue
+            report.builds += 1
+            try:
+                result = from_buildbot(build, master, buildbot_url)
+            except BadResult as exc:
+                log.warning("ci sweep: build %s is not a readable result: %s", bid, exc)
+                result = None
+            if result is None:
+                report.skipped += 1
+            else:
+                page.append(result)
+            if not blocked:
+                advance = bid
         with store.session() as s:
-            for build in builds:
-                bid = int(build.get("buildid", 0))
-                if not build.get("complete"):
-                    blocked = True
-                    continue
-                report.builds += 1
-                try:
-                    result = from_buildbot(build, master, buildbot_url)
-                except BadResult as exc:
-                    log.warning("ci sweep: build %s is not a readable result: %s", bid, exc)
-                    result = None
-                if result is None:
-                    report.skipped += 1
-                elif ci_rows.record_result(s, result):
-                    report.stored += 1
-                if not blocked:
-                    advance = bid
+            report.stored += ci_rows.record_results(s, page)
             if advance > position:
                 ci_rows.set_sweep_position(s, master, advance)
         position = max(position, int(builds[-1].get("buildid", 0)) if builds else position)

@@ -37,6 +37,31 @@ def record_result(session: Session, result: CellResult) -> bool:
     return True
 
 
+def record_results(session: Session, results: list[CellResult]) -> int:
+    """Store a page of results in one statement; returns how many were new. A build stored
+    meanwhile (pushed while the page was read) makes the page fall back to one by one."""
+    if not results:
+        return 0
+    by_master: dict[str, set[int]] = {}
+    for r in results:
+        by_master.setdefault(r.master, set()).add(r.build_id)
+    known = set()
+    for master, ids in by_master.items():
+        known |= {(master, int(b)) for b in session.scalars(select(
+            CiBuildResult.buildbot_build_id).where(CiBuildResult.master == master,
+                                                   CiBuildResult.buildbot_build_id.in_(ids)))}
+    new = {(r.master, r.build_id): r for r in results if (r.master, r.build_id) not in known}
+    try:
+        with session.begin_nested():
+            session.add_all([CiBuildResult(
+                buildbot_build_id=r.build_id, master=r.master, cell=r.cell, result=r.result,
+                revision=r.revision, signature=r.signature, properties=r.to_json(),
+                finished_at=r.finished_at) for r in new.values()])
+    except IntegrityError:
+        return sum(record_result(session, r) for r in new.values())
+    return len(new)
+
+
 def remember_post(session: Session, digest: str, now: datetime, keep: timedelta) -> bool:
     """Note an accepted post's digest; False when it was seen before (a replay)."""
     if session.get(CiIntakeSeen, digest) is not None:

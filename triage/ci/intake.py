@@ -23,6 +23,7 @@ import hmac
 import json
 import logging
 import queue
+import socket
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -142,6 +143,7 @@ class GroupCommit:
         return slot[0]
 
     def _loop(self) -> None:
+        keep = timedelta(seconds=2 * self.rules.clock_skew_seconds)
         while True:
             items = [self.queue.get()]
             while len(items) < self.batch:
@@ -149,18 +151,39 @@ class GroupCommit:
                     items.append(self.queue.get_nowait())
                 except queue.Empty:
                     break
+            now = max(i[2] for i in items)
             try:
                 with self.store.session() as s:
-                    answers = [store_checked(s, self.rules, r, d, now)
-                               for r, d, now, _, _ in items]
-            except Exception as exc:  # the store failed: refuse; the sweep catches up
-                log.error("ci intake: could not store %d posts: %s", len(items),
-                          type(exc).__name__)
-                answers = [Answer(503, "store unavailable; the sweep will pick this build up")
-                           for _ in items]
+                    ci_rows.prune_posts(s, now - keep)
+                    fates = ci_rows.record_posts(s, [(r, d) for r, d, _, _, _ in items], now,
+                                                 keep)
+                answers = [_answer_for(r, f) for (r, *_), f in zip(items, fates, strict=True)]
+            except Exception as exc:  # a conflict with another writer, or the store failed
+                log.warning("ci intake: batch of %d failed (%s): one by one", len(items),
+                            type(exc).__name__)
+                answers = [self._one(r, d, t) for r, d, t, _, _ in items]
             for (_, _, _, slot, done), answer in zip(items, answers, strict=True):
                 slot.append(answer)
                 done.set()
+
+    def _one(self, result: CellResult, digest: str, now: datetime) -> Answer:
+        try:
+            with self.store.session() as s:
+                return store_checked(s, self.rules, result, digest, now)
+        except Exception as exc:  # the store failed: refuse; the sweep catches up
+            log.error("ci intake: could not store a post: %s", type(exc).__name__)
+            return Answer(503, "store unavailable; the sweep will pick this build up")
+
+
+def _answer_for(result: CellResult, fate: str) -> Answer:
+    if fate == "replayed":
+        return Answer(409, "replayed post")
+    if fate == "stored" and result.result == ENVIRONMENT:
+        log.warning("ci intake: environment failure on worker %s: %s: %s",
+                    result.worker or "?", result.cell, result.reason[:200])
+    return Answer(200, f"build {result.build_id} ({result.cell}): "
+                       f"{'stored' if fate == 'stored' else 'already stored'}",
+                  stored=fate == "stored")
 
 
 def make_server(store: Store, rules: IntakeRules, host: str, port: int,
@@ -171,6 +194,13 @@ def make_server(store: Store, rules: IntakeRules, host: str, port: int,
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "xentriage-ci-intake"
+        protocol_version = "HTTP/1.1"  # keep-alive: the reporter posts a run's results in a burst
+
+        def setup(self) -> None:
+            super().setup()
+            # Headers and body go out in two writes: without this, Nagle holds the second
+            # until the client's delayed ACK (40 ms a post on Linux).
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def do_POST(self) -> None:
             if self.path != PATH:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -73,6 +73,48 @@ def remember_post(session: Session, digest: str, now: datetime, keep: timedelta)
     except IntegrityError:
         return False
     return True
+
+
+def record_posts(session: Session, posts: list[tuple[CellResult, str]], now: datetime,
+                 keep: timedelta) -> list[str]:
+    """A batch of checked intake posts (result, digest) in a few statements: each one's fate,
+    ``replayed`` (digest seen), ``stored`` or ``known`` (build already stored)."""
+    digests = [d for _, d in posts]
+    seen = set(session.scalars(select(CiIntakeSeen.digest).where(
+        CiIntakeSeen.digest.in_(digests))))
+    keys = {(r.master, r.build_id) for r, _ in posts}
+    known: set[tuple[str, int]] = set()
+    for master in {m for m, _ in keys}:
+        ids = [b for m, b in keys if m == master]
+        known |= {(master, int(b)) for b in session.scalars(select(
+            CiBuildResult.buildbot_build_id).where(CiBuildResult.master == master,
+                                                   CiBuildResult.buildbot_build_id.in_(ids)))}
+    fates, digest_rows, result_rows = [], [], []
+    for result, digest in posts:
+        if digest in seen:
+            fates.append("replayed")
+            continue
+        seen.add(digest)
+        digest_rows.append({"digest": digest, "received_at": now})
+        key = (result.master, result.build_id)
+        if key in known:
+            fates.append("known")
+            continue
+        known.add(key)
+        fates.append("stored")
+        result_rows.append({"buildbot_build_id": result.build_id, "master": result.master,
+                            "cell": result.cell, "result": result.result,
+                            "revision": result.revision, "signature": result.signature,
+                            "properties": result.to_json(), "finished_at": result.finished_at})
+    if digest_rows:
+        session.execute(insert(CiIntakeSeen), digest_rows)
+    if result_rows:
+        session.execute(insert(CiBuildResult), result_rows)
+    return fates
+
+
+def prune_posts(session: Session, before: datetime) -> None:
+    session.execute(delete(CiIntakeSeen).where(CiIntakeSeen.received_at < before))
 
 
 def sweep_position(session: Session, master: str) -> int:

@@ -189,8 +189,10 @@ def _answer_for(result: CellResult, fate: str) -> Answer:
 def make_server(store: Store, rules: IntakeRules, host: str, port: int,
                 on_stored: Callable[[], None] | None = None,
                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-                ) -> ThreadingHTTPServer:
+                ) -> IntakeServer:
     writer = GroupCommit(store, rules)
+    connections: set[socket.socket] = set()
+    lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "xentriage-ci-intake"
@@ -198,6 +200,8 @@ def make_server(store: Store, rules: IntakeRules, host: str, port: int,
 
         def setup(self) -> None:
             super().setup()
+            with lock:
+                connections.add(self.connection)
             # Headers and body go out in two writes: without this, Nagle holds the second
             # until the client's delayed ACK (40 ms a post on Linux).
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -224,6 +228,11 @@ def make_server(store: Store, rules: IntakeRules, host: str, port: int,
                 on_stored()
             self._answer(answer)
 
+        def finish(self) -> None:
+            with lock:
+                connections.discard(self.connection)
+            super().finish()
+
         def do_GET(self) -> None:
             self._answer(Answer(405, "POST results to " + PATH))
 
@@ -243,9 +252,28 @@ def make_server(store: Store, rules: IntakeRules, host: str, port: int,
         def log_message(self, format: str, *args: Any) -> None:
             pass  # one line per request comes from _answer, not http.server's own
 
-    server = ThreadingHTTPServer((host, port), Handler)
+    server = IntakeServer((host, port), Handler)
     server.daemon_threads = True
+    server.connections, server.connections_lock = connections, lock
     return server
+
+
+class IntakeServer(ThreadingHTTPServer):
+    """Closing the intake also closes its kept-alive connections: a stopped service must not
+    go on answering a client that connected before."""
+
+    connections: set[socket.socket]
+    connections_lock: threading.Lock
+
+    def server_close(self) -> None:
+        super().server_close()
+        with self.connections_lock:
+            for conn in list(self.connections):
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self.connections.clear()
 
 
 def serve_in_thread(server: ThreadingHTTPServer) -> threading.Thread:

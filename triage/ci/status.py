@@ -82,7 +82,8 @@ def load_status(store: Store, owners: Mapping[str, str]) -> CiStatus:
 def render(status: CiStatus) -> str:
     lines = [f"{status.results} results stored; {len(status.signatures)} open signature(s)"]
     for s in status.signatures:
-        bug = f"bug {s.bug_id} ({s.bug_status or '?'})" if s.bug_id else "no bug yet"
+        bug = (f"bug {s.bug_id}" + (f" ({s.bug_status})" if s.bug_status else "")
+               if s.bug_id else "no bug yet")
         claim = f", claimed by {s.claimed_by}" if s.claimed_by else ""
         lines.append(f"- {s.signature} [{s.cls}] {s.state}: {s.title}")
         lines.append(f"    affected: {s.affected} ({len(s.cells)} cells: {', '.join(s.cells)})")

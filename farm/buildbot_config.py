@@ -53,6 +53,11 @@ class MasterSettings:
     # and the Bugzilla its bug links point at.
     store_url: str | None = None
     bugzilla_url: str = ""
+    # CI linking: the triage service's intake (farm.reporter) and the file holding the HMAC key
+    # shared with it (relative to the basedir; else $XENTRIAGE_CI_HMAC_SECRET). Empty: no push.
+    ci_intake_url: str = ""
+    ci_secret_file: str = ""
+    ci_master_name: str = ""
 
     @property
     def buildbot_url(self) -> str:
@@ -81,6 +86,9 @@ def load_master_settings(basedir: Path, ci_dir: Path) -> MasterSettings:
     for key in ("matrix", "workers"):
         if key in doc:
             settings = replace(settings, **{key: (basedir / getattr(settings, key)).resolve()})
+    if settings.ci_secret_file:
+        settings = replace(settings,
+                           ci_secret_file=str((basedir / settings.ci_secret_file).resolve()))
     return settings
 
 
@@ -232,6 +240,7 @@ def build_master_config(settings: MasterSettings) -> dict[str, Any]:
         "prioritizeBuilders": least_busy_first,
         "caches": cache_sizes(len(cell_list)),
     }
+    c["services"] = _services(settings)
     if settings.www_port is not None:
         c["www"] = {
             "port": f"tcp:{settings.www_port}:interface=127.0.0.1",
@@ -239,6 +248,22 @@ def build_master_config(settings: MasterSettings) -> dict[str, Any]:
             "change_hook_dialects": {"base": True},
         }
     return c
+
+
+def _services(settings: MasterSettings) -> list[Any]:
+    """The CI reporter when an intake is configured (farm.reporter, docs/ci-linking.md)."""
+    if not settings.ci_intake_url:
+        return []
+    from farm.reporter import CellResultPush
+
+    secret = os.environ.get("XENTRIAGE_CI_HMAC_SECRET", "")
+    if settings.ci_secret_file:
+        secret = Path(settings.ci_secret_file).read_text(encoding="utf-8").strip()
+    if not secret:
+        raise ValueError("ci_intake_url is set but no HMAC secret (ci_secret_file or "
+                         "$XENTRIAGE_CI_HMAC_SECRET)")
+    return [CellResultPush(settings.ci_intake_url, secret,
+                           master=settings.ci_master_name or settings.buildbot_url.rstrip("/"))]
 
 
 def _www_plugins(settings: MasterSettings) -> dict[str, Any]:

@@ -53,7 +53,7 @@ BUILDBOT_RESULTS = {PASSED: SUCCESS, BUILD_FAILED: FAILURE, BOOT_FAILED: FAILURE
 # dropped symbols) stays in the verdict line at the end of the log: each property is one more
 # database write per build.
 PUBLISHED = ("cell_result", "result_reason", "image_size", "build_seconds", "boot_seconds",
-             "signature")
+             "signature", "title", "evidence")
 
 
 def last_marker_json(text: str, marker: str) -> dict[str, Any] | None:
@@ -174,6 +174,11 @@ class RunCell(buildstep.ShellMixin, buildstep.BuildStep):
         for name in PUBLISHED:
             if verdict.get(name) is not None:
                 self.setProperty(name, verdict[name], PROP_SOURCE, runtime=True)
+        if outcome != PASSED:
+            # CI linking (triage.ci) groups failures by axis: a pass needs none of it.
+            self.setProperty("cell_axes", {"tree": cell.tree.name, "app": cell.app.name,
+                                           "libset": cell.libset, "platform": cell.platform.name,
+                                           "arch": cell.arch.name}, PROP_SOURCE, runtime=True)
         if outcome in (BOOT_FAILED, BOOT_TIMEOUT):
             # The console of a failed boot is what a bug report links to: give it its own log
             # (only then: a log costs Buildbot several database writes per build).

@@ -31,6 +31,10 @@ set +e
 "$xt" farm run
 rc=$?
 set -e
+echo "== CI linking (dry run): the bugs it would file for the farm's failures"
+www=$(.venv/bin/python -c 'import json; print(json.load(open("var/farm/farm-state.json"))["www_port"])')
+"$xt" ci sweep --buildbot-url "http://127.0.0.1:$www/" --master local-farm --wait-retries
+"$xt" ci status
 "$xt" farm down
 # Exit 8 only says that some cells failed, which the fixture matrix is built to show.
 if [ "$rc" != 0 ] && [ "$rc" != 8 ]; then

@@ -318,6 +318,41 @@ class JobSettings:
 
 
 @dataclass
+class CiSettings:
+    """CI linking (docs/ci-linking.md): the farm's results in, one Bugzilla bug per cause out."""
+
+    # The intake endpoint `serve` runs for the farm's reporter (farm.reporter); port 0: off.
+    intake_host: str = "127.0.0.1"
+    intake_port: Annotated[int, Range(0, 65535)] = 0
+    # The HMAC-SHA256 key shared with the farm's reporter (never in this file).
+    hmac_secret_env: str = "XENTRIAGE_CI_HMAC_SECRET"  # noqa: S105 - a variable name
+    hmac_secret_file: Path | None = None
+    max_body_bytes: Annotated[int, Range(1)] = 65536
+    # A post's timestamp this far from now is stale.
+    clock_skew_seconds: Annotated[int, Range(1)] = 300
+    # The Buildbot master the sweep reads (its REST API) and retries flaky cells through.
+    buildbot_url: str = ""
+    master_name: str = ""  # the name results carry; empty: the master's URL
+    sweep_page_size: Annotated[int, Range(1, 10000)] = 500
+    # The sweep and linking job of `serve`; 0: no job.
+    sweep_interval_minutes: Annotated[int, Range(0)] = 15
+    # A newly failing cell is forced once more at the same revision before anything is filed.
+    retry_new_failures: bool = True
+    retry_scheduler: str = "force-cells"
+    # Library -> "Product/Component" of its bugs; the rest go to the default.
+    components: dict[str, str] = field(default_factory=dict)
+    default_product: str = "Xen"
+    default_component: str = "Unikraft"
+    version: str = "unstable"
+    # When every affected cell passes again: comment with the fixing revision and resolve.
+    resolve_on_pass: bool = True
+    # At most one "new cells" comment per bug per day.
+    comment_interval_hours: Annotated[float, Range(0)] = 24.0
+    # Worker owners of environment failures: worker name -> address (log and status only).
+    worker_owners: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class Settings:
     general: GeneralSettings = field(default_factory=GeneralSettings)
     safety: SafetySettings = field(default_factory=SafetySettings)
@@ -331,6 +366,7 @@ class Settings:
     wiki: WikiSettings = field(default_factory=WikiSettings)
     commands: CommandSettings = field(default_factory=CommandSettings)
     jobs: JobSettings = field(default_factory=JobSettings)
+    ci: CiSettings = field(default_factory=CiSettings)
     # Per-rule tables ([rules.<name>]); each rule validates its own table (triage.rules).
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -363,6 +399,9 @@ class Settings:
 
     def wiki_password(self) -> Secret:
         return Secret("wiki.password", env=self.wiki.password_env, file=self.wiki.password_file)
+
+    def ci_hmac_secret(self) -> Secret:
+        return Secret("ci.hmac_secret", env=self.ci.hmac_secret_env, file=self.ci.hmac_secret_file)
 
     def writes_enabled(self, production_flag: bool | None = None) -> bool:
         """Writes happen only in production mode and never with the kill switch on."""

@@ -342,6 +342,11 @@ def service_jobs(settings: Settings, config_path: str | None) -> list[JobSpec]:
     hh, mm = (int(x) for x in settings.wiki.refresh_time.split(":"))
     jobs.append(JobSpec(id="wiki", func="triage.jobs:wiki_job", cron=f"{mm} {hh} * * *",
                         kwargs=args, timezone=d.timezone))
+    if settings.ci.sweep_interval_minutes and settings.ci.buildbot_url:
+        # CI linking (triage.ci.service): sweep Buildbot's REST API, then link to bugs.
+        jobs.append(JobSpec(id="ci", func="triage.ci.service:ci_job",
+                            interval_seconds=settings.ci.sweep_interval_minutes * 60,
+                            kwargs=args))
     if settings.mail.source in ("mbox", "maildir"):
         jobs.append(JobSpec(id="mail-archive", func="triage.jobs:archive_job",
                             interval_seconds=settings.mail.sweep_interval_seconds, kwargs=args))

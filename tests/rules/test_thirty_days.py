@@ -124,3 +124,57 @@ def test_thirty_days_of_daily_runs(sim):
         times = sorted(e.at for e in ledger if (e.bug_id, e.person) == (bug_id, person))
         gaps = [b - a for a, b in pairwise(times)]
         assert all(g >= timedelta(days=7) - timedelta(hours=1) for g in gaps), (person, gaps)
+
+
+def test_thirty_days_of_ci_linking_nags_no_bug_twice(sim):
+    """CI failures across 30 daily runs: one bug per cause, at most one 'more cells' comment a
+    day, resolved when it passes, reopened when it comes back; the daily triage pass over the
+    CI bug never sends the bot a completeness follow-up."""
+    from tests.ci.world import Farm
+    from triage.ci.linker import CiLinker
+
+    double, _, _, _, settings, store = sim
+    tracker = open_tracker(settings, production=True)
+    now = {"t": day(0)}
+    linker = CiLinker(store, settings, tracker, clock=lambda: now["t"])
+    engine = TriageEngine(settings, store, tracker, clock=lambda: now["t"])
+    farm = Farm(store)
+    sig, title = "00ff00ff00ff00ff", "lib/ring/ring.c:3: error: unknown type"
+    per_day: dict[int, list[str]] = {}
+    for d in range(30):
+        now["t"] = day(d)
+        at(double, day(d))
+        rev = f"r{d // 10}"  # broken days 0-9 and 20-29, fixed on days 10-19
+        broken = d < 10 or d >= 20
+        for k in range(1 + d % 10):  # more cells fail the same way as the days go by
+            cell = f"hello-ring{k}-kvm-x86_64"
+            if broken:
+                farm.add(cell, "build-failed", rev, sig=sig, title=title,
+                         when=day(d) - timedelta(minutes=30 - k))
+                farm.add(cell, "build-failed", rev, sig=sig, title=title,
+                         when=day(d) - timedelta(minutes=20 - k))
+            else:
+                farm.add(cell, "passed", rev, when=day(d) - timedelta(minutes=20 - k))
+        report = linker.run(production=True)
+        assert not report.aborted
+        per_day[d] = [k for k, status in report.outcomes.items() if status == "confirmed"]
+        with store.session() as s:
+            from triage.store.ci import signatures
+
+            bug_id = signatures(s)[sig].bug_id
+        assert bug_id is not None
+        run = engine.run(bug_ids=[bug_id], production=True)
+        assert not run.aborted
+        # The bot filed the bug: the triage flow never asks the bot to complete it.
+        assert not any(pc.change.recipient and pc.change.recipient.lower() ==
+                       settings.general.bot_email.lower() for pc in run.written)
+    keys = [k for d in sorted(per_day) for k in per_day[d]]
+    assert len(keys) == len(set(keys))  # no write twice
+    assert all(len(v) <= 1 for v in per_day.values()), per_day  # at most one write a day
+    kinds = [k.split(":")[1] for k in keys]
+    assert kinds[0] == "file" and kinds.count("file") == 1
+    assert "fixed" in kinds and "reopen" in kinds
+    assert kinds.index("fixed") < kinds.index("reopen")
+    comments = double.comments(bug_id)
+    markers = [m.group(1) for c in comments if (m := MARKER.search(c["text"]))]
+    assert len(markers) == len(set(markers))

@@ -17,7 +17,7 @@ from workers.failure import Classification, LogClassifier, classify_stream
 
 @click.group("ci")
 def command() -> None:
-    """CI results: classify cell logs (and, later, link them to bugs)."""
+    """CI results: classify cell logs, sweep and link results to bugs, status."""
 
 
 def _explain_with_tree(found: Classification, clf: LogClassifier, tree: Path) -> None:
@@ -98,3 +98,113 @@ def classify_cmd(logs: tuple[Path, ...], as_json: bool, tree: Path | None,
         echo("\n".join(_render(d) for d in docs))
     if failed:
         sys.exit(EXIT_INPUT)
+
+
+@command.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def status_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Open CI failure signatures: class, affected set, cells, first/last seen, last good and
+    first bad revision, bug and claimer; cells awaiting their retry, flaky cells and their
+    flake rate, environment failures by worker (and owner)."""
+    from triage.ci.status import load_status, render
+    from triage.cli.common import app
+
+    a = app(ctx)
+    status = load_status(a.store, a.settings.ci.worker_owners)
+    echo(json.dumps(status.to_json(), indent=2) if as_json else render(status))
+
+
+@command.command("sweep")
+@click.option("--production", is_flag=True, help="Write to Bugzilla (default: dry run).")
+@click.option("--no-link", is_flag=True, help="Only sweep results in; plan no bug.")
+@click.option("--buildbot-url", default=None,
+              help="The master to sweep (default: ci.buildbot_url).")
+@click.option("--master", "master_name", default=None,
+              help="The name its results are stored under (default: ci.master_name).")
+@click.option("--wait-retries", is_flag=True,
+              help="When the pass retried newly failing cells, wait for the farm to finish "
+                   "them and sweep and link again (at most 3 rounds).")
+@click.pass_context
+def sweep_cmd(ctx: click.Context, production: bool, no_link: bool, buildbot_url: str | None,
+              master_name: str | None, wait_retries: bool) -> None:
+    """Sweep Buildbot's REST API (ci.buildbot_url) for results a push lost, from the stored
+    checkpoint, then link them to bugs (dry run unless --production)."""
+    from dataclasses import replace
+
+    from triage.ci.service import ci_pass, wait_farm_idle
+    from triage.ci.sweep import SweepError, sweep
+    from triage.cli.common import EXIT_CONFIG, EXIT_UNAVAILABLE, app
+
+    a = app(ctx)
+    settings = a.settings
+    settings.ci = replace(settings.ci, buildbot_url=buildbot_url or settings.ci.buildbot_url,
+                          master_name=master_name or settings.ci.master_name)
+    ci = settings.ci
+    if not ci.buildbot_url:
+        echo("error: ci.buildbot_url is not set (or give --buildbot-url)", err=True)
+        sys.exit(EXIT_CONFIG)
+    if no_link:
+        try:
+            swept = sweep(a.store, ci.buildbot_url, master=ci.master_name,
+                          page_size=ci.sweep_page_size)
+        except SweepError as exc:
+            echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_UNAVAILABLE)
+        echo(f"swept {swept.builds} builds in {swept.pages} pages: {swept.stored} new, "
+             f"checkpoint {swept.checkpoint}")
+        return
+    for _ in range(3):
+        result = ci_pass(settings, a.store, production=production)
+        if result.sweep is not None:
+            echo(f"swept {result.sweep.builds} builds in {result.sweep.pages} pages: "
+                 f"{result.sweep.stored} new, checkpoint {result.sweep.checkpoint}")
+        if result.error:
+            echo(f"error: {result.error}", err=True)
+            sys.exit(EXIT_UNAVAILABLE)
+        assert result.link is not None
+        echo(render_link(result.link))
+        if not (wait_retries and result.link.retried):
+            break
+        echo("waiting for the retries to finish")
+        wait_farm_idle(ci.buildbot_url)
+
+
+def render_link(link: Any) -> str:
+    """The plan of a linking pass: what it would file / comment / resolve / reopen."""
+    mode = "production" if link.production else "dry run"
+    lines = [f"ci link ({mode}): {len(link.changes)} writes planned"]
+    if link.aborted:
+        lines.append(f"aborted: {link.aborted}")
+    for p in link.plans:
+        c = p.change
+        if c is None:
+            if p.why:
+                lines.append(f"- {p.signature}: {p.state}: {p.why}")
+            continue
+        what = ("file" if c.create is not None else
+                "resolve" if c.update and c.update.resolution else
+                "reopen" if c.update and c.update.status else "comment")
+        target = f"bug {c.bug_id}" if c.bug_id else "new bug"
+        summary = c.create.summary if c.create is not None else c.reason
+        lines.append(f"- {what} {target} [{link.outcomes.get(c.key, 'planned')}]: {summary}")
+        if p.group is not None:
+            lines.append(f"    affected: {p.group.description}; cells: {', '.join(p.group.cells)}")
+    if link.retried:
+        lines.append("retried (newly failing): " + ", ".join(link.retried))
+    if link.flaky:
+        lines.append("flaky (failed, passed on retry): " + ", ".join(link.flaky))
+    return "\n".join(lines)
+
+
+@command.command("link")
+@click.option("--production", is_flag=True, help="Write to Bugzilla (default: dry run).")
+@click.pass_context
+def link_cmd(ctx: click.Context, production: bool) -> None:
+    """Link the stored results to bugs without sweeping: file, comment, resolve, reopen."""
+    from triage.ci.service import make_linker
+    from triage.cli.common import app
+
+    a = app(ctx)
+    link = make_linker(a.settings, a.store, production=production).run(production=production)
+    echo(render_link(link))

@@ -31,6 +31,13 @@ def command(ctx: click.Context, no_mail: bool) -> None:
     jobs = service_jobs(settings, a.config_path)
     scheduler = build_scheduler(settings.store_url, jobs)
     scheduler.resume()
+    intake = None
+    if settings.ci.intake_port:
+        from triage.ci.service import IntakeService
+
+        intake = IntakeService(settings, store)  # the farm's reporter posts here
+        intake.start()
+        echo(f"ci intake on http://{intake.address[0]}:{intake.address[1]}/ci/results")
     mode = "production" if settings.writes_enabled() else "dry run"
     echo(f"serving ({mode}); jobs: " + ", ".join(
         f"{j.id} (next {scheduler.get_job(j.id).next_run_time:%Y-%m-%d %H:%M %Z})" for j in jobs))
@@ -50,6 +57,8 @@ def command(ctx: click.Context, no_mail: bool) -> None:
             signal.signal(signal.SIGTERM, on_signal)
             stop.wait()
     finally:
+        if intake is not None:
+            intake.stop()
         scheduler.shutdown(wait=True)
         store.dispose()
     echo("stopped")

@@ -225,6 +225,11 @@ class CiFailure(Base):
     last_seen: Mapped[datetime]
     last_commented: Mapped[datetime | None]
     state: Mapped[str] = mapped_column(String(16), default="failing")  # failing | passing
+    # CI linking (0005): the class, the human title, the last grouping (affected set, cells,
+    # regression revisions) and how Bugzilla answered (duplicate target, invalid).
+    cls: Mapped[str] = mapped_column(String(32), default="")
+    title: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class CiBuildResult(Base):
@@ -241,6 +246,14 @@ class CiBuildResult(Base):
     properties: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     finished_at: Mapped[datetime]
     __table_args__ = (UniqueConstraint("master", "buildbot_build_id"),)
+
+
+class CiIntakeSeen(Base):
+    """Replay ledger of the CI intake: the SHA-256 of each accepted post's timestamp + body."""
+
+    __tablename__ = "ci_intake_seen"
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class DigestSent(Base):

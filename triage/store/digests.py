@@ -95,7 +95,7 @@ def _sql_text_list(values: Sequence[str], *, lower: bool = True) -> str:
     return "'" + json.dumps(items).replace("'", "''") + "'"
 
 
-def _projection_sql(dialect: str, q: DigestQuery) -> tuple[str, str, str]:
+def projection_sql(dialect: str, q: DigestQuery) -> tuple[str, str, str]:
     """Three correlated subqueries over the stored JSON, computed by the database so that most
     bugs never reach Python whole: (whiteboard/keywords/flags as one JSON array, the time of
     the first comment by someone other than the reporter and the bots, the time the history
@@ -166,7 +166,7 @@ def load_inputs(session: Session, q: DigestQuery) -> DigestInputs:
     for (data,) in session.execute(select(BugRow.data).where(
             BugRow.is_open.is_(True), *live, may_be_claimed)):
         out.open_bugs.append(bug_from_dict(data))
-    tags_sql, first_sql, closed_sql = _projection_sql(session.get_bind().dialect.name, q)
+    tags_sql, first_sql, closed_sql = projection_sql(session.get_bind().dialect.name, q)
     projected = select(
         BugRow.id, BugRow.summary, BugRow.product, BugRow.component, BugRow.status,
         BugRow.resolution, BugRow.creator, BugRow.assigned_to, BugRow.is_open,

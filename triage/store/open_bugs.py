@@ -19,7 +19,7 @@ from sqlalchemy import Float, and_, case, cast, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from triage.model import TriageState, parse_bz_time, utc
-from triage.store.digests import DigestQuery, _projection_sql
+from triage.store.digests import DigestQuery, projection_sql
 from triage.store.tables import BugRow, TriageStateRow
 
 # The states the open-for-developers list shows (its sections are in the page model).
@@ -99,11 +99,11 @@ def trend_dates(session: Session, since: datetime, fixed_resolution: str = "FIXE
                 closed_statuses: Sequence[str] = ("RESOLVED", "VERIFIED")) -> list[BugDates]:
     """Every bug's creation and closing time, one query. A bug closed and changed since
     ``since`` (the trend's first week) gets its closing time from its stored history, with the
-    weekly digest's own expression (:func:`triage.store.digests._projection_sql`); a bug last
+    weekly digest's own expression (:func:`triage.store.digests.projection_sql`); a bug last
     changed before then was closed before then too, and its last change is enough."""
     created, as_dt = _epoch(session, BugRow.creation_time)
     changed, _ = _epoch(session, BugRow.last_change_time)
-    closed_sql = _projection_sql(session.get_bind().dialect.name, DigestQuery(
+    closed_sql = projection_sql(session.get_bind().dialect.name, DigestQuery(
         closed_since=since, week_start=since, week="",
         closed_statuses=tuple(closed_statuses), fixed_resolution=fixed_resolution))[2]
     history_closed = case((and_(BugRow.is_open.is_(False), BugRow.last_change_time >= since),

@@ -11,6 +11,8 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+from workers.failure.model import ALIASES
+
 
 @dataclass(frozen=True)
 class StateStyle:
@@ -35,9 +37,7 @@ _KNOWN = (
     StateStyle("never-run", "never run", "·", "none", False),
 )
 STATES: dict[str, StateStyle] = {s.key: s for s in _KNOWN}
-# Verdicts of builds from before the farm's failure classes said "timeout" and "error"; the
-# worker reads them as these classes (workers.failure), and so do the history strips.
-_ALIASES = {"timeout": "boot-timeout", "error": "environment"}
+
 
 # Buildbot result codes (buildbot.process.results) → the style of an unknown cell_result.
 _BY_RESULT = {0: "ok", 1: "info", 2: "bad", 3: "skip", 4: "warn", 5: "warn", 6: "warn"}
@@ -59,7 +59,8 @@ def state_of(cell_result: str | None, buildbot_result: int | None, complete: boo
     if not complete:
         return STATES["running"]
     if cell_result:
-        cell_result = _ALIASES.get(cell_result, cell_result)
+        # Old builds' verdicts ("timeout", "error") read as the farm's classes.
+        cell_result = ALIASES.get(cell_result, cell_result)
         return STATES.get(cell_result) or fallback_state(cell_result, buildbot_result)
     # Without a verdict (a build that died before its step) the Buildbot result is all we have.
     if buildbot_result == 0:

@@ -23,25 +23,39 @@ class JobRun:
     summary: dict[str, Any] = field(default_factory=dict)
     message: str = ""
     exit_code: int = 0
+    # Set by the block for an outcome of its own ("failed", "aborted"); empty: "ok", or "error"
+    # once :meth:`error` was called.
+    outcome: str = ""
 
     def error(self, message: str, exit_code: int) -> None:
         self.message, self.exit_code = message, exit_code
 
 
-@contextmanager
-def recorded_run(store: Store, kind: str) -> Iterator[JobRun]:
-    """``with recorded_run(store, "mail-watch") as run: ...``; ``run.error(text, code)`` marks
-    the run ``error``; an exception escaping the block is recorded too, then raised."""
+def start_job_run(store: Store, kind: str, *, production: bool) -> int:
     with store.session() as s:
-        run = JobRun(kind, start_run(s, kind, production=False, now=datetime.now(UTC)))
+        return start_run(s, kind, production=production, now=datetime.now(UTC))
+
+
+def finish_job_run(store: Store, run_id: int, outcome: str, summary: dict[str, Any]) -> None:
+    with store.session() as s:
+        finish_run(s, run_id, outcome, summary, datetime.now(UTC))
+
+
+@contextmanager
+def recorded_run(store: Store, kind: str, *, production: bool = False,
+                 failed: str = "error") -> Iterator[JobRun]:
+    """``with recorded_run(store, "mail-watch") as run: ...``; ``run.error(text, code)`` marks
+    the run ``error``; an exception escaping the block is recorded too (outcome ``failed``),
+    then raised."""
+    run = JobRun(kind, start_job_run(store, kind, production=production))
     try:
         yield run
     except BaseException as exc:
         run.error(f"{type(exc).__name__}: {exc}"[:2000], run.exit_code or 1)
+        run.outcome = failed
         raise
     finally:
-        outcome = "error" if run.exit_code else "ok"
+        outcome = run.outcome or ("error" if run.exit_code else "ok")
         summary = {**run.summary, **({"error": run.message[:2000], "exit_code": run.exit_code}
                                      if run.exit_code else {})}
-        with store.session() as s:
-            finish_run(s, run.run_id, outcome, summary, datetime.now(UTC))
+        finish_job_run(store, run.run_id, outcome, summary)

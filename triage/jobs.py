@@ -174,49 +174,32 @@ def _scheduled(config_path: str | None, job: str = ""
     releases the store's connections whatever happened. With ``job``, the run is recorded in
     the store's ``runs`` table as ``job:<id>`` (start, finish, outcome, the error if any), which
     is what ``xentriage status`` shows."""
+    from triage.job_runs import recorded_run
+
     settings = load_settings(config_path)
     store = open_store(settings)
     report = CycleReport()
-    run_id = None
-    if job:
-        run_id = record_job_start(store, job, production=settings.writes_enabled())
-        report.job_run_id = run_id
     try:
-        try:
+        if not job:
             yield settings, store, report
-        except Exception as exc:
-            if run_id is not None:
-                record_job_finish(store, run_id, "failed", {"error": f"{type(exc).__name__}: "
-                                                                     f"{exc}"})
-            raise
-        if report.aborted:
-            log.error("triage run aborted: %s", report.aborted)
-        log.info("; ".join(report.lines + report.failures))
-        if run_id is not None:
-            outcome = "aborted" if report.aborted else "failed" if report.failures else "ok"
-            record_job_finish(store, run_id, outcome, {
-                "lines": report.lines, "error": "; ".join(report.failures) or report.aborted})
+            _log_report(report)
+            return
+        with recorded_run(store, f"job:{job}", production=settings.writes_enabled(),
+                          failed="failed") as run:
+            report.job_run_id = run.run_id
+            yield settings, store, report
+            _log_report(report)
+            run.outcome = "aborted" if report.aborted else "failed" if report.failures else "ok"
+            run.summary.update(lines=report.lines,
+                               error="; ".join(report.failures) or report.aborted)
     finally:
         store.dispose()
 
 
-def record_job_start(store: Store, job: str, *, production: bool) -> int:
-    """A scheduled job's run in the ``runs`` table (kind ``job:<id>``)."""
-    from datetime import UTC, datetime
-
-    from triage.store.decisions import start_run
-
-    with store.session() as s:
-        return start_run(s, f"job:{job}", production=production, now=datetime.now(UTC))
-
-
-def record_job_finish(store: Store, run_id: int, outcome: str, summary: dict[str, Any]) -> None:
-    from datetime import UTC, datetime
-
-    from triage.store.decisions import finish_run
-
-    with store.session() as s:
-        finish_run(s, run_id, outcome, summary, datetime.now(UTC))
+def _log_report(report: CycleReport) -> None:
+    if report.aborted:
+        log.error("triage run aborted: %s", report.aborted)
+    log.info("; ".join(report.lines + report.failures))
 
 
 def sync_job(config_path: str | None = None) -> None:

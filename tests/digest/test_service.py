@@ -126,17 +126,17 @@ def test_service_unit_is_valid_for_systemd(tmp_path: Path) -> None:
 
 
 def test_status_shows_a_failed_jobs_error(tmp_path: Path) -> None:
-    from triage.jobs import record_job_finish, record_job_start
+    from triage.job_runs import finish_job_run, start_job_run
 
     state = tmp_path / "state"
     config = tmp_path / "xentriage.toml"
     config.write_text(f'[general]\nstate_dir = "{state}"\n', encoding="utf-8")
     store = Store(f"sqlite:///{state / 'xentriage.sqlite3'}")
     store.migrate()
-    run = record_job_start(store, "wiki", production=False)
-    record_job_finish(store, run, "failed", {"error": "WikiError: wiki login refused"})
-    ok = record_job_start(store, "wiki", production=False)
-    record_job_finish(store, ok, "ok", {})
+    run = start_job_run(store, "job:wiki", production=False)
+    finish_job_run(store, run, "failed", {"error": "WikiError: wiki login refused"})
+    ok = start_job_run(store, "job:wiki", production=False)
+    finish_job_run(store, ok, "ok", {})
     store.dispose()
     rows = _status(config)
     assert rows["wiki"]["result"] == "ok"

@@ -1,0 +1,1 @@
+"""Bisection of CI regressions and fixes (issue #17): which commit broke a cell, which fixed it."""

@@ -348,8 +348,11 @@ class CiSettings:
     resolve_on_pass: bool = True
     # At most one "new cells" comment per bug per day.
     comment_interval_hours: Annotated[float, Range(0)] = 24.0
-    # Worker owners of environment failures: worker name -> address (log and status only).
-    worker_owners: dict[str, str] = field(default_factory=dict)
+    # Worker owners of environment failures: worker name -> address (log, status and mail).
+    worker_owners: dict[str, Email] = field(default_factory=dict)
+    # Mail a worker's owner about its environment failures, once per worker, signature and
+    # day (triage.ci.owners; dry run: the dry-run outbox).
+    mail_worker_owners: bool = True
 
 
 @dataclass

@@ -24,6 +24,7 @@ import requests
 from triage.adapters.tracker import Tracker, TrackerError
 from triage.ci.grouping import SignatureGroup, group
 from triage.ci.history import AWAITING_RETRY, CellVerdict, judge_all
+from triage.ci.owners import OwnerReport, mail_worker_owners
 from triage.ci.planner import FAILING, PASSING, SignaturePlan, plan_signatures, whiteboard_tag
 from triage.config import Settings
 from triage.model import Bug
@@ -49,6 +50,7 @@ class LinkReport:
     flaky: list[str] = field(default_factory=list)
     aborted: str = ""
     verdicts: dict[str, CellVerdict] = field(default_factory=dict)
+    owners: OwnerReport = field(default_factory=OwnerReport)  # environment mails to owners
 
     @property
     def changes(self) -> list[SignaturePlan]:
@@ -91,6 +93,9 @@ class CiLinker:
         report.verdicts = verdicts
         report.flaky = sorted(c for c, v in verdicts.items() if v.flaky_now)
         self._retry(verdicts, report)
+        # Environment failures: to the worker's owner (a mail), never into the Bugzilla plan.
+        report.owners = mail_worker_owners(settings, self.store, results, now,
+                                           production=production)
         groups = group(verdicts)
         bugs, found = self._read_bugs(groups, rows)
         plans = plan_signatures(groups, verdicts, rows, bugs, found, ci,

@@ -194,6 +194,12 @@ def render_link(link: Any) -> str:
         lines.append("retried (newly failing): " + ", ".join(link.retried))
     if link.flaky:
         lines.append("flaky (failed, passed on retry): " + ", ".join(link.flaky))
+    owners = link.owners
+    if owners.planned or owners.aborted:
+        lines.append(f"worker owners: {owners.planned} environment mail(s) planned"
+                     + (f"; aborted: {owners.aborted}" if owners.aborted else ""))
+        for key, status in sorted((owners.outcomes or {}).items()):
+            lines.append(f"- mail {key} [{status}]")
     return "\n".join(lines)
 
 

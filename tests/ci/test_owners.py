@@ -63,7 +63,7 @@ def test_plan_one_mail_per_worker_cause_and_day():
 
 
 def test_production_mails_the_owner_once_and_never_bugzilla(tmp_path, double, smtp_server):
-    linker, settings, store = linker_for(tmp_path, double,
+    linker, _settings, store = linker_for(tmp_path, double,
                                          "[safety]\nproduction = true\n" + smtp_server.toml())
     farm = Farm(store)
     farm.add("hello-hosttool-kvm-x86_64", "environment", "r1", worker="bare",
@@ -108,7 +108,7 @@ def test_dry_run_writes_the_dry_run_outbox_only(tmp_path, double, smtp_server):
 
 
 def test_owner_mails_over_the_change_cap_send_nothing(tmp_path, double, smtp_server):
-    linker, settings, store = linker_for(
+    linker, _settings, store = linker_for(
         tmp_path, double, "[safety]\nproduction = true\nchange_cap = 1\n" + smtp_server.toml())
     farm = Farm(store)
     farm.add("hello-hosttool-kvm-x86_64", "environment", "r1", worker="bare",
@@ -121,7 +121,7 @@ def test_owner_mails_over_the_change_cap_send_nothing(tmp_path, double, smtp_ser
 
 
 def test_switched_off(tmp_path, double, smtp_server):
-    linker, settings, store = linker_for(
+    linker, _settings, store = linker_for(
         tmp_path, double, "mail_worker_owners = false\n[safety]\nproduction = true\n"
         + smtp_server.toml())
     Farm(store).add("hello-hosttool-kvm-x86_64", "environment", "r1", worker="bare",

@@ -37,7 +37,16 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.ci.world import result  # noqa: E402
-from triage.ci.intake import PATH, IntakeRules, make_server, serve_in_thread, signed_headers  # noqa: E402
+from triage.ci.intake import (  # noqa: E402
+    PATH,
+    Answer,
+    IntakeRules,
+    make_http_server,
+    make_server,
+    serve_in_thread,
+    signed_headers,
+    verify,
+)
 from triage.ci.sweep import sweep  # noqa: E402
 from triage.store import Store  # noqa: E402
 from triage.store import ci as ci_rows  # noqa: E402
@@ -52,7 +61,7 @@ def fresh_store(tmp: Path, name: str) -> Store:
 
 
 def post_all(url: str, bodies: list[bytes]) -> list[int]:
-    """One client: a keep-alive connection posting its share of the results."""
+    """One client: a keep-alive connection posting its share of the bodies."""
     parsed = urlparse(url)
     conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
     codes = []
@@ -66,28 +75,73 @@ def post_all(url: str, bodies: list[bytes]) -> list[int]:
     return codes
 
 
-def bench_intake(tmp: Path, n: int, threads: int) -> dict[str, Any]:
-    store = fresh_store(tmp, "intake.sqlite3")
-    server = make_server(store, IntakeRules(SECRET, 65536, 300), "127.0.0.1", 0)
+def result_docs(n: int, offset: int) -> list[dict[str, Any]]:
+    return [result(f"hello-lib{i % 40}-kvm-x86_64", "build-failed", f"r{i // 40}",
+                   offset + i + 1, sig="0123456789abcdef", title="x").to_json()
+            for i in range(n)]
+
+
+def bodies_of(docs: list[dict[str, Any]], batch: int) -> list[bytes]:
+    """Posts as the reporter sends them: one result each, or ``{"results": [...]}``."""
+    if batch <= 1:
+        return [json.dumps(d, sort_keys=True).encode() for d in docs]
+    return [json.dumps({"results": docs[i:i + batch]}, sort_keys=True).encode()
+            for i in range(0, len(docs), batch)]
+
+
+def bare_handle(rules: IntakeRules) -> Any:
+    """The ceiling: the same HTTP server, a handler that only verifies the signature."""
+    def handle(headers: Any, body: bytes) -> Answer:
+        refused = verify(rules, headers, body, datetime.now(UTC))
+        return refused or Answer(200, "verified")
+    return handle
+
+
+def intake_round(tmp: Path, pool: Any, n: int, threads: int, batch: int, bare: bool,
+                 offset: int) -> dict[str, Any]:
+    rules = IntakeRules(SECRET, 65536, 300)
+    store = fresh_store(tmp, f"intake-{offset}.sqlite3")
+    server = (make_http_server(bare_handle(rules), rules.max_body_bytes, "127.0.0.1", 0)
+              if bare else make_server(store, rules, "127.0.0.1", 0))
     serve_in_thread(server)
     url = f"http://127.0.0.1:{server.server_address[1]}{PATH}"
-    bodies = [json.dumps(result(f"hello-lib{i % 40}-kvm-x86_64", "build-failed", f"r{i // 40}",
-                                i + 1, sig="0123456789abcdef", title="x").to_json()).encode()
-              for i in range(n)]
+    bodies = bodies_of(result_docs(n, offset), batch)
     chunks = [bodies[i::threads] for i in range(threads)]
+    start = time.perf_counter()
+    statuses = [c for part in pool.starmap(post_all, [(url, c) for c in chunks]) for c in part]
+    wall = time.perf_counter() - start
+    server.shutdown()
+    server.server_close()
+    with store.session() as s:
+        stored = ci_rows.result_count(s)
+    store.dispose()
+    return {"seconds": wall, "per_second": n / wall, "stored": stored,
+            "non_200": sum(c != 200 for c in statuses)}
+
+
+def bench_intake(tmp: Path, n: int, threads: int, batch: int, repeat: int) -> dict[str, Any]:
+    """Side by side in one run, each ``repeat`` times (median): the bare endpoint (signature
+    only: the HTTP ceiling), the intake with one result per post, the intake with batches."""
+    modes = {"bare endpoint (HMAC only)": (1, True), "intake, 1 result per post": (1, False),
+             f"intake, {batch} results per post": (batch, False)}
+    runs: dict[str, list[dict[str, Any]]] = {m: [] for m in modes}
     # Clients in their own processes (as the master is), so they do not share the server's GIL.
     with multiprocessing.get_context("spawn").Pool(threads) as pool:
         pool.map(time.sleep, [0.5] * threads)  # the clients' start-up (imports) is not timed
-        start = time.perf_counter()
-        statuses = [c for part in pool.starmap(post_all, [(url, c) for c in chunks])
-                    for c in part]
-        wall = time.perf_counter() - start
-    server.shutdown()
-    with store.session() as s:
-        stored = ci_rows.result_count(s)
-    return {"results": n, "threads": threads, "seconds": round(wall, 2),
-            "per_second": round(n / wall), "stored": stored,
-            "non_200": sum(c != 200 for c in statuses)}
+        offset = 0
+        for _ in range(repeat):
+            for mode, (size, bare) in modes.items():  # interleaved: the same load for each
+                runs[mode].append(intake_round(tmp, pool, n, threads, size, bare, offset))
+                offset += n
+    out: dict[str, Any] = {"results": n, "threads": threads, "repeat": repeat}
+    ceiling = statistics.median(r["per_second"] for r in runs["bare endpoint (HMAC only)"])
+    for mode, rs in runs.items():
+        rate = statistics.median(r["per_second"] for r in rs)
+        out[mode] = {"per_second": round(rate), "of_ceiling": round(rate / ceiling, 2),
+                     "runs": [round(r["per_second"]) for r in rs],
+                     "stored": sorted({r["stored"] for r in rs}),
+                     "non_200": sum(r["non_200"] for r in rs)}
+    return out
 
 
 def fake_builds(n: int) -> list[dict[str, Any]]:
@@ -216,14 +270,22 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--results", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=4)
+    ap.add_argument("--batch", type=int, default=20, help="results per batch post")
+    ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--builds", type=int, default=10000)
     ap.add_argument("--page", type=int, default=500)
     ap.add_argument("--farm", action="store_true")
+    ap.add_argument("--only", choices=("intake", "sweep"), default=None,
+                    help="run one part only (e.g. under a profiler)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        out = {"intake": bench_intake(tmp, args.results, args.threads),
-               "sweep": bench_sweep(tmp, args.builds, args.page)}
+        out: dict[str, Any] = {}
+        if args.only in (None, "intake"):
+            out["intake"] = bench_intake(tmp, args.results, args.threads, args.batch,
+                                         args.repeat)
+        if args.only in (None, "sweep"):
+            out["sweep"] = bench_sweep(tmp, args.builds, args.page)
         if args.farm:
             out["farm"] = bench_farm(tmp)
     print(json.dumps(out, indent=2))

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy import Table, bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -62,8 +62,8 @@ def record_results(session: Session, results: list[CellResult]) -> int:
     return len(new)
 
 
-_SEEN = CiIntakeSeen.__table__
-_BUILDS = CiBuildResult.__table__
+_SEEN = cast(Table, CiIntakeSeen.__table__)
+_BUILDS = cast(Table, CiBuildResult.__table__)
 # Prebuilt Core statements: the intake runs them for every group commit, and building an ORM
 # statement (and its cache key) each time was a measurable part of a post's CPU.
 _SEEN_AMONG = select(_SEEN.c.digest).where(

@@ -107,15 +107,16 @@ def intake_round(tmp: Path, pool: Any, n: int, threads: int, batch: int, bare: b
     url = f"http://127.0.0.1:{server.server_address[1]}{PATH}"
     bodies = bodies_of(result_docs(n, offset), batch)
     chunks = [bodies[i::threads] for i in range(threads)]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     statuses = [c for part in pool.starmap(post_all, [(url, c) for c in chunks]) for c in part]
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     server.shutdown()
     server.server_close()
     with store.session() as s:
         stored = ci_rows.result_count(s)
     store.dispose()
-    return {"seconds": wall, "per_second": n / wall, "stored": stored,
+    # The server's own CPU (this process: the clients are the pool's): load-independent.
+    return {"seconds": wall, "per_second": n / wall, "cpu_us": cpu / n * 1e6, "stored": stored,
             "non_200": sum(c != 200 for c in statuses)}
 
 
@@ -139,6 +140,8 @@ def bench_intake(tmp: Path, n: int, threads: int, batch: int, repeat: int) -> di
         rate = statistics.median(r["per_second"] for r in rs)
         out[mode] = {"per_second": round(rate), "of_ceiling": round(rate / ceiling, 2),
                      "runs": [round(r["per_second"]) for r in rs],
+                     "server_cpu_us_per_result": round(statistics.median(
+                         r["cpu_us"] for r in rs)),
                      "stored": sorted({r["stored"] for r in rs}),
                      "non_200": sum(r["non_200"] for r in rs)}
     return out

@@ -118,3 +118,72 @@ def test_bad_posts_are_refused_with_a_clear_status(intake, caplog, case, status)
     lines = [r for r in caplog.records if "ci intake" in r.getMessage()]
     assert len(lines) == 1 and not any(r.exc_info for r in caplog.records)
     assert SECRET.decode() not in caplog.text
+
+
+def batch_of(*docs: object) -> bytes:
+    return json.dumps({"results": list(docs)}).encode()
+
+
+def test_batch_post_each_result_checked_and_deduplicated(intake, caplog):
+    url, store = intake
+    caplog.set_level(logging.INFO, logger="triage.ci.intake")
+    post(url, body_of(5), signed_headers(SECRET, body_of(5), time.time()))  # build 5 stored
+    bad = json.loads(body_of(6))
+    bad["result"] = "exploded"
+    body = batch_of(json.loads(body_of(5)), bad, json.loads(body_of(7)), json.loads(body_of(8)))
+    headers = signed_headers(SECRET, body, time.time())
+    resp = post(url, body, headers)
+    assert resp.status_code == 200, resp.text
+    doc = resp.json()
+    assert doc["stored"] is True
+    assert [(i["status"], i.get("stored")) for i in doc["results"]] == [
+        (200, False), (400, None), (200, True), (200, True)]
+    assert "unknown result" in doc["results"][1]["message"]
+    assert "2 stored, 1 already stored, 1 refused" in doc["message"]
+    assert stored(store) == 3
+    replay = post(url, body, headers)  # replay protection is per post: the whole batch
+    assert replay.status_code == 409
+    assert stored(store) == 3
+
+
+@pytest.mark.parametrize("case,status,words", [
+    ("empty", 400, "non-empty list"), ("not-a-list", 400, "non-empty list"),
+    ("all-bad", 400, "no valid result"), ("too-many", 400, "at most"),
+    ("tampered", 401, "bad signature"), ("oversized", 413, "body over"),
+])
+def test_bad_batches_are_refused_whole(intake, case, status, words):
+    url, store = intake
+    body = batch_of(json.loads(body_of(1)), json.loads(body_of(2)))
+    headers = signed_headers(SECRET, body, time.time())
+    if case == "empty":
+        body = batch_of()
+    elif case == "not-a-list":
+        body = json.dumps({"results": json.loads(body_of(1))}).encode()
+    elif case == "all-bad":
+        body = batch_of({"build_id": 1}, [1])
+    elif case == "too-many":
+        body = batch_of(*([0] * 201))
+    elif case == "tampered":
+        body = body.replace(b"r2", b"r3")
+    elif case == "oversized":
+        body = batch_of(*[json.loads(body_of(i)) for i in range(1, 20)])
+    if case != "tampered":
+        headers = signed_headers(SECRET, body, time.time())
+    resp = post(url, body, headers)
+    assert resp.status_code == status, resp.text
+    assert words in resp.json()["message"]
+    assert stored(store) == 0
+
+
+def test_concurrent_posts_of_one_build_store_one_row(intake):
+    from concurrent.futures import ThreadPoolExecutor
+
+    url, store = intake
+    body = body_of(11)
+    # Each post signed at its own second: none is a replay, all carry the same build.
+    heads = [signed_headers(SECRET, body, time.time() - i) for i in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda h: post(url, body, h).json(), heads))
+    assert [a["status"] for a in answers] == [200] * 8
+    assert sum(a["stored"] for a in answers) == 1
+    assert stored(store) == 1

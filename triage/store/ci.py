@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, insert, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -74,15 +75,23 @@ _INSERT_SEEN = insert(_SEEN)
 _INSERT_BUILD = insert(_BUILDS)
 
 
-def record_posts(session: Session, posts: list[tuple[str, list[CellResult]]], now: datetime
-                 ) -> list[list[str] | None]:
+def record_posts(conn: Connection, posts: list[tuple[str, list[CellResult]]], now: datetime,
+                 *, optimistic: bool = False) -> list[list[str] | None]:
     """A group of checked intake posts (digest, results) in a few statements. Per post: None
     when its digest was seen before (a replay, the whole post refused), else each result's fate,
-    ``stored`` or ``known`` (this build is already stored: pushed twice, or swept first)."""
-    conn = session.connection()
-    seen = set(conn.execute(_SEEN_AMONG, {"digests": [d for d, _ in posts]}).scalars())
-    ids = sorted({r.build_id for _, rs in posts for r in rs})
-    known = {(m, int(b)) for m, b in conn.execute(_BUILDS_AMONG, {"ids": ids})} if ids else set()
+    ``stored`` or ``known`` (this build is already stored: pushed twice, or swept first).
+
+    ``optimistic``: assume no replay and no known build (the common case) and only insert; a
+    replay or a known build then fails the unique constraints with IntegrityError, and the
+    caller repeats the group in a new transaction without ``optimistic``."""
+    if optimistic:
+        seen: set[str] = set()
+        known: set[tuple[str, int]] = set()
+    else:
+        seen = set(conn.execute(_SEEN_AMONG, {"digests": [d for d, _ in posts]}).scalars())
+        ids = sorted({r.build_id for _, rs in posts for r in rs})
+        known = ({(m, int(b)) for m, b in conn.execute(_BUILDS_AMONG, {"ids": ids})}
+                 if ids else set())
     out: list[list[str] | None] = []
     digest_rows, result_rows = [], []
     for digest, results in posts:
@@ -112,8 +121,8 @@ def record_posts(session: Session, posts: list[tuple[str, list[CellResult]]], no
     return out
 
 
-def prune_posts(session: Session, before: datetime) -> None:
-    session.execute(delete(CiIntakeSeen).where(CiIntakeSeen.received_at < before))
+def prune_posts(conn: Connection, before: datetime) -> None:
+    conn.execute(delete(_SEEN).where(_SEEN.c.received_at < before))
 
 
 def sweep_position(session: Session, master: str) -> int:

@@ -4,8 +4,10 @@ Buildbot's own split: a generator picks the builds (every finished one, whatever
 a pass is what resolves a bug), a formatter turns one into the result the intake reads
 (triage.ci.model.from_payload), and the transport only sends: HMAC-SHA256 over
 ``<timestamp>.<body>`` with the shared secret, in ``X-Xentriage-Signature`` beside
-``X-Xentriage-Timestamp``. A failed POST is only logged (as Buildbot's HTTP push does): the
-service's sweep over the REST API picks up whatever a push lost.
+``X-Xentriage-Timestamp``. One POST is under way at a time; results of builds that finish
+meanwhile go together in the next (``{"results": [...]}``, at most ``max_batch`` results and
+``max_post_bytes``). A failed POST is only logged (as Buildbot's HTTP push does): the service's
+sweep over the REST API picks up whatever a push lost.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import hashlib
 import hmac
 import json
 import time
+from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +30,8 @@ from twisted.python import log
 SIGNATURE_HEADER = "X-Xentriage-Signature"  # the same names as triage.ci.intake
 TIMESTAMP_HEADER = "X-Xentriage-Timestamp"
 INTAKE_PATH = "/ci/results"
+MAX_BATCH = 50  # results in one post (the intake takes up to 200)
+MAX_POST_BYTES = 65536  # the intake's default ci.max_body_bytes
 
 
 def cell_result(build: dict[str, Any], master: str) -> dict[str, Any] | None:
@@ -46,6 +51,28 @@ def cell_result(build: dict[str, Any], master: str) -> dict[str, Any] | None:
             "evidence": evidence if isinstance(evidence, list) else [],
             "build_url": build.get("url") or "", "worker": props.get("workername") or "",
             "axes": props.get("cell_axes") or {}}
+
+
+BATCH_OPEN, BATCH_CLOSE = b'{"results": [', b"]}"
+
+
+def take_batch(pending: deque[bytes], max_results: int, max_bytes: int) -> list[bytes]:
+    """The next post's results from the queue: at least one, then as many as fit in
+    ``max_results`` and, encoded as a batch, in ``max_bytes`` (the intake's body limit)."""
+    batch = [pending.popleft()]
+    size = len(BATCH_OPEN) + len(batch[0]) + len(BATCH_CLOSE)
+    while pending and len(batch) < max_results and size + len(pending[0]) + 2 <= max_bytes:
+        item = pending.popleft()
+        batch.append(item)
+        size += len(item) + 2
+    return batch
+
+
+def encode_batch(items: list[bytes]) -> bytes:
+    """One result as itself; several as ``{"results": [...]}`` (triage.ci.intake)."""
+    if len(items) == 1:
+        return items[0]
+    return BATCH_OPEN + b", ".join(items) + BATCH_CLOSE
 
 
 def signed(secret: bytes, body: bytes, now: float) -> dict[str, str]:
@@ -69,13 +96,22 @@ class CellResultPush(ReporterBase):
     name = "CellResultPush"  # type: ignore[assignment]
 
     def checkConfig(self, intake_url: str, secret: str, master: str = "",  # type: ignore[override]
-                    generators: Any = None, **kwargs: Any) -> None:
+                    generators: Any = None, max_batch: int = MAX_BATCH,
+                    max_post_bytes: int = MAX_POST_BYTES, **kwargs: Any) -> None:
+        if not 1 <= max_batch <= MAX_BATCH:
+            raise ValueError(f"max_batch must be 1..{MAX_BATCH}")
         super().checkConfig(generators=generators or self._generators(master), **kwargs)
 
     @defer.inlineCallbacks
     def reconfigService(self, intake_url: str, secret: str,  # type: ignore[override]
-                        master: str = "", generators: Any = None, **kwargs: Any):
+                        master: str = "", generators: Any = None, max_batch: int = MAX_BATCH,
+                        max_post_bytes: int = MAX_POST_BYTES, **kwargs: Any):
         self._secret = secret.encode("utf-8")
+        self._max_batch, self._max_post_bytes = max_batch, max_post_bytes
+        if not hasattr(self, "_pending"):  # a reconfig keeps what is queued or under way
+            self._pending: deque[bytes] = deque()
+            self._waiters: list[defer.Deferred[None]] = []
+            self._flushing = False
         yield super().reconfigService(generators=generators or self._generators(master),
                                       **kwargs)
         self._http = yield httpclientservice.HTTPSession(self.master.httpservice,
@@ -87,18 +123,51 @@ class CellResultPush(ReporterBase):
                                              "json", want_properties=True)
         return [EveryFinishedBuild(mode="all", message_formatter=formatter)]
 
-    @defer.inlineCallbacks
-    def sendMessage(self, reports: list[dict[str, Any]]):
+    def sendMessage(self, reports: list[dict[str, Any]]) -> defer.Deferred[None]:
+        """Queue the reports' results and start sending if no POST is under way. The Deferred
+        fires once they were sent (or their POST failed), so a stopping master waits for them."""
         for report in reports:
             body = report.get("body")
-            if not body:
-                continue
-            data = json.dumps(body, sort_keys=True).encode("utf-8")
-            try:
-                response = yield self._http.post(INTAKE_PATH, data=data,
-                                                 headers=signed(self._secret, data, time.time()))
-            except Exception as exc:  # the service is down: the sweep will catch up
-                log.msg(f"CellResultPush: intake unreachable ({type(exc).__name__})")
-                continue
-            if response.code // 100 != 2:
-                log.msg(f"CellResultPush: intake answered {response.code}")
+            if body:
+                self._pending.append(json.dumps(body, sort_keys=True).encode("utf-8"))
+        done: defer.Deferred[None] = defer.Deferred()
+        self._waiters.append(done)
+        if not self._flushing:
+            self._flushing = True
+            self._flush()
+        return done
+
+    @defer.inlineCallbacks
+    def _flush(self):
+        # Builds that finish while a POST is under way go together in the next one: a burst
+        # of results is a few signed posts, not one each (docs/BENCHMARKS.md, "CI intake").
+        try:
+            while self._pending:
+                yield self._post(take_batch(self._pending, self._max_batch,
+                                            self._max_post_bytes))
+        finally:
+            self._flushing = False
+            waiters, self._waiters = self._waiters, []
+            for waiter in waiters:
+                waiter.callback(None)
+
+    @defer.inlineCallbacks
+    def _post(self, batch: list[bytes]):
+        data = encode_batch(batch)
+        try:
+            response = yield self._http.post(INTAKE_PATH, data=data,
+                                             headers=signed(self._secret, data, time.time()))
+        except Exception as exc:  # the service is down: the sweep will catch up
+            log.msg(f"CellResultPush: intake unreachable ({type(exc).__name__}); "
+                    f"{len(batch)} result(s) left to the sweep")
+            return
+        if response.code // 100 != 2:
+            log.msg(f"CellResultPush: intake answered {response.code} to {len(batch)} "
+                    "result(s)")
+            return
+        if len(batch) > 1:
+            doc = yield response.json()
+            refused = [i for i in (doc.get("results") or []) if i.get("status") != 200]
+            if refused:
+                log.msg(f"CellResultPush: intake refused {len(refused)} of {len(batch)} "
+                        f"results: {refused[0].get('message', '')}")

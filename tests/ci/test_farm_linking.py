@@ -29,8 +29,20 @@ from triage.store import ci as ci_rows
 
 CELLS = ("hello-cpuid-kvm-arm64,hello-cpuid-kvm-x86_64,hello-entropy-kvm-x86_64,"
          "hello-netdev-xen-x86_64,hello-hosttool-kvm-x86_64,hello-base-xen-x86_64,"
-         "hello-base-kvm-x86_64")
+         "hello-base-kvm-x86_64,hello-flaky-kvm-x86_64")
 CPUID = "hello-cpuid-kvm-arm64"
+FLAKY = "hello-flaky-kvm-x86_64"
+
+# tests/ci/flaky_library fails the first build of each cell directory and builds every later
+# time: its state is a marker in the worker's build directory, so the retry of the same
+# revision passes. Only this test's copy of the tree and matrix have it (the committed
+# ci/matrix.toml and the counts the README quotes are unchanged).
+FLAKY_LIBRARY = Path(__file__).with_name("flaky_library")
+FLAKY_MATRIX = """
+[[library]]
+name = "flaky"
+paths = ["lib/flaky/"]
+"""
 SECRET_ENV = "XT_CI_E2E_HMAC"
 
 
@@ -87,7 +99,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     base = tmp_path_factory.mktemp("ci-e2e")
     tree = base / "uktree"
     shutil.copytree(REPO / "tests" / "fixtures" / "uktree", tree)
+    shutil.copytree(FLAKY_LIBRARY, tree / "lib" / "flaky")
     matrix_text = (REPO / "ci" / "matrix.toml").read_text(encoding="utf-8")
+    hosttool = matrix_text.index('paths = ["lib/hosttool/"]')
+    hosttool = matrix_text.index("\n", hosttool) + 1
+    matrix_text = matrix_text[:hosttool] + FLAKY_MATRIX + matrix_text[hosttool:]
     matrix = base / "matrix.toml"
     matrix.write_text(matrix_text.replace('path = "../tests/fixtures/uktree"',
                                           f'path = "{tree}"'), encoding="utf-8")
@@ -158,6 +174,28 @@ def test_one_bug_per_cause_then_nothing_twice(world: World) -> None:
     world.run()
     assert len(world.ci_bugs()) == 2
     assert {b["id"]: len(world.double.comments(b["id"])) for b in bugs} == comments
+
+
+def test_a_flaky_cell_files_nothing_and_counts_as_flaky(world: World) -> None:
+    from triage.ci.status import load_status, render
+
+    with world.store.session() as s:
+        builds = [r for r in ci_rows.all_results(s) if r.cell == FLAKY]
+    # Failed at its first build, passed on the retry of the same revision (and again at the
+    # second run of the test above), with the real master, worker and reporter.
+    assert [r.result for r in builds][:2] == ["build-failed", "passed"]
+    assert all(r.result == "passed" for r in builds[2:])
+    assert len({r.revision for r in builds}) == 1 and builds[0].signature
+    # No bug for its signature; its cell is named only as a comparable cell that passes.
+    bugs = world.ci_bugs()
+    assert not any(builds[0].signature in b["whiteboard"] for b in bugs)
+    joined = " ".join(b["summary"] + " ".join(c["text"] for c in world.double.comments(b["id"]))
+                      for b in bugs)
+    assert "flaky.c" not in joined and "attempt.h" not in joined
+    status = load_status(world.store, world.settings.ci.worker_owners)
+    assert (FLAKY, 1.0) in status.flaky
+    assert not any(FLAKY in sig.cells for sig in status.signatures)
+    assert f"flaky: {FLAKY} (flake rate 100%)" in render(status)
 
 
 def test_fixing_resolves_and_breaking_again_reopens(world: World) -> None:

@@ -198,6 +198,22 @@ def test_a_flaky_cell_files_nothing_and_counts_as_flaky(world: World) -> None:
     assert f"flaky: {FLAKY} (flake rate 100%)" in render(status)
 
 
+def test_environment_failure_mailed_once_to_the_worker_owner(world: World) -> None:
+    from email import message_from_bytes, policy
+
+    # Production without an SMTP server configured: the outbox is the transport.
+    outbox = world.settings.state_dir / "outbox"
+    mails = [message_from_bytes(p.read_bytes(), policy=policy.default)
+             for p in sorted(outbox.glob("*.eml"))]
+    env = [m for m in mails if "environment failure" in str(m["Subject"])]
+    # hello-hosttool-kvm-x86_64 ran on "full" (the worker that boots kvm) at both runs above:
+    # one mail for its cause and day, to the owner ci.worker_owners names.
+    assert len(env) == 1, [str(m["Subject"]) for m in mails]
+    assert env[0]["To"] == "farm-admin@example.org"
+    body = env[0].get_body(preferencelist=("plain",)).get_content()
+    assert "hello-hosttool-kvm-x86_64" in body and "xentriage-fixture-tablegen" in body
+
+
 def test_fixing_resolves_and_breaking_again_reopens(world: World) -> None:
     source = world.tree / "lib" / "cpuid" / "cpuid.c"
     broken = source.read_text(encoding="utf-8")

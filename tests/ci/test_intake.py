@@ -187,3 +187,26 @@ def test_concurrent_posts_of_one_build_store_one_row(intake):
     assert [a["status"] for a in answers] == [200] * 8
     assert sum(a["stored"] for a in answers) == 1
     assert stored(store) == 1
+
+
+def test_a_stopped_writer_refuses_and_closes_its_connection(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from triage.ci.intake_writer import GroupCommit, StoreUnavailable
+
+    store = Store(f"sqlite:///{tmp_path / 'w.sqlite3'}")
+    store.migrate()
+    writer = GroupCommit(store, timedelta(seconds=600))
+    r = result("hello-crc-kvm-x86_64", "build-failed", "r2", 3, sig="0123456789abcdef",
+               title="e")
+    now = datetime.now(UTC)
+    assert writer.submit("d1", [r], now) == ["stored"]
+    assert writer.submit("d1", [r], now) is None  # the same digest: a replay
+    assert writer.submit("d2", [r], now) == ["known"]
+    assert writer.conn is not None
+    writer.stop()
+    assert writer.conn is None and not writer.thread.is_alive()
+    with pytest.raises(StoreUnavailable):
+        writer.submit("d3", [r], now)
+    assert stored(store) == 1
+    store.dispose()

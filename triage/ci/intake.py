@@ -198,7 +198,9 @@ def make_server(store: Store, rules: IntakeRules, host: str, port: int,
             on_stored()
         return answer
 
-    return make_http_server(handle, rules.max_body_bytes, host, port)
+    server = make_http_server(handle, rules.max_body_bytes, host, port)
+    server.on_close = writer.stop
+    return server
 
 
 def make_http_server(handle: Handle, max_body_bytes: int, host: str, port: int
@@ -275,6 +277,7 @@ class IntakeServer(ThreadingHTTPServer):
 
     connections: set[socket.socket]
     connections_lock: threading.Lock
+    on_close: Callable[[], None] | None = None  # the store side's own shutdown
 
     def server_close(self) -> None:
         super().server_close()
@@ -285,6 +288,9 @@ class IntakeServer(ThreadingHTTPServer):
                 except OSError:
                     pass
             self.connections.clear()
+        if self.on_close is not None:
+            self.on_close()
+            self.on_close = None
 
 
 def serve_in_thread(server: ThreadingHTTPServer) -> threading.Thread:

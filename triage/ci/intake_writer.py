@@ -60,12 +60,16 @@ class GroupCommit:
 
     def __init__(self, store: Store, keep: timedelta, batch: int = 256) -> None:
         self.store, self.keep, self.batch = store, keep, batch
-        self.queue: queue.Queue[_Pending] = queue.Queue()
+        self.queue: queue.Queue[_Pending | None] = queue.Queue()
         self.pruned_at: datetime | None = None
+        self.conn: Connection | None = None  # the writer thread's own (_in_transaction)
+        self.stopped = False
         self.thread = threading.Thread(target=self._loop, name="ci-intake-writer", daemon=True)
         self.thread.start()
 
     def submit(self, digest: str, results: list[CellResult], now: datetime) -> list[str] | None:
+        if self.stopped:
+            raise StoreUnavailable
         item = _Pending(digest, results, now)
         self.queue.put(item)
         item.done.acquire()  # released by the writer once the post's commit is done
@@ -73,14 +77,36 @@ class GroupCommit:
             raise StoreUnavailable
         return item.fates
 
+    def stop(self) -> None:
+        """End the writer thread after the posts already handed over; close its connection."""
+        self.stopped = True
+        self.queue.put(None)
+        self.thread.join(timeout=30)
+        while True:  # a post handed over after the end: refused, never left waiting
+            try:
+                late = self.queue.get_nowait()
+            except queue.Empty:
+                return
+            if late is not None:
+                late.failed = True
+                late.done.release()
+
     def _loop(self) -> None:
-        while True:
-            items = [self.queue.get()]
+        stopping = False
+        while not stopping:
+            first = self.queue.get()
+            if first is None:
+                break
+            items = [first]
             while len(items) < self.batch:
                 try:
-                    items.append(self.queue.get_nowait())
+                    item = self.queue.get_nowait()
                 except queue.Empty:
                     break
+                if item is None:
+                    stopping = True
+                    break
+                items.append(item)
             try:
                 self._commit(items)
             except Exception as exc:  # a conflict with another writer (the sweep), or worse
@@ -94,6 +120,9 @@ class GroupCommit:
                         item.failed = True
             for item in items:
                 item.done.release()
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
 
     def _commit(self, items: list[_Pending]) -> None:
         now = max(i.now for i in items)
@@ -101,15 +130,27 @@ class GroupCommit:
         posts = [(i.digest, i.results) for i in items]
         try:
             # No replay and no build stored before: the common case costs two inserts.
-            with self.store.connection() as conn:
-                fates = self._record(conn, posts, now, prune, optimistic=True)
+            fates = self._in_transaction(posts, now, prune, optimistic=True)
         except IntegrityError:  # a replay, or a build already stored: look before inserting
-            with self.store.connection() as conn:
-                fates = self._record(conn, posts, now, prune, optimistic=False)
+            fates = self._in_transaction(posts, now, prune, optimistic=False)
         if prune:
             self.pruned_at = now
         for item, fate in zip(items, fates, strict=True):
             item.fates = fate
+
+    def _in_transaction(self, posts: list[tuple[str, list[CellResult]]], now: datetime,
+                        prune: bool, *, optimistic: bool) -> list[list[str] | None]:
+        # The writer's own connection, kept between commits (a pool checkout and its reset
+        # were a sixth of a single post's CPU); any error drops it, the next commit reconnects.
+        if self.conn is None:
+            self.conn = self.store.open_connection()
+        try:
+            with self.conn.begin():
+                return self._record(self.conn, posts, now, prune, optimistic=optimistic)
+        except Exception:
+            self.conn.close()
+            self.conn = None
+            raise
 
     def _record(self, conn: Connection, posts: list[tuple[str, list[CellResult]]],
                 now: datetime, prune: bool, *, optimistic: bool) -> list[list[str] | None]:

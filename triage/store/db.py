@@ -112,12 +112,10 @@ class Store:
         finally:
             session.close()
 
-    @contextmanager
-    def connection(self) -> Iterator[Connection]:
-        """A unit of work on a Core connection (no ORM session): for the few hot paths whose
-        statements are prebuilt Core ones (the CI intake's group commits)."""
-        with self.engine.begin() as conn:
-            yield conn
+    def open_connection(self) -> Connection:
+        """A Core connection the caller keeps and closes: one writer thread's own (the CI
+        intake's), so that a group commit pays no pool checkout and reset."""
+        return self.engine.connect()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -100,6 +100,11 @@ def test_dry_run_writes_the_dry_run_outbox_only(tmp_path, double, smtp_server):
     for _ in range(2):
         report = linker.run(production=False)
         assert set(report.owners.outcomes.values()) == {"dry-run"}  # type: ignore[union-attr]
+    from triage.cli.cmd_ci import render_link
+
+    text = render_link(report)
+    assert "worker owners: 1 environment mail(s) planned" in text
+    assert "- mail ci:env:bare:e0e0e0e0e0e0e0e0:" in text and "[dry-run]" in text
     dry = sorted((settings.state_dir / "outbox" / "dry-run").glob("*.eml"))
     assert len(dry) == 1
     mail = message_from_bytes(dry[0].read_bytes(), policy=policy.default)

@@ -27,8 +27,8 @@ from triage.ci.bisect.report import FixNote
 from triage.ci.bisect.trigger import Wanted, wanted_bisections
 from triage.ci.grouping import SignatureGroup, group
 from triage.ci.history import AWAITING_RETRY, CellVerdict, judge_all
-from triage.ci.planner import FAILING, PASSING, SignaturePlan, plan_signatures, whiteboard_tag
 from triage.ci.model import CellResult
+from triage.ci.planner import FAILING, PASSING, SignaturePlan, plan_signatures, whiteboard_tag
 from triage.config import Settings
 from triage.model import Bug, Change
 from triage.nag import NagLedger, recent_window

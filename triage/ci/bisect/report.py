@@ -46,13 +46,16 @@ def _states(kind: str) -> tuple[str, str]:
 def _clean_commit(c: Commit) -> dict[str, object]:
     from triage.rules.base import sanitize
 
-    return {"id": sanitize(c.id, max_length=64), "author": sanitize(c.author or "?", max_length=120),
-            "date": sanitize(c.date, max_length=40), "subject": sanitize(c.subject, max_length=160),
+    return {"id": sanitize(c.id, max_length=64),
+            "author": sanitize(c.author or "?", max_length=120),
+            "date": sanitize(c.date, max_length=40),
+            "subject": sanitize(c.subject, max_length=160),
             "url": sanitize(c.url, max_length=300)}
 
 
 def _step_why(verdict: str, reason: str, runs: Sequence[object]) -> str:
-    results = [getattr(r, "result", "") for r in runs]
+    results = [getattr(r, "result", "") + (f" {sig[:8]}" if (sig := getattr(r, "signature", ""))
+                                           else "") for r in runs]
     text = ", ".join(results) if results else ""
     if len(results) > 1:
         text = f"{len(results)} runs: {text}"
@@ -76,9 +79,6 @@ def comment_text(outcome: BisectOutcome, signature: str) -> str:
     k = max(outcome.repeats, 1)
     repeat_text = (f"each step run {k} times, cell flake rate {req.flake_rate:.0%}" if k > 1
                    else f"each step run once, cell flake rate {req.flake_rate:.0%}")
-    reproduce_step = ""
-    if outcome.steps:
-        reproduce_step = f"here step {outcome.steps[-1].commit.id[:12]}"
     return render(
         "ci_bisection.j2", found=found, cause=req.kind == CAUSE,
         cell=sanitize(req.cell, max_length=255), signature=sanitize(signature, max_length=80),
@@ -94,9 +94,8 @@ def comment_text(outcome: BisectOutcome, signature: str) -> str:
         old_state=trusted(old_state), new_state=trusted(new_state),
         builds=outcome.builds, rounds=outcome.rounds,
         app_pairing=sanitize(outcome.app_pairing, max_length=300),
-        steps=steps, reproduce=sanitize(outcome.reproduce or rerun_command(req), max_length=600,
+        steps=steps, reproduce=sanitize(outcome.reproduce, max_length=600,
                                         defuse_markers=False),
-        reproduce_step=sanitize(reproduce_step, max_length=40),
         rerun=sanitize(rerun_command(req), max_length=600, defuse_markers=False))
 
 

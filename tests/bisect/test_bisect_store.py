@@ -1,0 +1,109 @@
+"""The bisection store: one request once, the per-day budget, interrupted runs first, outcomes
+kept as JSON and read back whole; the queue runner records errors without stopping."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from tests.bisect.linkworld import commit, found
+from tests.ci.world import T0
+from tests.rules.world import config_toml
+from triage.ci.bisect.codec import outcome_from_json, outcome_to_json
+from triage.ci.bisect.model import CAUSE, FIX, BisectRequest
+from triage.ci.bisect.queue import run_queue
+from triage.config import load_settings
+from triage.store import Store
+from triage.store import bisections as rows
+
+
+def req(n: int = 1, kind: str = CAUSE) -> BisectRequest:
+    return BisectRequest(kind=kind, cell=f"hello-crc-kvm-x86_64-{n}", old="a" * 40,
+                         new="b" * 40, signature="0123456789abcdef", flake_rate=0.1)
+
+
+@pytest.fixture
+def store(tmp_path):
+    st = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    st.migrate()
+    yield st
+    st.dispose()
+
+
+def settings_with(tmp_path, per_day: int):
+    path = tmp_path / "x.toml"
+    path.write_text(config_toml(tmp_path / "state", sections=f"[bisect]\nper_day = {per_day}\n"),
+                    encoding="utf-8")
+    return load_settings(path)
+
+
+def test_a_request_is_queued_once_and_learns_its_bug(store):
+    with store.session() as s:
+        first, new = rows.queue(s, req(), now=T0, origin_signature="sig")
+        assert new
+        again, new_again = rows.queue(s, BisectRequest(**{**req().__dict__, "origin_bug": 7}),
+                                      now=T0 + timedelta(hours=1))
+        assert (again, new_again) == (first, False)
+        other, _ = rows.queue(s, req(kind=FIX), now=T0)
+        assert other != first
+    with store.session() as s:
+        recs = rows.by_signature(s)
+    assert [r.request.origin_bug for r in recs["sig"]] == [7]
+    assert recs["sig"][0].state == rows.QUEUED and recs["sig"][0].queued_at == T0
+
+
+def test_per_day_budget_and_interrupted_runs(store):
+    with store.session() as s:
+        for n in range(3):
+            rows.queue(s, req(n), now=T0 + timedelta(minutes=n))
+    with store.session() as s:
+        a = rows.take_next(s, now=T0, per_day=2)
+    assert a is not None and a.request.cell.endswith("-0") and a.state == rows.RUNNING
+    with store.session() as s:  # a crash left it running: it comes back first, not counted again
+        again = rows.take_next(s, now=T0 + timedelta(minutes=5), per_day=2)
+    assert again is not None and again.id == a.id
+    with store.session() as s:
+        rows.finish(s, a.id, found(a.request, commit(3), commit(2)), T0)
+        b = rows.take_next(s, now=T0, per_day=2)
+        assert b is not None and b.request.cell.endswith("-1")
+        rows.fail(s, b.id, "unknown revision", T0)
+        assert rows.take_next(s, now=T0 + timedelta(hours=1), per_day=2) is None  # budget spent
+        c = rows.take_next(s, now=T0 + timedelta(days=1), per_day=2)  # the next UTC day
+    assert c is not None and c.request.cell.endswith("-2")
+    with store.session() as s:
+        done = rows.get(s, a.id)
+        failed = rows.get(s, b.id)
+        assert rows.step_count(s, a.id) == 2
+    assert done is not None and done.status == "found" and done.first_new == commit(3).id
+    assert done.outcome is not None and done.outcome.first_new == commit(3)
+    assert failed is not None and failed.status == rows.ERROR
+    assert failed.error == "unknown revision"
+
+
+def test_outcome_round_trip():
+    out = found(req(), commit(5, "lib/crc: é \u202e subject"), commit(4), skip=commit(9))
+    assert outcome_from_json(outcome_to_json(out)) == out
+
+
+def test_queue_runner_keeps_errors_and_respects_the_budget(tmp_path, store):
+    settings = settings_with(tmp_path, per_day=2)
+    with store.session() as s:
+        for n in range(3):
+            rows.queue(s, req(n), now=T0 + timedelta(minutes=n))
+    seen = []
+
+    def bisector(r: BisectRequest):
+        seen.append(r.cell)
+        if r.cell.endswith("-0"):
+            raise ValueError("bad revision aaaa")
+        return found(r, commit(3), commit(2))
+
+    report = run_queue(store, settings, bisector, clock=lambda: T0)
+    assert seen == ["hello-crc-kvm-x86_64-0", "hello-crc-kvm-x86_64-1"]
+    assert [e for _, _, e in report.ran] == ["ValueError: bad revision aaaa", ""]
+    assert report.left == 1 and report.budget_spent
+    assert "today's budget is spent" in report.summary()
+    assert run_queue(store, settings, bisector, clock=lambda: T0).ran == []
+    nxt = run_queue(store, settings, bisector, clock=lambda: T0 + timedelta(days=1))
+    assert len(nxt.ran) == 1 and nxt.left == 0

@@ -13,7 +13,8 @@ from tests.bisect.test_bisect_linking import SIG, finish_all, regress, the_bug
 from tests.ci.world import Farm
 from tests.rules.world import KEY_ENV, double_options
 from triage.adapters import open_tracker
-from triage.ci.status import load_status, render as render_status
+from triage.ci.status import load_status
+from triage.ci.status import render as render_status
 from triage.store.bugs import upsert_bugs
 from triage.store.ci_links import bugs_by_cell
 from wiki_export.markup import render_wiki

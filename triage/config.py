@@ -378,6 +378,8 @@ class BisectSettings:
     matrix: Path | None = None
     # The tree's git repository to bisect in; unset: the matrix tree's own path.
     repository: Path | None = None
+    # How often `serve` runs the queue (the `bisect` job), in minutes; 0: no job.
+    job_interval_minutes: Annotated[int, Range(0)] = 30
 
 
 @dataclass

@@ -115,6 +115,39 @@ def status_cmd(ctx: click.Context, as_json: bool) -> None:
     echo(json.dumps(status.to_json(), indent=2) if as_json else render(status))
 
 
+@command.command("bisect-run")
+@click.option("--production", is_flag=True,
+              help="Write what the bisections found to Bugzilla (default: dry run).")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Run at most this many bisections (the day's bisect.per_day still holds).")
+@click.pass_context
+def bisect_run_cmd(ctx: click.Context, production: bool, limit: int | None) -> None:
+    """Run the bisection queue CI linking filled (within bisect.per_day), then link: one
+    comment per finished bisection in its CI bug, the fix in the "resolved" comment. The
+    bisections themselves run either way; the Bugzilla writes are a dry run unless
+    --production."""
+    from triage.ci.bisect.service import bisect_pass
+    from triage.cli.common import EXIT_CONFIG, app
+
+    a = app(ctx)
+    if not a.settings.bisect.enabled:
+        echo("error: bisection is off (bisect.enabled = false)", err=True)
+        sys.exit(EXIT_CONFIG)
+    queue, link = bisect_pass(a.settings, a.store, production=production, limit=limit)
+    for rec, outcome, error in queue.ran:
+        if outcome is None:
+            what = f"could not run: {error}"
+        elif outcome.first_new is not None:
+            what = f"{outcome.status}: {outcome.first_new.id} {outcome.first_new.subject}"
+        else:
+            what = f"{outcome.status} ({outcome.reason})"
+        echo(f"- {rec.request.kind} {rec.request.cell} {rec.request.old[:12]}.."
+             f"{rec.request.new[:12]}: {what}")
+    echo(queue.summary())
+    if link is not None:
+        echo(render_link(link))
+
+
 @command.command("sweep")
 @click.option("--production", is_flag=True, help="Write to Bugzilla (default: dry run).")
 @click.option("--no-link", is_flag=True, help="Only sweep results in; plan no bug.")
@@ -190,6 +223,12 @@ def render_link(link: Any) -> str:
         lines.append(f"- {what} {target} [{link.outcomes.get(c.key, 'planned')}]: {summary}")
         if p.group is not None:
             lines.append(f"    affected: {p.group.description}; cells: {', '.join(p.group.cells)}")
+    for want in getattr(link, "queued", ()):
+        r = want.request
+        lines.append(f"- queued a {r.kind} bisection of {r.cell}: {r.old[:12]}..{r.new[:12]}")
+    for _, c in getattr(link, "bisections", ()):
+        lines.append(f"- comment bug {c.bug_id} [{link.outcomes.get(c.key, 'planned')}]: "
+                     f"{c.reason}")
     if link.retried:
         lines.append("retried (newly failing): " + ", ".join(link.retried))
     if link.flaky:

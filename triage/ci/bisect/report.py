@@ -60,7 +60,7 @@ def _step_why(verdict: str, reason: str, runs: Sequence[object]) -> str:
     if len(results) > 1:
         text = f"{len(results)} runs: {text}"
     if verdict not in (GOOD, BAD) and reason:
-        text = f"{reason} ({text})" if text else reason
+        return reason  # the algorithm's reason already names the runs' result and signature
     return text
 
 

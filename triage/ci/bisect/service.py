@@ -5,6 +5,7 @@ the bisections found reaches the bug: dry run unless ``safety.production``)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +16,7 @@ from triage.config import Settings
 from triage.store import Store
 
 if TYPE_CHECKING:
-    from triage.ci.linker import LinkReport
+    from triage.ci.linker import CiLinker, LinkReport
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +46,20 @@ def local_bisector(settings: Settings) -> Bisector:
 
 
 def bisect_pass(settings: Settings, store: Store, *, production: bool,
-                bisector: Bisector | None = None, limit: int | None = None
+                bisector: Bisector | None = None, limit: int | None = None,
+                linker: CiLinker | None = None,
+                clock: Callable[[], datetime] = lambda: datetime.now(UTC)
                 ) -> tuple[QueueReport, LinkReport | None]:
-    """Run the queue, then (when a bisection ran) link so its comment is planned and written."""
+    """Run the queue, then (when a bisection ran) link so its comment is planned and written.
+    ``linker``: the CI linker to use (default: the service's, as ``ci link`` builds it)."""
     from triage.ci.service import make_linker
 
-    queue = run_queue(store, settings, bisector or local_bisector(settings), limit=limit)
+    queue = run_queue(store, settings, bisector or local_bisector(settings), clock=clock,
+                      limit=limit)
     link = None
     if queue.ran:
-        link = make_linker(settings, store, production=production).run(production=production)
+        linker = linker or make_linker(settings, store, production=production)
+        link = linker.run(production=production)
     return queue, link
 
 

@@ -107,3 +107,31 @@ def test_queue_runner_keeps_errors_and_respects_the_budget(tmp_path, store):
     assert run_queue(store, settings, bisector, clock=lambda: T0).ran == []
     nxt = run_queue(store, settings, bisector, clock=lambda: T0 + timedelta(days=1))
     assert len(nxt.ran) == 1 and nxt.left == 0
+
+
+def test_the_serve_job_runs_the_queue_and_is_recorded(tmp_path, monkeypatch):
+    """The ``bisect`` job: a queued request whose revisions do not exist ends as an error with
+    its reason (the queue goes on), and the run is recorded as ``job:bisect``."""
+    from triage.ci.bisect.service import bisect_job
+    from triage.store.decisions import latest_runs
+
+    path = tmp_path / "x.toml"
+    path.write_text(config_toml(tmp_path / "state", sections=f"""
+[bisect]
+per_day = 2
+workdir = "{tmp_path / 'work'}"
+repository = "{tmp_path}"
+"""), encoding="utf-8")
+    settings = load_settings(path)
+    st = Store(settings.store_url)
+    st.migrate()
+    with st.session() as s:
+        rows.queue(s, BisectRequest(kind=CAUSE, cell="hello-crc-kvm-x86_64", old="a" * 40,
+                                    new="b" * 40, signature="0123456789abcdef"), now=T0)
+    bisect_job(str(path))
+    with st.session() as s:
+        (rec,) = rows.all_bisections(s)
+        (run,) = latest_runs(s, "job:bisect")
+    assert rec.state == rows.DONE and rec.status == rows.ERROR and rec.error
+    assert run.outcome == "ok" and "1 bisection(s) run (1 could not run)" in str(run.summary)
+    st.dispose()

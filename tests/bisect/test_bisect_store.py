@@ -133,5 +133,6 @@ repository = "{tmp_path}"
         (rec,) = rows.all_bisections(s)
         (run,) = latest_runs(s, "job:bisect")
     assert rec.state == rows.DONE and rec.status == rows.ERROR and rec.error
+    assert "not a git repository" in rec.error
     assert run.outcome == "ok" and "1 bisection(s) run (1 could not run)" in str(run.summary)
     st.dispose()

@@ -166,6 +166,14 @@ def all_bisections(session: Session) -> list[BisectionRecord]:
         select(BisectionRow).order_by(BisectionRow.queued_at, BisectionRow.id))]
 
 
+def latest_by_signature(session: Session) -> dict[str, BisectionRecord]:
+    """The newest bisection of each CI signature (one query; the views read only these)."""
+    sig = func.coalesce(func.nullif(BisectionRow.origin_signature, ""), BisectionRow.signature)
+    newest = select(func.max(BisectionRow.id)).group_by(sig)
+    return {r.signature: r for r in (_record(row) for row in session.scalars(
+        select(BisectionRow).where(BisectionRow.id.in_(newest))))}
+
+
 def by_signature(session: Session) -> dict[str, list[BisectionRecord]]:
     """Bisections per CI signature they are about, oldest first."""
     out: dict[str, list[BisectionRecord]] = {}

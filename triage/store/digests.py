@@ -227,13 +227,13 @@ def load_inputs(session: Session, q: DigestQuery) -> DigestInputs:
         label = next((str(details[k]) for k in CLASS_DETAILS if details.get(k)), outcome)
         out.exclusions[int(bug_id)] = Exclusion(int(bug_id), rule, label, org)
     from triage.ci.bisect.report import one_line
-    from triage.store.bisections import by_signature
+    from triage.store.bisections import latest_by_signature
 
-    bisections = by_signature(session)
+    bisections = latest_by_signature(session)
     out.ci_failures = [
         CiFailureRecord(r.signature, r.stage, r.first_line, tuple(str(c) for c in r.cells or ()),
                         r.bug_id, utc(r.first_seen), utc(r.last_seen),
-                        one_line(bisections[r.signature][-1]) if r.signature in bisections
+                        one_line(bisections[r.signature]) if r.signature in bisections
                         else "")
         for r in session.scalars(select(CiFailure).where(CiFailure.state == "failing"))]
     out.previous = last_sent(session, before_week=q.week)

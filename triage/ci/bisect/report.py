@@ -153,11 +153,14 @@ def plan_reports(records: Mapping[str, Sequence[BisectionRecord]], bug_of: Mappi
         bug_id = bug_of.get(sig)
         if bug_id is None:
             continue
+        fixes = [r for r in recs if r.request.kind != CAUSE]
         for rec in recs:
             if rec.state != DONE or rec.reported_key or rec.status == ERROR or \
                     rec.outcome is None:
                 continue
-            if rec.request.kind != CAUSE and sig not in resolved:
+            # A fix bisection overtaken by a newer one (the failure came back meanwhile) is
+            # not news any more.
+            if rec.request.kind != CAUSE and (sig not in resolved or rec is not fixes[-1]):
                 continue
             text = comment_text(rec.outcome, sig)
             verb = "names" if rec.outcome.status == FOUND else "is inconclusive about"

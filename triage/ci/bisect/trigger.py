@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from triage.ci.bisect.model import CAUSE, FIX, BisectRequest
 from triage.ci.grouping import SignatureGroup
-from triage.ci.history import PASSING, REGRESSION, CellVerdict
+from triage.ci.history import PASSING, CellVerdict
 from triage.ci.model import CellResult
 from triage.store.ci import SignatureRow
 from workers.failure import PASSED
@@ -58,8 +58,10 @@ def wanted_bisections(groups: Sequence[SignatureGroup], verdicts: Mapping[str, C
     out: list[Wanted] = []
     failing = {g.signature for g in groups}
     for g in groups:
-        regressed = sorted((verdicts[c] for c, kind in g.kinds.items()
-                            if kind == REGRESSION and verdicts[c].last_good),
+        # A regression, or a failure that went on since one (several results arrived in one
+        # sweep): the cell passed at its last good revision.
+        regressed = sorted((verdicts[c] for c in g.kinds
+                            if verdicts[c].failing and verdicts[c].last_good),
                            key=lambda v: (v.first_bad_build, v.cell))
         row = rows.get(g.signature)
         for v in regressed:

@@ -1,0 +1,80 @@
+"""Which bisections CI linking asks for (pure): regression ranges end at the first revision
+failing with S; results arriving in one sweep still queue; a flake is no fix; a signature
+without a bug gets no fix bisection."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.ci.world import T0, result
+from triage.ci.bisect.trigger import wanted_bisections
+from triage.ci.grouping import group
+from triage.ci.history import judge_all
+from triage.store.ci import SignatureRow
+
+S, OTHER = "0123456789abcdef", "ffffeeeeddddcccc"
+A, B = "hello-crc-kvm-x86_64", "hello-crc-linuxu-x86_64"
+
+
+def wanted(results, rows=None):
+    verdicts = judge_all(results, retry=False)
+    by_cell: dict[str, list] = {}
+    for r in results:
+        by_cell.setdefault(r.cell, []).append(r)
+    return [(w.request.kind, w.request.cell, w.request.old, w.request.new, w.signature)
+            for w in wanted_bisections(group(verdicts), verdicts, rows or {}, by_cell)]
+
+
+def history(*items):
+    return [result(cell, outcome, rev, n + 1, sig=sig, title="t") for n, (cell, outcome, rev, sig)
+            in enumerate(items)]
+
+
+def row(cells, bug_id=3, state="failing"):
+    return {S: SignatureRow(S, "boot-failed", "t", "boot", tuple(cells), bug_id, state, T0, T0,
+                            None, {})}
+
+
+def test_cause_range_ends_at_the_first_failure_with_s_and_one_sweep_is_enough():
+    results = history((A, "passed", "r1", ""), (A, "boot-failed", "r2", OTHER),
+                      (A, "boot-failed", "r3", S), (A, "boot-failed", "r4", S))
+    assert wanted(results) == [("cause", A, "r1", "r3", S)]
+
+
+def test_the_cell_that_regressed_first_is_bisected():
+    results = history((A, "passed", "r1", ""), (B, "passed", "r1", ""),
+                      (B, "boot-failed", "r2", S), (A, "boot-failed", "r3", S))
+    assert wanted(results) == [("cause", B, "r1", "r2", S)]
+
+
+def test_never_passed_asks_for_nothing():
+    assert wanted(history((A, "boot-failed", "r1", S), (A, "boot-failed", "r2", S))) == []
+
+
+def test_fix_range_and_flake():
+    fixed = history((A, "passed", "r1", ""), (A, "boot-failed", "r2", S),
+                    (A, "boot-failed", "r3", S), (A, "passed", "r4", ""), (A, "passed", "r5", ""))
+    assert wanted(fixed, row([A])) == [("fix", A, "r3", "r4", S)]
+    assert wanted(fixed, row([A], bug_id=None)) == []  # no bug to resolve
+    assert wanted(fixed, row([A], state="passing")) == []  # resolved already
+    flake = history((A, "passed", "r1", ""), (A, "boot-failed", "r2", S), (A, "passed", "r2", ""))
+    assert wanted(flake, row([A])) == []
+    other_end = history((A, "boot-failed", "r2", S), (A, "boot-failed", "r3", OTHER),
+                        (A, "passed", "r4", ""))
+    assert wanted(other_end, row([A])) == []
+
+
+def test_latest_by_signature(tmp_path):
+    from triage.ci.bisect.model import BisectRequest
+    from triage.store import Store
+    from triage.store import bisections as rows
+
+    st = Store(f"sqlite:///{tmp_path / 's.db'}")
+    st.migrate()
+    with st.session() as s:
+        for n, kind in enumerate(("cause", "fix")):
+            rows.queue(s, BisectRequest(kind, A, f"o{n}", f"n{n}", S), now=T0 + timedelta(n),
+                       origin_signature=S)
+        latest = rows.latest_by_signature(s)
+    assert latest[S].request.kind == "fix"
+    st.dispose()

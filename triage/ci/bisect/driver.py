@@ -10,7 +10,7 @@ its slowest step, so W slots cut the rounds from log2 to log base W+1 of the ran
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
@@ -44,12 +44,19 @@ def _run_one(runner: StepRunner, cell: str, commit: str, slot: int) -> StepRun:
 
 def run_bisection(request: BisectRequest, log: CommitLog, runner: StepRunner,
                   settings: BisectSettings, now: datetime | None = None,
-                  on_step: StepHook | None = None) -> BisectOutcome:
+                  on_step: StepHook | None = None,
+                  prior: Sequence[StepRun] = ()) -> BisectOutcome:
+    """``prior``: runs already made in this bisection's range (e.g. the one that read the
+    signature off the bad end); they count against the budget like any other."""
     old = log.commit(request.old)
     commits = log.between(old.id, request.new)
     # The request may name revisions by tag or short id; the outcome names full ids.
     request = _with_ids(request, old.id, commits[-1].id)
     bisection = Bisection(request, old, commits, policy_of(settings))
+    for run in prior:
+        bisection.record(run)
+    if prior:
+        bisection.rounds += 1
     slots = width(settings, runner)
     with ThreadPoolExecutor(max_workers=slots, thread_name_prefix="bisect-slot") as pool:
         while True:

@@ -70,6 +70,7 @@ class LocalRunner:
         self._repository = repository
         self._lock = threading.Lock()  # git worktree add/prune share the repository's files
         self._runs = 0
+        self.last_log: Path | None = None  # the newest step's log (bisect-step prints it)
 
     @property
     def slots(self) -> int:
@@ -167,6 +168,7 @@ class LocalRunner:
             self._runs += 1
             seq = self._runs
         log = log_dir / f"{built.name}-{commit[:12]}-{seq}.log"
+        self.last_log = log
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             [str(PROJECT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
         timeout = self.matrix.farm.build_timeout * 2 + built.boot_timeout + 60

@@ -4,10 +4,10 @@ the bisections found reaches the bug: dry run unless ``safety.production``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from triage.ci.bisect.model import BisectOutcome, BisectRequest
@@ -20,27 +20,23 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CHECKOUT_MATRIX = Path(__file__).resolve().parents[3] / "ci" / "matrix.toml"
-
-
 def local_bisector(settings: Settings) -> Bisector:
-    """Bisect on this machine: the farm's matrix (``bisect.matrix``, else the checkout's), the
-    tree's repository (``bisect.repository``, else the matrix tree's path), one worktree and
-    persistent build directory per slot under ``bisect.workdir``."""
-    from farm.matrix import load_matrix
-    from triage.ci.bisect.commits import CommitLog
-    from triage.ci.bisect.driver import run_bisection
-    from triage.ci.bisect.runners import LocalRunner
+    """Bisect on this machine as ``xentriage ci bisect`` does (triage.ci.bisect.local): the
+    farm's matrix (``bisect.matrix``), the tree's repository (``bisect.repository``, else the
+    matrix tree's path), ``bisect.workers`` slots (at least one), each with its worktree and
+    persistent build directory under ``bisect.workdir``; S is the request's signature."""
+    from triage.ci.bisect.local import bisect_locally
 
     b = settings.bisect
-    matrix = load_matrix(b.matrix or CHECKOUT_MATRIX)
-    runner = LocalRunner(matrix, b.workdir, slots=max(1, b.workers),
-                         repository=b.repository)
 
     def bisect(request: BisectRequest) -> BisectOutcome:
-        repo = runner.repository(runner.cell(request.cell))
-        return run_bisection(request, CommitLog(repo, b.commit_url), runner, b,
-                             now=datetime.now(UTC))
+        outcome = bisect_locally(b, request.cell, request.old, request.new, kind=request.kind,
+                                 signature=request.signature, flake_rate=request.flake_rate,
+                                 slots=max(1, b.workers), now=datetime.now(UTC))
+        # The stored request (as CI linking asked it) stays the key; the outcome keeps the
+        # bug it is for.
+        return dataclasses.replace(outcome, request=dataclasses.replace(
+            outcome.request, origin_bug=request.origin_bug))
 
     return bisect
 

@@ -10,9 +10,10 @@ import pytest
 from tests.bisect.linkworld import commit, found
 from tests.ci.world import T0
 from tests.rules.world import config_toml
-from triage.ci.bisect.codec import outcome_from_json, outcome_to_json
 from triage.ci.bisect.model import CAUSE, FIX, BisectRequest
 from triage.ci.bisect.queue import run_queue
+from triage.ci.bisect.render import from_json as outcome_from_json
+from triage.ci.bisect.render import to_json as outcome_to_json
 from triage.config import load_settings
 from triage.store import Store
 from triage.store import bisections as rows

@@ -8,15 +8,16 @@ bisections *started* on a UTC day; a request over it stays queued for the next d
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from triage.ci.bisect.codec import outcome_from_json, outcome_to_json, step_to_json
 from triage.ci.bisect.model import BisectOutcome, BisectRequest, StepVerdict
+from triage.ci.bisect.render import from_json as outcome_from_json
+from triage.ci.bisect.render import to_json as outcome_to_json
 from triage.store.tables import BisectionRow, BisectionStep
 
 QUEUED, RUNNING, DONE = "queued", "running", "done"
@@ -140,7 +141,7 @@ def fail(session: Session, bisection_id: int, error: str, now: datetime) -> None
 def record_steps(session: Session, bisection_id: int, steps: Sequence[StepVerdict]) -> None:
     session.execute(delete(BisectionStep).where(BisectionStep.bisection_id == bisection_id))
     session.add_all([BisectionStep(bisection_id=bisection_id, position=i, commit=s.commit.id,
-                                   verdict=s.verdict, details=step_to_json(s))
+                                   verdict=s.verdict, details=asdict(s))
                      for i, s in enumerate(steps)])
 
 

@@ -25,11 +25,9 @@ def req(n: int = 1, kind: str = CAUSE) -> BisectRequest:
 
 
 @pytest.fixture
-def store(tmp_path):
-    st = Store(f"sqlite:///{tmp_path / 'store.db'}")
-    st.migrate()
-    yield st
-    st.dispose()
+def store(any_store):
+    """SQLite and PostgreSQL alike."""
+    return any_store
 
 
 def settings_with(tmp_path, per_day: int):

@@ -64,17 +64,14 @@ def test_fix_range_and_flake():
     assert wanted(other_end, row([A])) == []
 
 
-def test_latest_by_signature(tmp_path):
+def test_latest_by_signature(any_store):
     from triage.ci.bisect.model import BisectRequest
-    from triage.store import Store
     from triage.store import bisections as rows
 
-    st = Store(f"sqlite:///{tmp_path / 's.db'}")
-    st.migrate()
+    st = any_store
     with st.session() as s:
         for n, kind in enumerate(("cause", "fix")):
             rows.queue(s, BisectRequest(kind, A, f"o{n}", f"n{n}", S), now=T0 + timedelta(n),
                        origin_signature=S)
         latest = rows.latest_by_signature(s)
     assert latest[S].request.kind == "fix"
-    st.dispose()

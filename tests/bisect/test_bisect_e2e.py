@@ -130,3 +130,37 @@ commit_url = "{URL}"
     assert len(double.comments(bug)) == 3
     with store.session() as s:
         assert all(r.reported_key for r in rows.all_bisections(s))
+
+
+def test_masked_regression_says_inconclusive_and_names_no_commit(tmp_path: Path, double):
+    """Only commits that fail differently separate the last good from the first bad one: the
+    comment says "bisection inconclusive" with the candidates, never "Bug introduced"."""
+    hist = make_history(tmp_path / "tree", masked=True)
+    matrix = write_matrix(hist, tmp_path / "matrix.toml", libraries=("crc", "ring"))
+    _, settings = write_config(tmp_path, double, f"""
+[bisect]
+matrix = "{matrix}"
+workdir = "{tmp_path / 'bisect'}"
+""")
+    store = Store(settings.store_url)
+    store.migrate()
+    clock = Clock(T0 + timedelta(days=1))
+    linker = CiLinker(store, settings, open_tracker(settings, production=True), clock=clock)
+    farm_runner = LocalRunner(load_matrix(matrix), tmp_path / "farm")
+    farm = Farm(store)
+    before = hist.commits[hist.index(hist.different) - 1]  # the last commit that builds
+    for revision in (before, hist.last_bad):
+        run = farm_runner.run(CELL, revision, 0)
+        farm.add(CELL, run.result, revision, sig=run.signature, title=run.title)
+    assert [r.result for r in farm.log] == ["passed", "boot-failed"]
+    linker.run(production=True)
+    bug = 1
+    queue, _ = bisect_pass(settings, store, production=True,
+                           bisector=local_bisector(settings), linker=linker, clock=clock)
+    ((_, outcome, _),) = queue.ran
+    assert outcome is not None and outcome.status == "inconclusive"
+    assert hist.breaking in {c.id for c in outcome.candidates}
+    text = double.comments(bug)[-1]["text"]
+    assert "Bisection inconclusive" in text and outcome.reason[:40] in text
+    assert hist.breaking in text and "Bug introduced" not in text
+    assert len(double.comments(bug)) == 2

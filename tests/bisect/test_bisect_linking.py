@@ -196,3 +196,17 @@ def test_change_cap_holds_bisection_comments(tmp_path, double):
     assert capped.aborted and len(bug_comments(double, bug)) == 1
     with store.session() as s:
         assert not rows.by_signature(s)[SIG][0].reported_key
+
+
+def test_no_bisection_is_queued_when_none_may_run(tmp_path, double):
+    linker, settings, store, _ = linker_with_bisection(tmp_path, double)
+    settings.bisect.per_day = 0
+    farm = Farm(store)
+    regress(farm)
+    assert linker.run(production=True).queued == []
+    bug = the_bug(double)
+    fix(farm)
+    resolved = linker.run(production=True)  # resolves at once: no fix bisection to wait for
+    assert resolved.queued == [] and double.bug(bug)["status"] == "RESOLVED"
+    with store.session() as s:
+        assert rows.all_bisections(s) == []

@@ -155,8 +155,10 @@ class CiLinker:
         by_cell: dict[str, list[CellResult]] = {}
         for r in results:
             by_cell.setdefault(r.cell, []).append(r)
+        # bisect.per_day = 0: none is ever run, so none is queued (nor waited for).
+        wanted = wanted_bisections(groups, verdicts, rows, by_cell) if bisect.per_day else []
         with self.store.session() as s:
-            for want in wanted_bisections(groups, verdicts, rows, by_cell):
+            for want in wanted:
                 _, new = bisect_rows.queue(s, want.request, now=now,
                                            origin_signature=want.signature)
                 if new:

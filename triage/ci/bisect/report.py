@@ -111,8 +111,8 @@ def one_line(rec: BisectionRecord) -> str:
         return f"{kind} bisection done"
     if out.status == FOUND and out.first_new is not None:
         word = "first bad" if kind == "cause" else "first fixed"
-        return (f"{word} {out.first_new.id[:12]} {out.first_new.subject[:60]!r} "
-                f"({out.confidence:.0%}, {out.builds} builds)")
+        return (f"{word} {out.first_new.id[:12]} \"{out.first_new.subject[:60]}\" "
+                f"({out.confidence:.0%} confidence, {out.builds} builds)")
     return f"{kind} bisection inconclusive: {out.reason[:100]}"
 
 

@@ -75,3 +75,26 @@ def test_latest_by_signature(any_store):
                        origin_signature=S)
         latest = rows.latest_by_signature(s)
     assert latest[S].request.kind == "fix"
+
+
+def test_fix_note_waits_then_gives_up_and_ignores_a_reported_fix():
+    from dataclasses import replace
+
+    from tests.bisect.linkworld import commit, found
+    from triage.ci.bisect.model import BisectRequest
+    from triage.ci.bisect.report import fix_note
+    from triage.store.bisections import BisectionRecord
+
+    req = BisectRequest("fix", A, "r3", "r4", S)
+    queued = BisectionRecord(1, req, S, "queued", T0, None, None, "", "", None, "", "")
+    assert fix_note([], T0, 24) is None
+    assert fix_note([queued], T0 + timedelta(hours=23), 24).wait
+    late = fix_note([queued], T0 + timedelta(hours=25), 24)
+    assert not late.wait and "has not finished after 24 hours" in late.text
+    assert late.bisection_id is None  # its result will get its own comment
+    out = found(req, commit(12), commit(11))
+    done = replace(queued, state="done", status="found", outcome=out)
+    note = fix_note([done], T0 + timedelta(hours=25), 24)
+    assert not note.wait and f"Bug fixed:         {commit(12).id}" in note.text
+    assert note.bisection_id == 1
+    assert fix_note([replace(done, reported_key="ci:fixed:x")], T0, 24) is None

@@ -128,8 +128,8 @@ def fix_note(records: Sequence[BisectionRecord], now: datetime, wait_hours: floa
              ) -> FixNote | None:
     """None: no fix bisection for this signature (resolve as before)."""
     fixes = [r for r in records if r.request.kind != CAUSE]
-    if not fixes:
-        return None
+    if not fixes or fixes[-1].reported_key:
+        return None  # none, or the newest was reported already (an earlier fix of S)
     rec = fixes[-1]
     if rec.state != DONE:
         if now - rec.queued_at < timedelta(hours=wait_hours):

@@ -9,9 +9,11 @@ bisection cannot say.
 
 * **Multisection**: with W slots the undecided range is cut into W+1 parts by W test points
   (W = 1 is plain binary bisection), so rounds fall as log base W+1 of the range.
-* **Both ends are tested first** (in the same round as the first test points when there are
-  slots enough): the runner is not the farm's worker, and an end that does not reproduce here
-  would make every verdict meaningless; that costs the ``+ 2`` in ``log2(n) + 2``.
+* **Both ends are tested here**, because the runner is not the farm's worker: the new end
+  first (does S reproduce on this runner at all? if not, stop at once), the old end when the
+  answer would rest on it (the first new commit would be right after it) or when a slot of
+  a round is spare. An end that does not reproduce makes the outcome inconclusive. That costs
+  at most the ``+ 2`` in ``log2(n) + 2``.
 * **Verdicts**: a run is *bad* (git's "new") only when it shows the new state: for a cause
   bisection a failure with the same signature S, for a fix bisection a pass; *good* when it
   shows the old state. Anything else (another signature, environment, unsupported, boot
@@ -174,15 +176,18 @@ class Bisection:
                            tuple(self.line[lo + 1:hi + 1]))
             return []
         batch: list[int] = []
-        # Steps already started first (repeats), then the two ends, then new test points.
+        # Steps already started first (repeats), then the new end, then new test points, then
+        # the old end when the answer would rest on it or a slot is spare.
         for step in self._open_steps():
             batch += [step.position] * self._runs_wanted(step)
-        for pos in (0, len(self.line) - 1):
-            if pos not in self.steps:
-                batch += [pos] * self.lead
+        n = len(self.line) - 1
+        if n not in self.steps:
+            batch += [n] * self.lead
         batch = batch[:room]
         if len(batch) < room:
             batch += self._test_points(room - len(batch), busy=set(batch))
+        if len(batch) < room and 0 not in self.steps and self._bounds()[0] == 0:
+            batch += [0] * min(self.lead, room - len(batch))
         if not batch:  # nothing left to test: the verdicts decide
             self._settle()
             if self._final is None:
@@ -260,8 +265,8 @@ class Bisection:
                 f"{self.line[min(later_good)].id} the old one (the failure came and went)"),
                 (self.line[hi], self.line[min(later_good)]))
             return
-        if end_old != GOOD or end_new != BAD or self._open_steps():
-            return
+        if end_new != BAD or self._open_steps() or (lo == 0 and end_old != GOOD):
+            return  # the answer must rest on verdicts seen here, the old end's included
         if hi - lo == 1:
             self._final = (FOUND, "", (self.line[hi],))
             confidence = self.confidence()
@@ -301,6 +306,10 @@ class Bisection:
         return [p for p in chosen for _ in range(per)][:room]
 
     # --- the result ----------------------------------------------------------------------
+
+    def position(self, commit_id: str) -> int:
+        """A commit's place in the line: 0 is ``old``, ``n`` is ``new``."""
+        return self._pos[commit_id]
 
     def frontier(self) -> tuple[Commit, Commit]:
         """The last commit known (or assumed) old and the first known (or assumed) new."""

@@ -51,10 +51,11 @@ def test_text_names_the_commit_pair_confidence_steps_and_reproduce() -> None:
     assert f"last good:    {_id(2)}" in text
     assert "Ann <ann@example.org>" in text and f"https://example.org/c/{_id(3)}" in text
     assert "confidence:   1.000" in text
-    assert "skip  build-failed other" in text
+    assert "skip   build-failed other" in text
     assert "reproduce:    xentriage ci bisect-step x y" in text
     fix = render.render(_outcome(FIX))
     assert "first fixed:" in fix and "last failing:" in fix
+    assert "  fixed  passed" in fix and "  fails  boot-failed sigS" in fix
 
 
 def test_inconclusive_text_gives_reason_and_candidates() -> None:

@@ -68,9 +68,11 @@ def _runner(hist: History, work: Path, slots: int) -> LocalRunner:
 
 
 def _bisect(hist: History, work: Path, kind: str, old: str, new: str, sig: str, *,
-            slots: int = 1, flake_rate: float = 0.0, max_builds: int = 12) -> BisectOutcome:
+            slots: int = 1, flake_rate: float = 0.0, max_builds: int = 12,
+            max_repeats: int = 5) -> BisectOutcome:
     settings = BisectSettings(max_builds=max_builds, workers=slots, workdir=work / "bisect",
-                              commit_url="https://example.org/uk/commit/{id}")
+                              commit_url="https://example.org/uk/commit/{id}",
+                              max_repeats=max_repeats)
     request = BisectRequest(kind, CELL, old, new, sig, flake_rate=flake_rate)
     return run_bisection(request, CommitLog(hist.path, settings.commit_url),
                          _runner(hist, work, slots), settings)
@@ -147,7 +149,7 @@ def test_flaky_step_with_budget_enough_names_the_right_commit(tmp_path: Path,
                                                              signature: str) -> None:
     flaky = make_history(tmp_path / "flaky", flaky=True)
     out = _bisect(flaky, tmp_path, CAUSE, flaky.root, flaky.last_bad, signature,
-                  flake_rate=0.2, max_builds=40, slots=2)
+                  flake_rate=0.2, max_builds=60, slots=2, max_repeats=8)
     assert out.status == FOUND, out.reason
     assert out.first_new is not None and out.first_new.id == flaky.breaking
     flaked = [s for s in out.steps if s.commit.id in flaky.flaky and s.verdict == GOOD]

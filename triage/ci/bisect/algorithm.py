@@ -22,12 +22,16 @@ bisection cannot say.
   separate the last good and the first bad commit, the outcome is inconclusive and lists them.
 * **Flakiness**: each run is taken to be wrong with the cell's flake rate f (when f is above
   ``flake_threshold``; at or below it, the cell counts as not flaky). A commit's verdict is
-  reached when one state leads the other by ``lead`` runs, the smallest lead for which the
-  trailing state's posterior, ``r**lead / (1 + r**lead)`` with ``r = f / (1 - f)``, is at most
-  ``1 - sqrt(confidence)``: the named commit rests on two verdicts (the last good and the
-  first bad commit), so both right has probability >= ``confidence``. Unanimous runs need
-  exactly ``lead`` runs; that is the k of the outcome. A commit still undecided after
-  ``max_repeats`` runs is skipped.
+  reached when one state leads the other by ``lead`` runs, the least lead for which a single
+  verdict's posterior error, ``r**lead / (1 + r**lead)`` with ``r = f / (1 - f)``, is at most
+  ``1 - sqrt(confidence)``; unanimous runs need exactly ``lead`` runs (the outcome's k). A
+  commit still undecided after ``max_repeats`` runs is skipped. That per-step rule only steers
+  the search: the **confidence** the outcome reports is the exact posterior probability of the
+  named commit given every run (uniform prior over the range), which the search's choices do
+  not bias. A wrong verdict anywhere ends up as the last old or first new commit, so while the
+  posterior is below ``confidence`` those two commits are run again (one more lead each, up to
+  ``max_repeats``; a verdict that flips sends the search on), and if it stays below, the
+  outcome is inconclusive. On a flaky cell, contradicting verdicts are re-run the same way.
 * **Budget**: at most ``max_builds`` runs; when they are spent before an answer, the outcome
   is inconclusive ("budget spent") with the remaining candidates, never a guessed commit.
 """
@@ -114,6 +118,7 @@ class _Step:
     verdict: str = ""  # "" while undecided
     reason: str = ""
     lead: int = 0
+    needed: int = 1  # the lead this step's verdict needs (raised when its commit is reopened)
 
 
 class Bisection:
@@ -153,7 +158,7 @@ class Bisection:
             raise ValueError(f"commit {run.commit} is not in the range")
         step = self.steps.get(pos)
         if step is None:
-            step = self.steps[pos] = _Step(self.line[pos], pos)
+            step = self.steps[pos] = _Step(self.line[pos], pos, needed=self.lead)
             self.order.append(pos)
         step.runs.append(run)
         self.builds += 1
@@ -202,11 +207,15 @@ class Bisection:
         states = [run_state(self.request, r) for r in step.runs]
         good = sum(s == GOOD for s, _ in states)
         bad = sum(s == BAD for s, _ in states)
-        if good - bad >= self.lead or bad - good >= self.lead:
+        lead = abs(good - bad)
+        at_most = len(step.runs) >= self.policy.max_repeats
+        # A reopened step that cannot get the extra lead keeps a verdict of the usual lead (the
+        # posterior then says the answer is not sure enough).
+        if lead >= step.needed or (at_most and lead >= self.lead and good != bad):
             step.verdict = GOOD if good > bad else BAD
-            step.lead = abs(good - bad)
-            if good and bad:
-                step.reason = f"flaky: {good} old-state and {bad} new-state runs"
+            step.lead = lead
+            step.reason = f"flaky: {good} old-state and {bad} new-state runs" if (
+                good and bad) else ""
         elif not good and not bad:
             # Another failure (deterministic, as a rule): it masks S, repeating it costs builds.
             step.verdict, step.reason = SKIP, states[-1][1]
@@ -219,7 +228,7 @@ class Bisection:
     def _runs_wanted(self, step: _Step) -> int:
         states = [run_state(self.request, r)[0] for r in step.runs]
         lead = abs(states.count(GOOD) - states.count(BAD))
-        return max(1, min(self.lead - lead, self.policy.max_repeats - len(step.runs)))
+        return max(1, min(step.needed - lead, self.policy.max_repeats - len(step.runs)))
 
     def _undecided(self) -> list[_Step]:
         return [self.steps[p] for p in self.order if not self.steps[p].verdict]
@@ -259,6 +268,8 @@ class Bisection:
             return
         lo, hi = self._bounds()
         later_good = [p for p, s in self.steps.items() if s.verdict == GOOD and p > hi]
+        if later_good and self.flake > 0 and self._reopen(hi, min(later_good)):
+            return  # on a flaky cell, a contradiction is first re-tested
         if later_good:
             self._final = (INCONCLUSIVE, (
                 f"not monotonic: {self.line[hi].id} shows the new state but the later "
@@ -268,17 +279,32 @@ class Bisection:
         if end_new != BAD or self._open_steps() or (lo == 0 and end_old != GOOD):
             return  # the answer must rest on verdicts seen here, the old end's included
         if hi - lo == 1:
-            self._final = (FOUND, "", (self.line[hi],))
             confidence = self.confidence()
-            if confidence < self.policy.confidence:
+            if confidence >= self.policy.confidence:
+                self._final = (FOUND, "", (self.line[hi],))
+            elif not self._reopen(lo, hi):
                 self._final = (INCONCLUSIVE, (
                     f"confidence {confidence:.3f} is below bisect.confidence "
-                    f"{self.policy.confidence:g}"), (self.line[hi],))
+                    f"{self.policy.confidence:g} after {self.policy.max_repeats} runs of the "
+                    "last old and first new commits"), (self.line[lo], self.line[hi]))
             return
         if all(self._verdict(p) == SKIP for p in range(lo + 1, hi)):
             self._final = (INCONCLUSIVE, (
                 f"only skipped commits between {self.line[lo].id} and {self.line[hi].id}: "
                 "the first new commit is one of the candidates"), tuple(self.line[lo + 1:hi + 1]))
+
+    def _reopen(self, *positions: int) -> bool:
+        """Ask for more runs of these commits (one more of lead each); False when none can
+        have more (max_repeats)."""
+        reopened = False
+        for pos in positions:
+            step = self.steps.get(pos)
+            if step is None or len(step.runs) >= self.policy.max_repeats:
+                continue
+            step.needed = max(step.needed, step.lead) + 1
+            step.verdict = ""
+            reopened = True
+        return reopened
 
     def _first_reason(self, pos: int) -> str:
         runs = self.steps[pos].runs
@@ -317,12 +343,38 @@ class Bisection:
         return self.line[lo], self.line[hi]
 
     def confidence(self) -> float:
-        lo, hi = self._bounds()
-        right = 1.0
-        for pos in (lo, hi):
-            step = self.steps.get(pos)
-            right *= 1 - verdict_error(self.flake, step.lead if step else 0)
-        return right
+        """The posterior probability that the first new commit is the one the verdicts name,
+        given every run so far (uniform prior over the range, each run wrong with the assumed
+        flake rate, independently; skips say nothing). Exact, so the search's choices (which
+        commits it tested, when it stopped) do not bias it."""
+        _, hi = self._bounds()
+        return self.posterior()[hi - 1]
+
+    def posterior(self) -> list[float]:
+        """P(first new commit = position j | runs) for j = 1..n (index j - 1)."""
+        n = len(self.line) - 1
+        if self.flake <= 0:
+            hi = self._bounds()[1]
+            return [1.0 if j == hi else 0.0 for j in range(1, n + 1)]
+        right, wrong = math.log(1 - self.flake), math.log(self.flake)
+        counts = []
+        for pos, step in self.steps.items():
+            states = [run_state(self.request, r)[0] for r in step.runs]
+            counts.append((pos, states.count(GOOD), states.count(BAD)))
+        # log-likelihood of "first new = j": commits at or after j show the new state
+        logl = []
+        for j in range(1, n + 1):
+            total = 0.0
+            for pos, good, bad in counts:
+                if pos >= j:
+                    total += bad * right + good * wrong
+                else:
+                    total += good * right + bad * wrong
+            logl.append(total)
+        top = max(logl)
+        weights = [math.exp(x - top) for x in logl]
+        norm = sum(weights)
+        return [w / norm for w in weights]
 
     def verdicts(self) -> tuple[StepVerdict, ...]:
         out = []

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from triage.ci.bisect.algorithm import Bisection, Policy, lead_needed, run_state, verdict_error
+from triage.ci.bisect.algorithm import Bisection, Policy, run_state
+from triage.ci.bisect.confidence import lead_needed, verdict_error
 from triage.ci.bisect.model import (
     BAD,
     CAUSE,

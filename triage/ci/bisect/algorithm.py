@@ -43,6 +43,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from triage.ci.bisect.confidence import effective_flake, lead_needed, posterior
 from triage.ci.bisect.model import (
     BAD,
     CAUSE,
@@ -84,30 +85,6 @@ def run_state(request: BisectRequest, run: StepRun) -> tuple[str, str]:
         what = f"signature {run.signature}" if run.signature else "no signature"
         return SKIP, f"failed differently: {run.result}, {what}: {run.title}".rstrip(": ")
     return SKIP, f"{run.result}: {run.title}".rstrip(": ")
-
-
-def effective_flake(flake_rate: float, threshold: float) -> float:
-    """The per-run error the verdicts assume: 0 at or below the threshold, else the rate
-    (capped below 0.5: a cell wrong half the time cannot be bisected at any k)."""
-    return 0.0 if flake_rate <= threshold else min(flake_rate, 0.49)
-
-
-def lead_needed(flake: float, confidence: float) -> int:
-    """The lead of one state over the other that makes a verdict wrong with probability at most
-    ``1 - sqrt(confidence)`` (1 for a cell that is not flaky)."""
-    if flake <= 0:
-        return 1
-    target = 1 - math.sqrt(confidence)
-    odds, r = target / (1 - target), flake / (1 - flake)
-    return max(1, math.ceil(math.log(odds) / math.log(r) - 1e-9))
-
-
-def verdict_error(flake: float, lead: int) -> float:
-    """Posterior probability that a verdict reached with ``lead`` is wrong (uniform prior)."""
-    if flake <= 0 or lead <= 0:
-        return 0.0 if flake <= 0 else 0.5
-    x = (flake / (1 - flake)) ** lead
-    return x / (1 + x)
 
 
 @dataclass
@@ -356,25 +333,11 @@ class Bisection:
         if self.flake <= 0:
             hi = self._bounds()[1]
             return [1.0 if j == hi else 0.0 for j in range(1, n + 1)]
-        right, wrong = math.log(1 - self.flake), math.log(self.flake)
         counts = []
         for pos, step in self.steps.items():
             states = [run_state(self.request, r)[0] for r in step.runs]
             counts.append((pos, states.count(GOOD), states.count(BAD)))
-        # log-likelihood of "first new = j": commits at or after j show the new state
-        logl = []
-        for j in range(1, n + 1):
-            total = 0.0
-            for pos, good, bad in counts:
-                if pos >= j:
-                    total += bad * right + good * wrong
-                else:
-                    total += good * right + bad * wrong
-            logl.append(total)
-        top = max(logl)
-        weights = [math.exp(x - top) for x in logl]
-        norm = sum(weights)
-        return [w / norm for w in weights]
+        return posterior(counts, n, self.flake)
 
     def verdicts(self) -> tuple[StepVerdict, ...]:
         out = []

@@ -214,3 +214,15 @@ def test_cli_bisect_and_step(hist: History, signature: str, tmp_path: Path) -> N
     assert res.exit_code == 0, res.output
     step = json.loads(res.stdout)
     assert step["result"] == BOOT_FAILED and step["signature"] == signature
+
+
+def test_a_broken_slot_worktree_is_made_again(hist: History, tmp_path: Path) -> None:
+    runner = _runner(hist, tmp_path, 1)
+    assert runner.run(CELL, hist.root, 0).result == PASSED
+    tree = runner.slot_dir(runner.cell(CELL), 0) / "tree"
+    (tree / ".git").write_text("gitdir: /nonexistent\n")  # its repository entry is gone
+    again = runner.run(CELL, hist.breaking, 0)
+    assert again.result == BOOT_FAILED, again
+    # and a commit the repository does not have is an environment skip, not a crash
+    missing = runner.run(CELL, "0" * 40, 0)
+    assert missing.result == "environment" and "runner: git checkout" in missing.title

@@ -26,7 +26,7 @@ def test_between_is_history_order_without_old_ending_with_new(hist: History) -> 
     assert "<" in got[0].author and got[0].date
     # tags, branches and short ids resolve
     assert log.resolve(hist.breaking[:10]) == hist.breaking
-    assert [c.id for c in log.between(hist.last_good, "main")][0] == hist.breaking
+    assert log.between(hist.last_good, "main")[0].id == hist.breaking
 
 
 def test_history_order_is_not_date_order(hist: History) -> None:

@@ -19,14 +19,24 @@ from farm.matrix import load_matrix
 from tests.fixtures.ukhistory import History, make_history, write_matrix
 from triage.ci.bisect.commits import CommitLog
 from triage.ci.bisect.driver import run_bisection
-from triage.ci.bisect.model import (BAD, CAUSE, FIX, FOUND, GOOD, INCONCLUSIVE, SKIP,
-                                    BisectOutcome, BisectRequest)
+from triage.ci.bisect.model import (
+    BAD,
+    CAUSE,
+    FIX,
+    FOUND,
+    GOOD,
+    INCONCLUSIVE,
+    SKIP,
+    BisectOutcome,
+    BisectRequest,
+)
 from triage.ci.bisect.runners import LocalRunner
 from triage.config import BisectSettings
 from workers.failure import BOOT_FAILED, BUILD_FAILED, PASSED
 
 CELL = "hello-crc-kvm-x86_64"
 LIBS = ("crc", "ring")
+pytestmark = pytest.mark.slow  # real builds and boots: about a minute in all
 
 
 def _require(name: str) -> None:
@@ -58,9 +68,11 @@ def _runner(hist: History, work: Path, slots: int) -> LocalRunner:
 
 
 def _bisect(hist: History, work: Path, kind: str, old: str, new: str, sig: str, *,
-            slots: int = 1, flake_rate: float = 0.0, max_builds: int = 12) -> BisectOutcome:
+            slots: int = 1, flake_rate: float = 0.0, max_builds: int = 12,
+            max_repeats: int = 5) -> BisectOutcome:
     settings = BisectSettings(max_builds=max_builds, workers=slots, workdir=work / "bisect",
-                              commit_url="https://example.org/uk/commit/{id}")
+                              commit_url="https://example.org/uk/commit/{id}",
+                              max_repeats=max_repeats)
     request = BisectRequest(kind, CELL, old, new, sig, flake_rate=flake_rate)
     return run_bisection(request, CommitLog(hist.path, settings.commit_url),
                          _runner(hist, work, slots), settings)
@@ -85,7 +97,9 @@ def test_cause_bisection_names_the_breaking_commit_and_skips_the_different_failu
     skipped = next(s for s in out.steps if s.commit.id == hist.different)
     assert skipped.runs[0].result == BUILD_FAILED and skipped.runs[0].signature != signature
     assert "failed differently" in skipped.reason
-    assert verdicts[hist.root] == GOOD and verdicts[hist.last_bad] == BAD
+    # the bad end is checked first; the good end only when the answer rests on it
+    assert verdicts[hist.last_bad] == BAD and hist.root not in verdicts
+    assert verdicts[hist.last_good] == GOOD
     assert out.builds <= 12 and out.confidence == 1.0
     assert out.reproduce == f"xentriage ci bisect-step {CELL} {hist.breaking}"
 
@@ -135,7 +149,7 @@ def test_flaky_step_with_budget_enough_names_the_right_commit(tmp_path: Path,
                                                              signature: str) -> None:
     flaky = make_history(tmp_path / "flaky", flaky=True)
     out = _bisect(flaky, tmp_path, CAUSE, flaky.root, flaky.last_bad, signature,
-                  flake_rate=0.2, max_builds=40, slots=2)
+                  flake_rate=0.2, max_builds=60, slots=2, max_repeats=8)
     assert out.status == FOUND, out.reason
     assert out.first_new is not None and out.first_new.id == flaky.breaking
     flaked = [s for s in out.steps if s.commit.id in flaky.flaky and s.verdict == GOOD]
@@ -200,3 +214,15 @@ def test_cli_bisect_and_step(hist: History, signature: str, tmp_path: Path) -> N
     assert res.exit_code == 0, res.output
     step = json.loads(res.stdout)
     assert step["result"] == BOOT_FAILED and step["signature"] == signature
+
+
+def test_a_broken_slot_worktree_is_made_again(hist: History, tmp_path: Path) -> None:
+    runner = _runner(hist, tmp_path, 1)
+    assert runner.run(CELL, hist.root, 0).result == PASSED
+    tree = runner.slot_dir(runner.cell(CELL), 0) / "tree"
+    (tree / ".git").write_text("gitdir: /nonexistent\n")  # its repository entry is gone
+    again = runner.run(CELL, hist.breaking, 0)
+    assert again.result == BOOT_FAILED, again
+    # and a commit the repository does not have is an environment skip, not a crash
+    missing = runner.run(CELL, "0" * 40, 0)
+    assert missing.result == "environment" and "runner: git checkout" in missing.title

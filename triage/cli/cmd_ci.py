@@ -267,7 +267,7 @@ _matrix_opt = click.option(
 @click.option("--signature", default="",
               help="The failure signature S (default: read off the failing end's first run).")
 @click.option("--workers", type=click.IntRange(0, 64), default=None,
-              help="Steps at once (default: bisect.workers; 0: one).")
+              help="Steps at once (default: bisect.workers; 0: one per farm.jobs cores).")
 @click.option("--flake-rate", type=click.FloatRange(0, 0.5), default=0.0,
               help="The cell's flake rate (repeats each step above bisect.flake_threshold).")
 @click.option("--max-builds", type=click.IntRange(1, 1000), default=None,
@@ -294,8 +294,7 @@ def bisect_cmd(ctx: click.Context, cell: str, good: str, bad: str, fix: bool, si
     settings = app(ctx).settings.bisect
     if max_builds is not None:
         settings = replace(settings, max_builds=max_builds)
-    slots = max(1, settings.workers if workers is None else workers)
-    settings = replace(settings, workers=slots)
+    slots = settings.workers if workers is None else workers  # 0: local.local_slots
 
     def progress(round_no: int, run: StepRun) -> None:
         if not as_json:

@@ -9,9 +9,11 @@ bisection cannot say.
 
 * **Multisection**: with W slots the undecided range is cut into W+1 parts by W test points
   (W = 1 is plain binary bisection), so rounds fall as log base W+1 of the range.
-* **Both ends are tested first** (in the same round as the first test points when there are
-  slots enough): the runner is not the farm's worker, and an end that does not reproduce here
-  would make every verdict meaningless; that costs the ``+ 2`` in ``log2(n) + 2``.
+* **Both ends are tested here**, because the runner is not the farm's worker: the new end
+  first (does S reproduce on this runner at all? if not, stop at once), the old end when the
+  answer would rest on it (the first new commit would be right after it) or when a slot of
+  a round is spare. An end that does not reproduce makes the outcome inconclusive. That costs
+  at most the ``+ 2`` in ``log2(n) + 2``.
 * **Verdicts**: a run is *bad* (git's "new") only when it shows the new state: for a cause
   bisection a failure with the same signature S, for a fix bisection a pass; *good* when it
   shows the old state. Anything else (another signature, environment, unsupported, boot
@@ -20,12 +22,16 @@ bisection cannot say.
   separate the last good and the first bad commit, the outcome is inconclusive and lists them.
 * **Flakiness**: each run is taken to be wrong with the cell's flake rate f (when f is above
   ``flake_threshold``; at or below it, the cell counts as not flaky). A commit's verdict is
-  reached when one state leads the other by ``lead`` runs, the smallest lead for which the
-  trailing state's posterior, ``r**lead / (1 + r**lead)`` with ``r = f / (1 - f)``, is at most
-  ``1 - sqrt(confidence)``: the named commit rests on two verdicts (the last good and the
-  first bad commit), so both right has probability >= ``confidence``. Unanimous runs need
-  exactly ``lead`` runs; that is the k of the outcome. A commit still undecided after
-  ``max_repeats`` runs is skipped.
+  reached when one state leads the other by ``lead`` runs, the least lead for which a single
+  verdict's posterior error, ``r**lead / (1 + r**lead)`` with ``r = f / (1 - f)``, is at most
+  ``1 - sqrt(confidence)``; unanimous runs need exactly ``lead`` runs (the outcome's k). A
+  commit still undecided after ``max_repeats`` runs is skipped. That per-step rule only steers
+  the search: the **confidence** the outcome reports is the exact posterior probability of the
+  named commit given every run (uniform prior over the range), which the search's choices do
+  not bias. A wrong verdict anywhere ends up as the last old or first new commit, so while the
+  posterior is below ``confidence`` those two commits are run again (one more lead each, up to
+  ``max_repeats``; a verdict that flips sends the search on), and if it stays below, the
+  outcome is inconclusive. On a flaky cell, contradicting verdicts are re-run the same way.
 * **Budget**: at most ``max_builds`` runs; when they are spent before an answer, the outcome
   is inconclusive ("budget spent") with the remaining candidates, never a guessed commit.
 """
@@ -37,6 +43,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from triage.ci.bisect.confidence import effective_flake, lead_needed, posterior
 from triage.ci.bisect.model import (
     BAD,
     CAUSE,
@@ -80,30 +87,6 @@ def run_state(request: BisectRequest, run: StepRun) -> tuple[str, str]:
     return SKIP, f"{run.result}: {run.title}".rstrip(": ")
 
 
-def effective_flake(flake_rate: float, threshold: float) -> float:
-    """The per-run error the verdicts assume: 0 at or below the threshold, else the rate
-    (capped below 0.5: a cell wrong half the time cannot be bisected at any k)."""
-    return 0.0 if flake_rate <= threshold else min(flake_rate, 0.49)
-
-
-def lead_needed(flake: float, confidence: float) -> int:
-    """The lead of one state over the other that makes a verdict wrong with probability at most
-    ``1 - sqrt(confidence)`` (1 for a cell that is not flaky)."""
-    if flake <= 0:
-        return 1
-    target = 1 - math.sqrt(confidence)
-    odds, r = target / (1 - target), flake / (1 - flake)
-    return max(1, math.ceil(math.log(odds) / math.log(r) - 1e-9))
-
-
-def verdict_error(flake: float, lead: int) -> float:
-    """Posterior probability that a verdict reached with ``lead`` is wrong (uniform prior)."""
-    if flake <= 0 or lead <= 0:
-        return 0.0 if flake <= 0 else 0.5
-    x = (flake / (1 - flake)) ** lead
-    return x / (1 + x)
-
-
 @dataclass
 class _Step:
     commit: Commit
@@ -112,6 +95,7 @@ class _Step:
     verdict: str = ""  # "" while undecided
     reason: str = ""
     lead: int = 0
+    needed: int = 1  # the lead this step's verdict needs (raised when its commit is reopened)
 
 
 class Bisection:
@@ -151,7 +135,7 @@ class Bisection:
             raise ValueError(f"commit {run.commit} is not in the range")
         step = self.steps.get(pos)
         if step is None:
-            step = self.steps[pos] = _Step(self.line[pos], pos)
+            step = self.steps[pos] = _Step(self.line[pos], pos, needed=self.lead)
             self.order.append(pos)
         step.runs.append(run)
         self.builds += 1
@@ -174,15 +158,18 @@ class Bisection:
                            tuple(self.line[lo + 1:hi + 1]))
             return []
         batch: list[int] = []
-        # Steps already started first (repeats), then the two ends, then new test points.
+        # Steps already started first (repeats), then the new end, then new test points, then
+        # the old end when the answer would rest on it or a slot is spare.
         for step in self._open_steps():
             batch += [step.position] * self._runs_wanted(step)
-        for pos in (0, len(self.line) - 1):
-            if pos not in self.steps:
-                batch += [pos] * self.lead
+        n = len(self.line) - 1
+        if n not in self.steps:
+            batch += [n] * self.lead
         batch = batch[:room]
         if len(batch) < room:
             batch += self._test_points(room - len(batch), busy=set(batch))
+        if len(batch) < room and 0 not in self.steps and self._bounds()[0] == 0:
+            batch += [0] * min(self.lead, room - len(batch))
         if not batch:  # nothing left to test: the verdicts decide
             self._settle()
             if self._final is None:
@@ -197,11 +184,15 @@ class Bisection:
         states = [run_state(self.request, r) for r in step.runs]
         good = sum(s == GOOD for s, _ in states)
         bad = sum(s == BAD for s, _ in states)
-        if good - bad >= self.lead or bad - good >= self.lead:
+        lead = abs(good - bad)
+        at_most = len(step.runs) >= self.policy.max_repeats
+        # A reopened step that cannot get the extra lead keeps a verdict of the usual lead (the
+        # posterior then says the answer is not sure enough).
+        if lead >= step.needed or (at_most and lead >= self.lead and good != bad):
             step.verdict = GOOD if good > bad else BAD
-            step.lead = abs(good - bad)
-            if good and bad:
-                step.reason = f"flaky: {good} old-state and {bad} new-state runs"
+            step.lead = lead
+            step.reason = f"flaky: {good} old-state and {bad} new-state runs" if (
+                good and bad) else ""
         elif not good and not bad:
             # Another failure (deterministic, as a rule): it masks S, repeating it costs builds.
             step.verdict, step.reason = SKIP, states[-1][1]
@@ -214,7 +205,7 @@ class Bisection:
     def _runs_wanted(self, step: _Step) -> int:
         states = [run_state(self.request, r)[0] for r in step.runs]
         lead = abs(states.count(GOOD) - states.count(BAD))
-        return max(1, min(self.lead - lead, self.policy.max_repeats - len(step.runs)))
+        return max(1, min(step.needed - lead, self.policy.max_repeats - len(step.runs)))
 
     def _undecided(self) -> list[_Step]:
         return [self.steps[p] for p in self.order if not self.steps[p].verdict]
@@ -254,26 +245,43 @@ class Bisection:
             return
         lo, hi = self._bounds()
         later_good = [p for p, s in self.steps.items() if s.verdict == GOOD and p > hi]
+        if later_good and self.flake > 0 and self._reopen(hi, min(later_good)):
+            return  # on a flaky cell, a contradiction is first re-tested
         if later_good:
             self._final = (INCONCLUSIVE, (
                 f"not monotonic: {self.line[hi].id} shows the new state but the later "
                 f"{self.line[min(later_good)].id} the old one (the failure came and went)"),
                 (self.line[hi], self.line[min(later_good)]))
             return
-        if end_old != GOOD or end_new != BAD or self._open_steps():
-            return
+        if end_new != BAD or self._open_steps() or (lo == 0 and end_old != GOOD):
+            return  # the answer must rest on verdicts seen here, the old end's included
         if hi - lo == 1:
-            self._final = (FOUND, "", (self.line[hi],))
             confidence = self.confidence()
-            if confidence < self.policy.confidence:
+            if confidence >= self.policy.confidence:
+                self._final = (FOUND, "", (self.line[hi],))
+            elif not self._reopen(lo, hi):
                 self._final = (INCONCLUSIVE, (
                     f"confidence {confidence:.3f} is below bisect.confidence "
-                    f"{self.policy.confidence:g}"), (self.line[hi],))
+                    f"{self.policy.confidence:g} after {self.policy.max_repeats} runs of the "
+                    "last old and first new commits"), (self.line[lo], self.line[hi]))
             return
         if all(self._verdict(p) == SKIP for p in range(lo + 1, hi)):
             self._final = (INCONCLUSIVE, (
                 f"only skipped commits between {self.line[lo].id} and {self.line[hi].id}: "
                 "the first new commit is one of the candidates"), tuple(self.line[lo + 1:hi + 1]))
+
+    def _reopen(self, *positions: int) -> bool:
+        """Ask for more runs of these commits (one more of lead each); False when none can
+        have more (max_repeats)."""
+        reopened = False
+        for pos in positions:
+            step = self.steps.get(pos)
+            if step is None or len(step.runs) >= self.policy.max_repeats:
+                continue
+            step.needed = max(step.needed, step.lead) + 1
+            step.verdict = ""
+            reopened = True
+        return reopened
 
     def _first_reason(self, pos: int) -> str:
         runs = self.steps[pos].runs
@@ -302,18 +310,34 @@ class Bisection:
 
     # --- the result ----------------------------------------------------------------------
 
+    def position(self, commit_id: str) -> int:
+        """A commit's place in the line: 0 is ``old``, ``n`` is ``new``."""
+        return self._pos[commit_id]
+
     def frontier(self) -> tuple[Commit, Commit]:
         """The last commit known (or assumed) old and the first known (or assumed) new."""
         lo, hi = self._bounds()
         return self.line[lo], self.line[hi]
 
     def confidence(self) -> float:
-        lo, hi = self._bounds()
-        right = 1.0
-        for pos in (lo, hi):
-            step = self.steps.get(pos)
-            right *= 1 - verdict_error(self.flake, step.lead if step else 0)
-        return right
+        """The posterior probability that the first new commit is the one the verdicts name,
+        given every run so far (uniform prior over the range, each run wrong with the assumed
+        flake rate, independently; skips say nothing). Exact, so the search's choices (which
+        commits it tested, when it stopped) do not bias it."""
+        _, hi = self._bounds()
+        return self.posterior()[hi - 1]
+
+    def posterior(self) -> list[float]:
+        """P(first new commit = position j | runs) for j = 1..n (index j - 1)."""
+        n = len(self.line) - 1
+        if self.flake <= 0:
+            hi = self._bounds()[1]
+            return [1.0 if j == hi else 0.0 for j in range(1, n + 1)]
+        counts = []
+        for pos, step in self.steps.items():
+            states = [run_state(self.request, r)[0] for r in step.runs]
+            counts.append((pos, states.count(GOOD), states.count(BAD)))
+        return posterior(counts, n, self.flake)
 
     def verdicts(self) -> tuple[StepVerdict, ...]:
         out = []

@@ -34,6 +34,13 @@ def width(settings: BisectSettings, runner: StepRunner) -> int:
     return max(1, min(settings.workers or runner.slots, runner.slots))
 
 
+def assign_slots(positions: Sequence[int], last: Sequence[int]) -> list[tuple[int, int]]:
+    """(slot, position) pairs: the lowest commits to the slots that built the lowest ones
+    last, so each slot's next checkout differs least from its build directory's state."""
+    slots = sorted(range(len(last)), key=lambda s: (last[s], s))[:len(positions)]
+    return list(zip(sorted(slots, key=lambda s: (last[s], s)), sorted(positions), strict=True))
+
+
 def _run_one(runner: StepRunner, cell: str, commit: str, slot: int) -> StepRun:
     try:
         return runner.run(cell, commit, slot)
@@ -58,13 +65,17 @@ def run_bisection(request: BisectRequest, log: CommitLog, runner: StepRunner,
     if prior:
         bisection.rounds += 1
     slots = width(settings, runner)
+    last: list[int] = [0] * slots  # position each slot built last (its build dir's state)
     with ThreadPoolExecutor(max_workers=slots, thread_name_prefix="bisect-slot") as pool:
         while True:
             batch = bisection.next_batch(slots)
             if not batch:
                 break
-            futures = [pool.submit(_run_one, runner, request.cell, c.id, slot)
-                       for slot, c in enumerate(batch)]
+            pairs = assign_slots([bisection.position(c.id) for c in batch], last)
+            for slot, pos in pairs:
+                last[slot] = pos
+            futures = [pool.submit(_run_one, runner, request.cell, bisection.line[pos].id, slot)
+                       for slot, pos in pairs]
             for fut in futures:
                 run = fut.result()
                 bisection.record(run)

@@ -8,6 +8,8 @@ bisection's bad end, a fix bisection's failing end): that run is the bisection's
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,6 +36,12 @@ class LocalSetup:
     log: CommitLog
 
 
+def local_slots(jobs: int) -> int:
+    """Slots for ``workers = 0`` on this machine: one per ``farm.jobs`` cores (each step runs
+    make -j<jobs>), so parallel steps do not fight over the cores."""
+    return max(1, (os.cpu_count() or 1) // max(1, jobs))
+
+
 def local_setup(settings: BisectSettings, cell: str, *, slots: int,
                 matrix: Path | None = None, tree: Path | None = None) -> LocalSetup:
     path = matrix or settings.matrix or DEFAULT_MATRIX
@@ -41,7 +49,7 @@ def local_setup(settings: BisectSettings, cell: str, *, slots: int,
         loaded = load_matrix(path)
     except Exception as exc:  # MatrixError, OSError: said plainly, with the file
         raise BisectError(f"matrix {path}: {exc}") from None
-    runner = LocalRunner(loaded, settings.workdir, slots=max(1, slots),
+    runner = LocalRunner(loaded, settings.workdir, slots=slots or local_slots(loaded.farm.jobs),
                          repository=tree or settings.repository)
     try:
         repo = runner.repository(runner.cell(cell))
@@ -60,11 +68,13 @@ def read_signature(setup: LocalSetup, cell: str, commit: str) -> StepRun:
 
 
 def bisect_locally(settings: BisectSettings, cell: str, old: str, new: str, *, kind: str,
-                   signature: str = "", flake_rate: float = 0.0, slots: int = 1,
+                   signature: str = "", flake_rate: float = 0.0, slots: int = 0,
                    matrix: Path | None = None, tree: Path | None = None,
                    on_step: StepHook | None = None,
                    now: datetime | None = None) -> BisectOutcome:
-    setup = local_setup(settings, cell, slots=slots, matrix=matrix, tree=tree)
+    setup = local_setup(settings, cell, slots=slots or settings.workers, matrix=matrix,
+                        tree=tree)
+    settings = dataclasses.replace(settings, workers=setup.runner.slots)
     try:
         old_id, new_id = setup.log.resolve(old), setup.log.resolve(new)
         setup.log.between(old_id, new_id)  # a range that is not one fails before any build

@@ -11,7 +11,17 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
-from triage.ci.bisect.model import CAUSE, FOUND, BisectOutcome, Commit, StepVerdict
+from triage.ci.bisect.model import (
+    BAD,
+    CAUSE,
+    FIX,
+    FOUND,
+    GOOD,
+    SKIP,
+    BisectOutcome,
+    Commit,
+    StepVerdict,
+)
 
 
 def _short(commit_id: str) -> str:
@@ -32,11 +42,17 @@ def _commit_lines(label: str, commit: Commit) -> list[str]:
     return lines
 
 
-def _step_line(step: StepVerdict) -> str:
+# A step's verdict in the words of its kind (the JSON keeps git's good/bad/skip).
+_VERDICT_WORDS = {CAUSE: {GOOD: "good", BAD: "bad", SKIP: "skip"},
+                  FIX: {GOOD: "fails", BAD: "fixed", SKIP: "skip"}}
+
+
+def _step_line(kind: str, step: StepVerdict) -> str:
     runs = ", ".join(r.result + (f" {r.signature}" if r.signature and r.result != "passed"
                                   else "") for r in step.runs)
     reason = f"  ({step.reason})" if step.reason else ""
-    return f"    {_short(step.commit.id)}  {step.verdict:<4}  {runs}{reason}"
+    word = _VERDICT_WORDS.get(kind, {}).get(step.verdict, step.verdict)
+    return f"    {_short(step.commit.id)}  {word:<5}  {runs}{reason}"
 
 
 def render(outcome: BisectOutcome) -> str:
@@ -60,7 +76,7 @@ def render(outcome: BisectOutcome) -> str:
     if outcome.app_pairing:
         lines.append(f"  {'app:':<13} {outcome.app_pairing}")
     lines.append("  steps (in the order tested):")
-    lines += [_step_line(s) for s in outcome.steps]
+    lines += [_step_line(req.kind, s) for s in outcome.steps]
     if outcome.reproduce:
         lines.append(f"  {'reproduce:':<13} {outcome.reproduce}")
     return "\n".join(lines)

@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -43,6 +44,12 @@ def _git(cwd: Path, *args: str) -> None:
     if out.returncode != 0:
         err = out.stderr.strip().splitlines()
         raise RunnerError(f"git {args[0]} in {cwd}: {err[-1] if err else 'failed'}")
+
+
+def _is_worktree(where: Path) -> bool:
+    out = subprocess.run(["git", "-C", str(where), "rev-parse", "--git-dir"],
+                         capture_output=True, stdin=subprocess.DEVNULL, timeout=60, check=False)
+    return out.returncode == 0
 
 
 def parse_verdict(text: str) -> dict[str, object] | None:
@@ -112,6 +119,9 @@ class LocalRunner:
 
     def _worktree(self, repo: Path, where: Path) -> Path:
         with self._lock:
+            if (where / ".git").exists() and not _is_worktree(where):
+                # Left over from a repository that was pruned, moved or re-cloned: start over.
+                shutil.rmtree(where)
             if not (where / ".git").exists():
                 where.parent.mkdir(parents=True, exist_ok=True)
                 _git(repo, "worktree", "prune")

@@ -4,6 +4,7 @@ scripted history): a dry run bisects and plans the comment without writing it; `
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
@@ -36,7 +37,10 @@ matrix = "{matrix}"
 workdir = "{tmp_path / 'bisect'}"
 per_day = 1
 """)
-    assert "bisect" in {j.id for j in service_jobs(settings, str(config))}
+    (job,) = [j for j in service_jobs(settings, str(config)) if j.id == "bisect"]
+    module, _, name = job.func.partition(":")
+    assert callable(getattr(importlib.import_module(module), name))
+    assert job.interval_seconds == settings.bisect.job_interval_minutes * 60
     store = Store(settings.store_url)
     store.migrate()
     run = LocalRunner(load_matrix(matrix), tmp_path / "farm").run(CELL, hist.breaking, 0)

@@ -135,3 +135,37 @@ repository = "{tmp_path}"
     assert "not a git repository" in rec.error
     assert run.outcome == "ok" and "1 bisection(s) run (1 could not run)" in str(run.summary)
     st.dispose()
+
+
+def test_a_matrix_that_does_not_load_takes_nothing_and_errors_can_be_retried(tmp_path, store):
+    from triage.ci.bisect.queue import BisectionError
+    from triage.ci.bisect.service import bisect_pass
+
+    bad = tmp_path / "matrix.toml"
+    bad.write_text("[[tree]\n", encoding="utf-8")
+    path = tmp_path / "x.toml"
+    path.write_text(config_toml(tmp_path / "state", sections=f'[bisect]\nmatrix = "{bad}"\n'),
+                    encoding="utf-8")
+    settings = load_settings(path)
+    with store.session() as s:
+        rows.queue(s, req(), now=T0)
+    with pytest.raises(BisectionError, match="bisect.matrix"):
+        bisect_pass(settings, store, production=False)
+    with store.session() as s:
+        (rec,) = rows.all_bisections(s)
+    assert rec.state == rows.QUEUED  # nothing taken, nothing counted
+    with store.session() as s:
+        taken = rows.take_next(s, now=T0, per_day=4)
+        assert taken is not None
+        rows.fail(s, taken.id, "no repository", T0)
+    ran = []
+
+    def bisector(r: BisectRequest):
+        ran.append(r.cell)
+        return found(r, commit(3), commit(2))
+
+    queue, _ = bisect_pass(settings, store, production=False, bisector=bisector,
+                           retry_errors=True, clock=lambda: T0)
+    assert ran == [req().cell] and queue.ran[0][1] is not None  # queued again and run
+    with store.session() as s:
+        assert rows.all_bisections(s)[0].status == "found"

@@ -120,12 +120,16 @@ def status_cmd(ctx: click.Context, as_json: bool) -> None:
               help="Write what the bisections found to Bugzilla (default: dry run).")
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="Run at most this many bisections (the day's bisect.per_day still holds).")
+@click.option("--retry-errors", is_flag=True,
+              help="Queue again the bisections that could not run (after fixing the cause).")
 @click.pass_context
-def bisect_run_cmd(ctx: click.Context, production: bool, limit: int | None) -> None:
+def bisect_run_cmd(ctx: click.Context, production: bool, limit: int | None,
+                   retry_errors: bool) -> None:
     """Run the bisection queue CI linking filled (within bisect.per_day), then link: one
     comment per finished bisection in its CI bug, the fix in the "resolved" comment. The
     bisections themselves run either way; the Bugzilla writes are a dry run unless
     --production."""
+    from triage.ci.bisect.queue import BisectionError
     from triage.ci.bisect.service import bisect_pass
     from triage.cli.common import EXIT_CONFIG, app
 
@@ -133,7 +137,12 @@ def bisect_run_cmd(ctx: click.Context, production: bool, limit: int | None) -> N
     if not a.settings.bisect.enabled:
         echo("error: bisection is off (bisect.enabled = false)", err=True)
         sys.exit(EXIT_CONFIG)
-    queue, link = bisect_pass(a.settings, a.store, production=production, limit=limit)
+    try:
+        queue, link = bisect_pass(a.settings, a.store, production=production, limit=limit,
+                                  retry_errors=retry_errors)
+    except BisectionError as exc:
+        echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
     for rec, outcome, error in queue.ran:
         if outcome is None:
             what = f"could not run: {error}"

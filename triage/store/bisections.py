@@ -138,6 +138,17 @@ def fail(session: Session, bisection_id: int, error: str, now: datetime) -> None
     row.state, row.finished_at, row.status, row.outcome = DONE, now, ERROR, {"error": error}
 
 
+def requeue_errors(session: Session) -> int:
+    """Put every bisection that could not run back in the queue (after fixing what stopped it:
+    the repository, the matrix); returns how many."""
+    rows = list(session.scalars(select(BisectionRow).where(BisectionRow.status == ERROR)))
+    for row in rows:
+        row.state, row.status, row.outcome = QUEUED, "", {}
+        row.started_at = row.finished_at = None
+        row.day = ""
+    return len(rows)
+
+
 def record_steps(session: Session, bisection_id: int, steps: Sequence[StepVerdict]) -> None:
     session.execute(delete(BisectionStep).where(BisectionStep.bisection_id == bisection_id))
     session.add_all([BisectionStep(bisection_id=bisection_id, position=i, commit=s.commit.id,

@@ -25,9 +25,16 @@ def local_bisector(settings: Settings) -> Bisector:
     farm's matrix (``bisect.matrix``), the tree's repository (``bisect.repository``, else the
     matrix tree's path), ``bisect.workers`` slots (at least one), each with its worktree and
     persistent build directory under ``bisect.workdir``; S is the request's signature."""
-    from triage.ci.bisect.local import bisect_locally
+    from farm.matrix import load_matrix
+    from triage.ci.bisect.local import DEFAULT_MATRIX, bisect_locally
+    from triage.ci.bisect.queue import BisectionError
 
     b = settings.bisect
+    path = b.matrix or DEFAULT_MATRIX
+    try:  # a matrix that does not load stops the run before it takes a request
+        load_matrix(path)
+    except Exception as exc:  # MatrixError, OSError: said plainly, with the file
+        raise BisectionError(f"bisect.matrix {path}: {exc}") from None
 
     def bisect(request: BisectRequest) -> BisectOutcome:
         outcome = bisect_locally(b, request.cell, request.old, request.new, kind=request.kind,
@@ -43,15 +50,21 @@ def local_bisector(settings: Settings) -> Bisector:
 
 def bisect_pass(settings: Settings, store: Store, *, production: bool,
                 bisector: Bisector | None = None, limit: int | None = None,
-                linker: CiLinker | None = None,
+                linker: CiLinker | None = None, retry_errors: bool = False,
                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)
                 ) -> tuple[QueueReport, LinkReport | None]:
     """Run the queue, then (when a bisection ran) link so its comment is planned and written.
-    ``linker``: the CI linker to use (default: the service's, as ``ci link`` builds it)."""
+    ``linker``: the CI linker to use (default: the service's, as ``ci link`` builds it);
+    ``retry_errors``: queue the bisections that could not run again first.
+    Raises BisectionError when the local bisector cannot be set up (nothing is taken)."""
     from triage.ci.service import make_linker
+    from triage.store.bisections import requeue_errors
 
-    queue = run_queue(store, settings, bisector or local_bisector(settings), clock=clock,
-                      limit=limit)
+    bisector = bisector or local_bisector(settings)
+    if retry_errors:
+        with store.session() as s:
+            requeue_errors(s)
+    queue = run_queue(store, settings, bisector, clock=clock, limit=limit)
     link = None
     if queue.ran:
         linker = linker or make_linker(settings, store, production=production)
@@ -60,11 +73,16 @@ def bisect_pass(settings: Settings, store: Store, *, production: bool,
 
 
 def bisect_job(config_path: str | None = None) -> None:
+    from triage.ci.bisect.queue import BisectionError
     from triage.jobs import _scheduled
 
     with _scheduled(config_path, "bisect") as (settings, store, report):
         if not settings.bisect.enabled:
             return
-        queue, link = bisect_pass(settings, store, production=settings.safety.production)
+        try:
+            queue, link = bisect_pass(settings, store, production=settings.safety.production)
+        except BisectionError as exc:
+            report.fail("bisect", str(exc))
+            return
         writes = len(link.bisections) if link is not None else 0
         report.add("bisect", f"{queue.summary()}; {writes} bisection comment(s) planned")

@@ -149,7 +149,7 @@ def test_a_matrix_that_does_not_load_takes_nothing_and_errors_can_be_retried(tmp
     settings = load_settings(path)
     with store.session() as s:
         rows.queue(s, req(), now=T0)
-    with pytest.raises(BisectionError, match="bisect.matrix"):
+    with pytest.raises(BisectionError, match=r"bisect\.matrix"):
         bisect_pass(settings, store, production=False)
     with store.session() as s:
         (rec,) = rows.all_bisections(s)

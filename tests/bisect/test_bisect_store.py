@@ -169,3 +169,24 @@ def test_a_matrix_that_does_not_load_takes_nothing_and_errors_can_be_retried(tmp
     assert ran == [req().cell] and queue.ran[0][1] is not None  # queued again and run
     with store.session() as s:
         assert rows.all_bisections(s)[0].status == "found"
+
+
+def test_one_queue_runner_at_a_time(tmp_path, store):
+    """While one run holds the queue, another takes nothing (it would re-run the bisection
+    the first one has running and share its worktrees)."""
+    from triage.ci.bisect.queue import QueueBusy, queue_lock
+    from triage.ci.bisect.service import bisect_pass
+
+    settings = settings_with(tmp_path, per_day=4)
+    with store.session() as s:
+        rows.queue(s, req(), now=T0)
+        assert rows.take_next(s, now=T0, per_day=4) is not None  # the first run has it running
+    with queue_lock(settings.bisect.workdir):
+        with pytest.raises(QueueBusy):
+            bisect_pass(settings, store, production=False, bisector=lambda r: found(
+                r, commit(3), commit(2)), clock=lambda: T0)
+    with store.session() as s:
+        assert rows.all_bisections(s)[0].state == rows.RUNNING
+    queue, _ = bisect_pass(settings, store, production=False,
+                           bisector=lambda r: found(r, commit(3), commit(2)), clock=lambda: T0)
+    assert len(queue.ran) == 1  # the lock is free again: the interrupted one runs

@@ -129,9 +129,9 @@ def bisect_run_cmd(ctx: click.Context, production: bool, limit: int | None,
     comment per finished bisection in its CI bug, the fix in the "resolved" comment. The
     bisections themselves run either way; the Bugzilla writes are a dry run unless
     --production."""
-    from triage.ci.bisect.queue import BisectionError
+    from triage.ci.bisect.queue import BisectionError, QueueBusy
     from triage.ci.bisect.service import bisect_pass
-    from triage.cli.common import EXIT_CONFIG, app
+    from triage.cli.common import EXIT_CONFIG, EXIT_UNAVAILABLE, app
 
     a = app(ctx)
     if not a.settings.bisect.enabled:
@@ -140,6 +140,9 @@ def bisect_run_cmd(ctx: click.Context, production: bool, limit: int | None,
     try:
         queue, link = bisect_pass(a.settings, a.store, production=production, limit=limit,
                                   retry_errors=retry_errors)
+    except QueueBusy as exc:
+        echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_UNAVAILABLE)
     except BisectionError as exc:
         echo(f"error: {exc}", err=True)
         sys.exit(EXIT_CONFIG)

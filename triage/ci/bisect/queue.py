@@ -11,9 +11,11 @@ commit. One a crash interrupted stays ``running`` and is run again first.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from triage.ci.bisect.model import BisectOutcome, BisectRequest
 from triage.config import Settings
@@ -27,7 +29,30 @@ Bisector = Callable[[BisectRequest], BisectOutcome]
 
 
 class BisectionError(RuntimeError):
-    """A bisection that could not run (its message says why, and is kept)."""
+    """The queue cannot be run: the local bisector cannot be set up (nothing is taken)."""
+
+
+class QueueBusy(BisectionError):
+    """Another run holds the queue (its worktrees and build directories are in use)."""
+
+
+@contextmanager
+def queue_lock(workdir: Path) -> Iterator[None]:
+    """One queue runner at a time on this machine: ``ci bisect-run`` started while the
+    ``bisect`` job of ``serve`` runs must neither run the same bisection again (a ``running``
+    row is taken as interrupted only by the lock's holder) nor share the slots' worktrees."""
+    import fcntl
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    with (workdir / ".queue.lock").open("a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise QueueBusy(f"another bisection run holds the queue ({workdir})") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 @dataclass

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from triage.ci.bisect.model import BisectOutcome, BisectRequest
-from triage.ci.bisect.queue import Bisector, QueueReport, run_queue
+from triage.ci.bisect.queue import Bisector, QueueReport, queue_lock, run_queue
 from triage.config import Settings
 from triage.store import Store
 
@@ -61,10 +61,11 @@ def bisect_pass(settings: Settings, store: Store, *, production: bool,
     from triage.store.bisections import requeue_errors
 
     bisector = bisector or local_bisector(settings)
-    if retry_errors:
-        with store.session() as s:
-            requeue_errors(s)
-    queue = run_queue(store, settings, bisector, clock=clock, limit=limit)
+    with queue_lock(settings.bisect.workdir):
+        if retry_errors:
+            with store.session() as s:
+                requeue_errors(s)
+        queue = run_queue(store, settings, bisector, clock=clock, limit=limit)
     link = None
     if queue.ran:
         linker = linker or make_linker(settings, store, production=production)
@@ -73,7 +74,7 @@ def bisect_pass(settings: Settings, store: Store, *, production: bool,
 
 
 def bisect_job(config_path: str | None = None) -> None:
-    from triage.ci.bisect.queue import BisectionError
+    from triage.ci.bisect.queue import BisectionError, QueueBusy
     from triage.jobs import _scheduled
 
     with _scheduled(config_path, "bisect") as (settings, store, report):
@@ -81,6 +82,9 @@ def bisect_job(config_path: str | None = None) -> None:
             return
         try:
             queue, link = bisect_pass(settings, store, production=settings.safety.production)
+        except QueueBusy as exc:  # `ci bisect-run` by hand is at it: next time
+            report.add("bisect", str(exc))
+            return
         except BisectionError as exc:
             report.fail("bisect", str(exc))
             return

@@ -60,8 +60,9 @@ def test_views_show_the_bisection(tmp_path, double):
     model = build_model(settings, store, now=datetime.now(UTC) + timedelta(days=1))
     (entry,) = next(s for s in model.sections if s.id == "ci-failures").entries
     assert entry.bisection == line
-    text = render(model, settings, chart=False).text
-    assert f"first bad {commit(7).id[:12]}" in text
+    rendered = render(model, settings, chart=False)
+    assert f"first bad {commit(7).id[:12]}" in rendered.text
+    assert f"first bad {commit(7).id[:12]}" in rendered.html
     assert f"first bad {commit(7).id[:12]}" in render_wiki(model)
 
 

@@ -210,3 +210,28 @@ def test_no_bisection_is_queued_when_none_may_run(tmp_path, double):
     assert resolved.queued == [] and double.bug(bug)["status"] == "RESOLVED"
     with store.session() as s:
         assert rows.all_bisections(s) == []
+
+
+def test_a_bot_with_an_empty_store_does_not_repeat_the_comment(tmp_path, double):
+    """The key comes from what the bisection asked, and the comment carries its marker: a
+    second bot (empty store, same results, same bisection) finds it in Bugzilla."""
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+    linker, _, store, _ = linker_with_bisection(tmp_path / "one", double)
+    regress(Farm(store))
+    linker.run(production=True)
+    finish_all(store, lambda r: found(r, commit(7), commit(6)))
+    linker.run(production=True)
+    bug = the_bug(double)
+    assert len(bug_comments(double, bug)) == 2
+
+    other, _, store2, _ = linker_with_bisection(tmp_path / "two", double)
+    regress(Farm(store2))
+    other.run(production=True)  # finds the bug by its whiteboard tag, files nothing
+    finish_all(store2, lambda r: found(r, commit(7), commit(6)))
+    second = other.run(production=True)
+    assert [second.outcomes[c.key] for _, c in second.bisections] == ["already-applied"]
+    # (The second bot's CI linking may say "more cells" once: its store never saw them.)
+    assert sum("Bug introduced" in t for t in bug_comments(double, bug)) == 1
+    with store2.session() as s:
+        assert rows.by_signature(s)[SIG][0].reported_key  # known as reported from the marker

@@ -190,3 +190,23 @@ def test_one_queue_runner_at_a_time(tmp_path, store):
     queue, _ = bisect_pass(settings, store, production=False,
                            bisector=lambda r: found(r, commit(3), commit(2)), clock=lambda: T0)
     assert len(queue.ran) == 1  # the lock is free again: the interrupted one runs
+
+
+def test_bugzilla_down_after_the_run_keeps_the_outcome(tmp_path, store):
+    from triage.adapters.tracker import TrackerError
+    from triage.ci.bisect.service import bisect_pass
+
+    class Down:
+        def run(self, production: bool):
+            raise TrackerError("Bugzilla at 127.0.0.1:9 is unreachable")
+
+    settings = settings_with(tmp_path, per_day=4)
+    with store.session() as s:
+        rows.queue(s, req(), now=T0)
+    queue, link = bisect_pass(settings, store, production=True, linker=Down(),  # type: ignore[arg-type]
+                              bisector=lambda r: found(r, commit(3), commit(2)),
+                              clock=lambda: T0)
+    assert link is None and "unreachable" in queue.link_error
+    with store.session() as s:
+        (rec,) = rows.all_bisections(s)
+    assert rec.status == "found" and not rec.reported_key  # owed to the next linking pass

@@ -158,6 +158,10 @@ def bisect_run_cmd(ctx: click.Context, production: bool, limit: int | None,
     echo(queue.summary())
     if link is not None:
         echo(render_link(link))
+    if queue.link_error:
+        echo(f"error: linking after the run (the outcomes are kept; the next pass writes): "
+             f"{queue.link_error}", err=True)
+        sys.exit(EXIT_UNAVAILABLE)
 
 
 @command.command("sweep")

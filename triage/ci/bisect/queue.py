@@ -60,6 +60,7 @@ class QueueReport:
     ran: list[tuple[BisectionRecord, BisectOutcome | None, str]] = field(default_factory=list)
     left: int = 0  # still queued
     budget_spent: bool = False  # the day's bisections.per_day started already
+    link_error: str = ""  # the linking pass after the run failed (Bugzilla down): next pass
 
     def summary(self) -> str:
         done = [o for _, o, _ in self.ran if o is not None]

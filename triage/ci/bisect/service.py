@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from triage.adapters.tracker import TrackerError
 from triage.ci.bisect.model import BisectOutcome, BisectRequest
 from triage.ci.bisect.queue import Bisector, QueueReport, queue_lock, run_queue
 from triage.config import Settings
@@ -68,8 +69,12 @@ def bisect_pass(settings: Settings, store: Store, *, production: bool,
         queue = run_queue(store, settings, bisector, clock=clock, limit=limit)
     link = None
     if queue.ran:
-        linker = linker or make_linker(settings, store, production=production)
-        link = linker.run(production=production)
+        try:
+            linker = linker or make_linker(settings, store, production=production)
+            link = linker.run(production=production)
+        except TrackerError as exc:  # the outcomes are stored: the next linking pass writes
+            queue.link_error = str(exc)
+            log.error("bisect: linking after the run failed: %s", exc)
     return queue, link
 
 
@@ -90,3 +95,5 @@ def bisect_job(config_path: str | None = None) -> None:
             return
         writes = len(link.bisections) if link is not None else 0
         report.add("bisect", f"{queue.summary()}; {writes} bisection comment(s) planned")
+        if queue.link_error:
+            report.fail("bisect", f"linking after the run: {queue.link_error}")

@@ -4,6 +4,7 @@ without a bug gets no fix bisection."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from tests.ci.world import T0, result
@@ -98,3 +99,12 @@ def test_fix_note_waits_then_gives_up_and_ignores_a_reported_fix():
     assert not note.wait and f"Bug fixed:         {commit(12).id}" in note.text
     assert note.bisection_id == 1
     assert fix_note([replace(done, reported_key="ci:fixed:x")], T0, 24) is None
+
+
+def test_no_bisection_for_an_invalid_or_flagged_signature():
+    results = history((A, "passed", "r1", ""), (A, "boot-failed", "r2", S))
+    assert wanted(results, row([A], state="invalid")) == []
+    mixed = history((A, "passed", "r1", ""), (B, "passed", "r1", ""),
+                    (A, "boot-failed", "r2", S), (B, "boot-failed", "r2", S))
+    mixed[3] = replace(mixed[3], title="another title")
+    assert wanted(mixed) == []

@@ -58,12 +58,14 @@ def wanted_bisections(groups: Sequence[SignatureGroup], verdicts: Mapping[str, C
     out: list[Wanted] = []
     failing = {g.signature for g in groups}
     for g in groups:
+        row = rows.get(g.signature)
+        if g.mixed_titles or (row is not None and row.state == "invalid"):
+            continue  # flagged or INVALID: no bug will carry the result, spend no builds
         # A regression, or a failure that went on since one (several results arrived in one
         # sweep): the cell passed at its last good revision.
         regressed = sorted((verdicts[c] for c in g.kinds
                             if verdicts[c].failing and verdicts[c].last_good),
                            key=lambda v: (v.first_bad_build, v.cell))
-        row = rows.get(g.signature)
         for v in regressed:
             new = _first_failing_with(results.get(v.cell, ()), g.signature)
             if new and new != v.last_good:

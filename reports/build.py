@@ -228,7 +228,8 @@ def build_digest(inputs: DigestInputs, settings: Settings, *, as_of: datetime,
     for failure in inputs.ci_failures:
         ci_bug = by_id.get(failure.bug_id or -1)
         if ci_bug is not None:
-            placed["ci-failures"].append(_entry(ci_bug, as_of, cells=failure.cells))
+            placed["ci-failures"].append(_entry(ci_bug, as_of, cells=failure.cells,
+                                                     bisection=failure.bisection))
     sections = (
         Section("needs-developer", SECTIONS["needs-developer"],
                 _order(placed["needs-developer"], lambda e: -e.age_days)),

@@ -49,6 +49,7 @@ class Entry:
     due: str = ""  # waiting: "reminder due 2026-12-03" / "expiry due ..."
     review_days: int | None = None
     cells: tuple[str, ...] = ()  # CI failures
+    bisection: str = ""  # CI failures: the latest bisection (first bad commit, or its state)
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,8 @@ def details(section_id: str, e: Entry) -> str:
         parts = [f"in review {e.review_days} d", _filed(e.age_days)]
     elif section_id == "ci-failures" and e.cells:
         parts = [f"cells: {inert(', '.join(e.cells), 120)}", f"open {e.age_days} d"]
+        if e.bisection:
+            parts.append(inert(e.bisection, 160))
     return "; ".join(parts)
 
 

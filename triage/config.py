@@ -356,6 +356,36 @@ class CiSettings:
 
 
 @dataclass
+class BisectSettings:
+    """Bisection of CI regressions and fixes (docs/bisection.md): which commit of the range
+    broke (or fixed) a cell, on a worker of the cell's capability, within a builds budget."""
+
+    enabled: bool = True
+    # Builds per bisection, repeats included: spent, the outcome is "inconclusive: budget
+    # spent", never a guessed commit.
+    max_builds: Annotated[int, Range(1, 1000)] = 12
+    per_day: Annotated[int, Range(0)] = 4  # bisections started per day (0: none)
+    # A named commit must be right with at least this probability given the cell's flake rate.
+    confidence: Annotated[float, Range(0.5, 0.9999)] = 0.95
+    # Cells with a flake rate above this repeat each step (k from the rate and confidence).
+    flake_threshold: Annotated[float, Range(0, 0.5)] = 0.05
+    max_repeats: Annotated[int, Range(1, 50)] = 5  # runs of one step at most
+    workers: Annotated[int, Range(0, 64)] = 0  # steps in parallel; 0: one per capable slot
+    # A link to a commit: "" (none) or a template with {id}, e.g. https://host/commit/{id}.
+    commit_url: str = ""
+    # The "resolved" comment waits this long for the fix bisection, then goes without it.
+    fix_wait_hours: Annotated[float, Range(0)] = 24.0
+    # Worktrees and persistent build directories, one per slot (relative: to the config file).
+    workdir: Path = Path("var/bisect")
+    # The farm's matrix the cells come from; unset: the checkout's ci/matrix.toml.
+    matrix: Path | None = None
+    # The tree's git repository to bisect in; unset: the matrix tree's own path.
+    repository: Path | None = None
+    # How often `serve` runs the queue (the `bisect` job), in minutes; 0: no job.
+    job_interval_minutes: Annotated[int, Range(0)] = 30
+
+
+@dataclass
 class Settings:
     general: GeneralSettings = field(default_factory=GeneralSettings)
     safety: SafetySettings = field(default_factory=SafetySettings)
@@ -370,6 +400,7 @@ class Settings:
     commands: CommandSettings = field(default_factory=CommandSettings)
     jobs: JobSettings = field(default_factory=JobSettings)
     ci: CiSettings = field(default_factory=CiSettings)
+    bisect: BisectSettings = field(default_factory=BisectSettings)
     # Per-rule tables ([rules.<name>]); each rule validates its own table (triage.rules).
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -458,6 +489,9 @@ _VALIDATORS: dict[str, typing.Callable[[Any], str | None]] = {
     else "must be dkim-or-confirmation, dkim or from-header",
     "commands.alignment": lambda v: None if v in {"relaxed", "strict"}
     else "must be relaxed or strict",
+    "bisect.commit_url": lambda v: None if not v or (
+        v.startswith(("http://", "https://")) and "{id}" in v)
+    else "must be empty or an http(s) URL template containing {id}",
 }
 
 

@@ -330,6 +330,11 @@ def service_jobs(settings: Settings, config_path: str | None) -> list[JobSpec]:
         jobs.append(JobSpec(id="ci", func="triage.ci.service:ci_job",
                             interval_seconds=settings.ci.sweep_interval_minutes * 60,
                             kwargs=args))
+    b = settings.bisect
+    if b.enabled and b.per_day and b.job_interval_minutes:
+        # Bisection (triage.ci.bisect.service): run the queue, then link what it found.
+        jobs.append(JobSpec(id="bisect", func="triage.ci.bisect.service:bisect_job",
+                            interval_seconds=b.job_interval_minutes * 60, kwargs=args))
     if settings.mail.source in ("mbox", "maildir"):
         jobs.append(JobSpec(id="mail-archive", func="triage.jobs:archive_job",
                             interval_seconds=settings.mail.sweep_interval_seconds, kwargs=args))

@@ -69,7 +69,8 @@ def _cells(section_id: str, e: Entry) -> list[str]:
     if section_id == "in-review":
         return [*common, str(e.review_days or 0), str(e.age_days)]
     if section_id == "ci-failures":
-        return [*common, inert(", ".join(e.cells), 300), str(e.age_days)]
+        cells = ", ".join(e.cells) + (f"; {e.bisection}" if e.bisection else "")
+        return [*common, inert(cells, 460), str(e.age_days)]
     return [*common, _inert_name(e.status), str(e.age_days)]
 
 

@@ -123,6 +123,8 @@ buildbot_url = "http://127.0.0.1:{www}/"
 master_name = "farm"
 components = {{ cpuid = "Xen/Hypervisor" }}
 worker_owners = {{ full = "farm-admin@example.org" }}
+[bisect]
+enabled = false
 """)
     store = Store(settings.store_url)
     store.migrate()

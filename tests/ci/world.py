@@ -20,6 +20,8 @@ CI_CONFIG = """
 [ci]
 components = { crc = "Xen/Hypervisor" }
 worker_owners = { bare = "farm-admin@example.org" }
+[bisect]
+enabled = false  # CI linking alone; tests/bisect covers it with bisection on
 """
 
 

@@ -31,6 +31,9 @@ acknowledged_days = 14
 reminder_days = 7
 expire_days = 20
 max_rounds = 2
+
+[bisect]
+enabled = false  # no bisection runs in these simulated days (tests/bisect covers them)
 """
 MARKER = re.compile(r"\[xentriage:([0-9a-f]{12})\]\s*$")
 

@@ -22,17 +22,23 @@ from datetime import UTC, datetime
 import requests
 
 from triage.adapters.tracker import Tracker, TrackerError
+from triage.ci.bisect import report as bisect_report
+from triage.ci.bisect.report import FixNote
+from triage.ci.bisect.trigger import Wanted, wanted_bisections
 from triage.ci.grouping import SignatureGroup, group
 from triage.ci.history import AWAITING_RETRY, CellVerdict, judge_all
+from triage.ci.model import CellResult
 from triage.ci.owners import OwnerReport, mail_worker_owners
 from triage.ci.planner import FAILING, PASSING, SignaturePlan, plan_signatures, whiteboard_tag
 from triage.config import Settings
-from triage.model import Bug
+from triage.model import Bug, Change
 from triage.nag import NagLedger, recent_window
 from triage.plan import WRITE, PlannedChange, ledger_over_unit
 from triage.store import Store
+from triage.store import bisections as bisect_rows
 from triage.store import ci as ci_rows
 from triage.store import nag as nag_rows
+from triage.store.bisections import BisectionRecord
 from triage.store.checkpoints import get_checkpoint, set_checkpoint
 
 log = logging.getLogger(__name__)
@@ -51,6 +57,9 @@ class LinkReport:
     aborted: str = ""
     verdicts: dict[str, CellVerdict] = field(default_factory=dict)
     owners: OwnerReport = field(default_factory=OwnerReport)  # environment mails to owners
+    # Bisection (issue #17): requests this pass queued, and the comments of finished ones.
+    queued: list[Wanted] = field(default_factory=list)
+    bisections: list[tuple[BisectionRecord, Change]] = field(default_factory=list)
 
     @property
     def changes(self) -> list[SignaturePlan]:
@@ -98,10 +107,15 @@ class CiLinker:
                                            production=production)
         groups = group(verdicts)
         bugs, found = self._read_bugs(groups, rows)
+        records, notes = self._bisections(groups, verdicts, rows, results, now, report)
         plans = plan_signatures(groups, verdicts, rows, bugs, found, ci,
-                                settings.bugzilla.workflow, now)
+                                settings.bugzilla.workflow, now, fix_notes=notes)
         report.plans = plans
+        if records:
+            report.bisections = bisect_report.plan_reports(
+                records, self._bug_of(rows), {s for s, r in rows.items() if r.state == PASSING})
         planned = [PlannedChange(p.change, WRITE) for p in plans if p.change is not None]
+        planned += [PlannedChange(c, WRITE) for _, c in report.bisections]
         if len(planned) > settings.safety.change_cap:
             report.aborted = (f"the CI plan has {len(planned)} writes, more than the change cap "
                               f"of {settings.safety.change_cap}: nothing was written")
@@ -128,7 +142,59 @@ class CiLinker:
             with self.store.session() as s:
                 nag_rows.record(s, entries)
         self._save(plans, report.outcomes, now, groups)
+        self._mark_reported(plans, report)
         return report
+
+    # --- bisection (issue #17) -----------------------------------------------------------------
+
+    def _bisections(self, groups: list[SignatureGroup], verdicts: dict[str, CellVerdict],
+                    rows: dict[str, ci_rows.SignatureRow], results: list[CellResult],
+                    now: datetime, report: LinkReport
+                    ) -> tuple[dict[str, list[BisectionRecord]], dict[str, FixNote]]:
+        """Queue the bisections this pass asks for (a local request, like a retry: dry runs
+        queue too; the comments they end in go through the Writer), then read every bisection
+        of each signature and what the "resolved" comment says about its fix bisection."""
+        bisect = self.settings.bisect
+        if not bisect.enabled:
+            return {}, {}
+        by_cell: dict[str, list[CellResult]] = {}
+        for r in results:
+            by_cell.setdefault(r.cell, []).append(r)
+        # bisect.per_day = 0: none is ever run, so none is queued (nor waited for).
+        wanted = wanted_bisections(groups, verdicts, rows, by_cell) if bisect.per_day else []
+        with self.store.session() as s:
+            for want in wanted:
+                _, new = bisect_rows.queue(s, want.request, now=now,
+                                           origin_signature=want.signature)
+                if new:
+                    report.queued.append(want)
+                    log.info("ci link: queued a %s bisection of %s (%s..%s)", want.request.kind,
+                             want.request.cell, want.request.old, want.request.new)
+            records = bisect_rows.by_signature(s)
+        notes = {sig: note for sig, recs in records.items()
+                 for note in [bisect_report.fix_note(recs, now, bisect.fix_wait_hours)]
+                 if note is not None}
+        return records, notes
+
+    @staticmethod
+    def _bug_of(rows: dict[str, ci_rows.SignatureRow]) -> dict[str, int]:
+        return {sig: int(r.details.get("dupe_of") or r.bug_id or 0) for sig, r in rows.items()
+                if (r.details.get("dupe_of") or r.bug_id) and r.state != "invalid"}
+
+    def _mark_reported(self, plans: list[SignaturePlan], report: LinkReport) -> None:
+        """A bisection is reported once the write that carries it is applied (its own comment,
+        or the "resolved" comment of its signature)."""
+        applied = {"confirmed", "already-applied", "already-done"}
+        done = [(rec.id, c.key) for rec, c in report.bisections
+                if report.outcomes.get(c.key) in applied]
+        done += [(p.bisection_id, p.change.key) for p in plans
+                 if p.bisection_id is not None and p.change is not None
+                 and report.outcomes.get(p.change.key) in applied]
+        if not done:
+            return
+        with self.store.session() as s:
+            for bisection_id, key in done:
+                bisect_rows.mark_reported(s, bisection_id, key)
 
     # --- internals -----------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from triage.ci.bisect.report import FixNote
 from triage.ci.grouping import SignatureGroup
 from triage.ci.history import CellVerdict
 from triage.config import CiSettings, WorkflowSettings
@@ -48,6 +49,7 @@ class SignaturePlan:
     # What the store keeps once the change is applied (or at once when there is none).
     details: dict[str, Any] = field(default_factory=dict)
     commented: bool = False
+    bisection_id: int | None = None  # the fix bisection its "resolved" comment carries
 
 
 def _hash(items: Any) -> str:
@@ -108,9 +110,11 @@ def _dupe_target(bug: Bug) -> int | None:
 def plan_signatures(groups: list[SignatureGroup], verdicts: Mapping[str, CellVerdict],
                     rows: Mapping[str, SignatureRow], bugs: Mapping[int, Bug],
                     found: Mapping[str, int], ci: CiSettings, workflow: WorkflowSettings,
-                    now: datetime) -> list[SignaturePlan]:
+                    now: datetime, fix_notes: Mapping[str, FixNote] | None = None
+                    ) -> list[SignaturePlan]:
     """``bugs``: the current Bugzilla state of every linked bug (and duplicate targets);
-    ``found``: signatures without a stored bug whose whiteboard tag found one."""
+    ``found``: signatures without a stored bug whose whiteboard tag found one;
+    ``fix_notes``: what each signature's fix bisection adds to its "resolved" comment."""
     plans: list[SignaturePlan] = []
     failing = {g.signature: g for g in groups}
     closed = set(workflow.closed_statuses)
@@ -205,9 +209,17 @@ def plan_signatures(groups: list[SignatureGroup], verdicts: Mapping[str, CellVer
         plan.bug_id = bug_id
         if bug is None or bug.status in closed:
             continue
+        note = (fix_notes or {}).get(sig)
+        if note is not None and note.wait:
+            # The fix bisection will name the first fixed commit: resolve once it has (or
+            # once bisect.fix_wait_hours have passed); until then the signature stays failing.
+            plan.state, plan.why = FAILING, "passes again; waiting for its fix bisection"
+            continue
         fix = ", ".join(fixes)
         update = BugUpdate(comment=(f"Every affected cell passes again ({', '.join(cells)}); "
-                                    f"fixed at revision {fix}."))
+                                    f"fixed at revision {fix}."
+                                    + (f"\n\n{note.text}" if note is not None else "")))
+        plan.bisection_id = note.bisection_id if note is not None else None
         if ci.resolve_on_pass:
             update = BugUpdate(comment=update.comment, status=workflow.resolved,
                                resolution=workflow.fixed_resolution)

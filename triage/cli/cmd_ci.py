@@ -115,6 +115,55 @@ def status_cmd(ctx: click.Context, as_json: bool) -> None:
     echo(json.dumps(status.to_json(), indent=2) if as_json else render(status))
 
 
+@command.command("bisect-run")
+@click.option("--production", is_flag=True,
+              help="Write what the bisections found to Bugzilla (default: dry run).")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Run at most this many bisections (the day's bisect.per_day still holds).")
+@click.option("--retry-errors", is_flag=True,
+              help="Queue again the bisections that could not run (after fixing the cause).")
+@click.pass_context
+def bisect_run_cmd(ctx: click.Context, production: bool, limit: int | None,
+                   retry_errors: bool) -> None:
+    """Run the bisection queue CI linking filled (within bisect.per_day), then link: one
+    comment per finished bisection in its CI bug, the fix in the "resolved" comment. The
+    bisections themselves run either way; the Bugzilla writes are a dry run unless
+    --production."""
+    from triage.ci.bisect.queue import BisectionError, QueueBusy
+    from triage.ci.bisect.service import bisect_pass
+    from triage.cli.common import EXIT_CONFIG, EXIT_UNAVAILABLE, app
+
+    a = app(ctx)
+    if not a.settings.bisect.enabled:
+        echo("error: bisection is off (bisect.enabled = false)", err=True)
+        sys.exit(EXIT_CONFIG)
+    try:
+        queue, link = bisect_pass(a.settings, a.store, production=production, limit=limit,
+                                  retry_errors=retry_errors)
+    except QueueBusy as exc:
+        echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_UNAVAILABLE)
+    except BisectionError as exc:
+        echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    for rec, outcome, error in queue.ran:
+        if outcome is None:
+            what = f"could not run: {error}"
+        elif outcome.first_new is not None:
+            what = f"{outcome.status}: {outcome.first_new.id} {outcome.first_new.subject}"
+        else:
+            what = f"{outcome.status} ({outcome.reason})"
+        echo(f"- {rec.request.kind} {rec.request.cell} {rec.request.old[:12]}.."
+             f"{rec.request.new[:12]}: {what}")
+    echo(queue.summary())
+    if link is not None:
+        echo(render_link(link))
+    if queue.link_error:
+        echo(f"error: linking after the run (the outcomes are kept; the next pass writes): "
+             f"{queue.link_error}", err=True)
+        sys.exit(EXIT_UNAVAILABLE)
+
+
 @command.command("sweep")
 @click.option("--production", is_flag=True, help="Write to Bugzilla (default: dry run).")
 @click.option("--no-link", is_flag=True, help="Only sweep results in; plan no bug.")
@@ -190,6 +239,12 @@ def render_link(link: Any) -> str:
         lines.append(f"- {what} {target} [{link.outcomes.get(c.key, 'planned')}]: {summary}")
         if p.group is not None:
             lines.append(f"    affected: {p.group.description}; cells: {', '.join(p.group.cells)}")
+    for want in getattr(link, "queued", ()):
+        r = want.request
+        lines.append(f"- queued a {r.kind} bisection of {r.cell}: {r.old[:12]}..{r.new[:12]}")
+    for _, c in getattr(link, "bisections", ()):
+        lines.append(f"- comment bug {c.bug_id} [{link.outcomes.get(c.key, 'planned')}]: "
+                     f"{c.reason}")
     if link.retried:
         lines.append("retried (newly failing): " + ", ".join(link.retried))
     if link.flaky:
@@ -214,3 +269,110 @@ def link_cmd(ctx: click.Context, production: bool) -> None:
     a = app(ctx)
     link = make_linker(a.settings, a.store, production=production).run(production=production)
     echo(render_link(link))
+
+
+_tree_opt = click.option(
+    "--tree", "tree", type=click.Path(path_type=Path, file_okay=False, exists=True),
+    help="The tree's git repository (default: bisect.repository, else the matrix tree's path).")
+_matrix_opt = click.option(
+    "--matrix", "matrix", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="The farm matrix the cell comes from (default: bisect.matrix, else ci/matrix.toml).")
+
+
+@command.command("bisect")
+@click.argument("cell")
+@click.argument("good", metavar="GOOD")
+@click.argument("bad", metavar="BAD")
+@click.option("--fix", is_flag=True,
+              help="Find the first fixed commit: GOOD is then the last failing revision and "
+                   "BAD the first passing one.")
+@click.option("--signature", default="",
+              help="The failure signature S (default: read off the failing end's first run).")
+@click.option("--workers", type=click.IntRange(0, 64), default=None,
+              help="Steps at once (default: bisect.workers; 0: one per farm.jobs cores).")
+@click.option("--flake-rate", type=click.FloatRange(0, 0.5), default=0.0,
+              help="The cell's flake rate (repeats each step above bisect.flake_threshold).")
+@click.option("--max-builds", type=click.IntRange(1, 1000), default=None,
+              help="Builds this bisection may use (default: bisect.max_builds).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_tree_opt
+@_matrix_opt
+@click.pass_context
+def bisect_cmd(ctx: click.Context, cell: str, good: str, bad: str, fix: bool, signature: str,
+               workers: int | None, flake_rate: float, max_builds: int | None, as_json: bool,
+               tree: Path | None, matrix: Path | None) -> None:
+    """Bisect CELL between GOOD and BAD on this machine: the first commit that fails with the
+    same signature (or, with --fix, the first that passes again). Prints every step with its
+    verdict, the builds and rounds used, the commit's id, author, subject and link, the
+    confidence and the command that reproduces a step. Exit 6 when inconclusive, 7 on a bad
+    cell, revision or range."""
+    from dataclasses import replace
+
+    from triage.ci.bisect import render as bisect_render
+    from triage.ci.bisect.local import BisectError, bisect_locally
+    from triage.ci.bisect.model import CAUSE, FIX, FOUND, StepRun
+    from triage.cli.common import EXIT_NOT_FOUND, app
+
+    settings = app(ctx).settings.bisect
+    if max_builds is not None:
+        settings = replace(settings, max_builds=max_builds)
+    slots = settings.workers if workers is None else workers  # 0: local.local_slots
+
+    def progress(round_no: int, run: StepRun) -> None:
+        if not as_json:
+            sig = f" {run.signature}" if run.signature and run.result != "passed" else ""
+            echo(f"  round {round_no}: {run.commit[:12]} {run.result}{sig} "
+                 f"({run.seconds:.1f}s, {run.worker})", err=True)
+
+    try:
+        outcome = bisect_locally(settings, cell, good, bad, kind=FIX if fix else CAUSE,
+                                 signature=signature, flake_rate=flake_rate, slots=slots,
+                                 matrix=matrix, tree=tree, on_step=progress)
+    except BisectError as exc:
+        echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_INPUT)
+    echo(json.dumps(bisect_render.to_json(outcome), indent=2) if as_json
+         else bisect_render.render(outcome))
+    if outcome.status != FOUND:
+        sys.exit(EXIT_NOT_FOUND)
+
+
+@command.command("bisect-step")
+@click.argument("cell")
+@click.argument("commit")
+@click.option("--slot", type=click.IntRange(0, 63), default=0,
+              help="The local slot whose worktree and build directory to use (default 0).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_tree_opt
+@_matrix_opt
+@click.pass_context
+def bisect_step_cmd(ctx: click.Context, cell: str, commit: str, slot: int, as_json: bool,
+                    tree: Path | None, matrix: Path | None) -> None:
+    """Build and boot CELL at COMMIT once, as a bisection step does (the slot's worktree and
+    persistent build directory under bisect.workdir): prints the result, signature and title,
+    and the log's path. Exit 7 on a bad cell or revision."""
+    from dataclasses import asdict
+
+    from triage.ci.bisect.commits import CommitLogError
+    from triage.ci.bisect.local import BisectError, local_setup
+    from triage.cli.common import app
+
+    settings = app(ctx).settings.bisect
+    try:
+        setup = local_setup(settings, cell, slots=slot + 1, matrix=matrix, tree=tree)
+        commit_id = setup.log.resolve(commit)
+    except (BisectError, CommitLogError) as exc:
+        echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_INPUT)
+    run = setup.runner.run(cell, commit_id, slot)
+    if as_json:
+        echo(json.dumps(asdict(run), indent=2))
+        return
+    echo(f"{cell} at {commit_id}: {run.result}")
+    if run.signature:
+        echo(f"  signature: {run.signature}")
+    if run.title:
+        echo(f"  title:     {run.title}")
+    if run.app_commit:
+        echo(f"  app:       {run.app_commit}")
+    echo(f"  log:       {setup.runner.last_log}")

@@ -27,6 +27,7 @@ class CellBug:
     signature: str
     failing: bool
     last_seen: datetime
+    bisection: str = ""  # the signature's latest bisection in one line (issue #17)
 
 
 def bugs_by_cell(session: Session) -> dict[str, CellBug]:
@@ -38,11 +39,17 @@ def bugs_by_cell(session: Session) -> dict[str, CellBug]:
         .outerjoin(TriageStateRow, TriageStateRow.bug_id == CiFailure.bug_id)
         .where(CiFailure.bug_id.is_not(None))
     )
+    from triage.ci.bisect.report import one_line
+    from triage.store.bisections import latest_by_signature
+
+    bisections = latest_by_signature(session)  # one more query, whatever the matrix's size
     out: dict[str, CellBug] = {}
     for cells, bug_id, sig, state, last_seen, status, resolution, summary, claimed in \
             session.execute(query):
+        latest = bisections.get(sig)
         link = CellBug(int(bug_id), status or "", resolution or "", summary or "",
-                       claimed or "", sig, state == "failing", last_seen)
+                       claimed or "", sig, state == "failing", last_seen,
+                       one_line(latest) if latest else "")
         for cell in cells or []:
             old = out.get(str(cell))
             if old is None or (link.failing, link.last_seen) > (old.failing, old.last_seen):

@@ -60,6 +60,7 @@ class CiFailureRecord:
     bug_id: int | None
     first_seen: datetime
     last_seen: datetime
+    bisection: str = ""  # its latest bisection in one line (issue #17), "" when none
 
 
 @dataclass(frozen=True)
@@ -225,9 +226,15 @@ def load_inputs(session: Session, q: DigestQuery) -> DigestInputs:
         # records one, else the decision's outcome.
         label = next((str(details[k]) for k in CLASS_DETAILS if details.get(k)), outcome)
         out.exclusions[int(bug_id)] = Exclusion(int(bug_id), rule, label, org)
+    from triage.ci.bisect.report import one_line
+    from triage.store.bisections import latest_by_signature
+
+    bisections = latest_by_signature(session)
     out.ci_failures = [
         CiFailureRecord(r.signature, r.stage, r.first_line, tuple(str(c) for c in r.cells or ()),
-                        r.bug_id, utc(r.first_seen), utc(r.last_seen))
+                        r.bug_id, utc(r.first_seen), utc(r.last_seen),
+                        one_line(bisections[r.signature]) if r.signature in bisections
+                        else "")
         for r in session.scalars(select(CiFailure).where(CiFailure.state == "failing"))]
     out.previous = last_sent(session, before_week=q.week)
     return out

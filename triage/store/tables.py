@@ -291,3 +291,45 @@ class CommandCount(Base):
     sender: Mapped[str] = mapped_column(String(255), primary_key=True)
     day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class BisectionRow(Base):
+    """One bisection (issue #17): queued by CI linking or by hand, run by the bisect job.
+
+    Unique on what it asks (kind, cell, old, new, signature), so CI linking can queue the same
+    regression on every pass and the queue holds it once. ``day`` is the UTC day it started:
+    the per-day budget counts those."""
+
+    __tablename__ = "bisections"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # cause | fix
+    cell: Mapped[str] = mapped_column(String(255), index=True)
+    old: Mapped[str] = mapped_column(String(64))
+    new: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(255), index=True)
+    origin_signature: Mapped[str] = mapped_column(String(255), default="")
+    origin_bug: Mapped[int | None]
+    flake_rate: Mapped[float] = mapped_column(default=0.0)
+    state: Mapped[str] = mapped_column(String(16), index=True)  # queued | running | done
+    queued_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    day: Mapped[str] = mapped_column(String(10), default="", index=True)  # YYYY-MM-DD started
+    status: Mapped[str] = mapped_column(String(16), default="")  # found | inconclusive | error
+    first_new: Mapped[str] = mapped_column(String(64), default="")
+    outcome: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The Bugzilla write that reported it (the key), once confirmed.
+    reported_key: Mapped[str] = mapped_column(String(255), default="")
+    __table_args__ = (UniqueConstraint("kind", "cell", "old", "new", "signature"),)
+
+
+class BisectionStep(Base):
+    """One tested commit of a bisection with its verdict and runs (as the driver recorded it)."""
+
+    __tablename__ = "bisection_steps"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bisection_id: Mapped[int] = mapped_column(ForeignKey("bisections.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    commit: Mapped[str] = mapped_column(String(64))
+    verdict: Mapped[str] = mapped_column(String(8))  # good | bad | skip
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

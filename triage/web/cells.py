@@ -93,8 +93,12 @@ def _bug(ctx: Any, c: CellView) -> str:
            else f"bug {bug_id}")
     out += f" {_often(c.bug.status, 30)} · "
     if c.bug.claimed_by:
-        return out + f'<span class="xt-claimer">{_often(c.bug.claimed_by, 60)}</span>'
-    return out + "unclaimed"
+        out += f'<span class="xt-claimer">{_often(c.bug.claimed_by, 60)}</span>'
+    else:
+        out += "unclaimed"
+    if c.bug.bisection:
+        out += f'<br><span class="xt-bisect">{_clean(c.bug.bisection, 200)}</span>'
+    return out
 
 
 def render_cell(c: CellView, ctx: Any) -> tuple[str, str]:

@@ -23,6 +23,7 @@ def _cell(c: CellView, ctx: Any) -> dict[str, Any]:
         "build_url": links.build_url(ctx, c), "log_url": links.log_url(ctx, c),
         "bug": ({"id": c.bug.bug_id, "status": c.bug.status, "resolution": c.bug.resolution,
                  "summary": c.bug.summary, "claimed_by": c.bug.claimed_by,
+                 "bisection": c.bug.bisection,
                  "url": links.bug_url(ctx, c.bug.bug_id)} if c.bug else None),
     }
 

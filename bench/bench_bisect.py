@@ -1,0 +1,106 @@
+"""Bisection of a 160-commit range: builds with one worker, wall time with two, side by side.
+
+The scripted fixture history (tests/fixtures/ukhistory.py) with ``--commits`` commits between
+the last revision known good (its root) and the first known bad (the fix's parent); the
+breaking commit sits at about 44 % of the range and a commit that fails differently at the
+first test point, so every run also skips once. Each repetition bisects the same range with the
+local runner (real git worktrees, ``python -m workers.cell``, QEMU under TCG) once with one
+slot and once with two, in alternating order, each in a fresh work directory (cold build
+directories; ccache warmed by one untimed run first, as a bisecting worker's would be).
+
+Figures: builds and rounds of each run (the same in every repetition: the algorithm is
+deterministic), the median wall time of each width, and the ratio two/one.
+
+Targets (issue #17): one worker <= ceil(log2 160) + 2 = 10 builds; two workers' wall time
+<= 0.7 x one worker's.
+
+Run: ``python bench/bench_bisect.py [--commits 160] [--repeat 3]``; ``--quick`` is
+``--commits 40 --repeat 1``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from farm.matrix import load_matrix  # noqa: E402
+from tests.fixtures.ukhistory import History, make_history, write_matrix  # noqa: E402
+from triage.ci.bisect.commits import CommitLog  # noqa: E402
+from triage.ci.bisect.driver import run_bisection  # noqa: E402
+from triage.ci.bisect.model import CAUSE, FOUND, BisectOutcome, BisectRequest  # noqa: E402
+from triage.ci.bisect.runners import LocalRunner  # noqa: E402
+from triage.config import BisectSettings  # noqa: E402
+
+CELL = "hello-crc-kvm-x86_64"
+
+
+def history_for(commits: int, where: Path) -> History:
+    # the fix sits at round(0.8 x length): pick the length whose last bad commit is `commits`
+    length = round((commits + 1) / 0.8)
+    hist = make_history(where, length=length)
+    if hist.index(hist.last_bad) != commits:
+        raise SystemExit(f"cannot script a {commits}-commit range (got "
+                         f"{hist.index(hist.last_bad)})")
+    return hist
+
+
+def bisect_once(hist: History, matrix: Path, work: Path, slots: int, signature: str
+                ) -> tuple[BisectOutcome, float]:
+    settings = BisectSettings(max_builds=40, workers=slots, workdir=work)
+    runner = LocalRunner(load_matrix(matrix), work, slots=slots)
+    request = BisectRequest(CAUSE, CELL, hist.root, hist.last_bad, signature)
+    started = time.perf_counter()
+    out = run_bisection(request, CommitLog(hist.path), runner, settings)
+    wall = time.perf_counter() - started
+    if out.status != FOUND or out.first_new is None or out.first_new.id != hist.breaking:
+        raise SystemExit(f"wrong outcome with {slots} slot(s): {out.status} {out.reason}")
+    return out, wall
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--commits", type=int, default=160)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="--commits 40 --repeat 1")
+    args = ap.parse_args()
+    if args.quick:
+        args.commits, args.repeat = 40, 1
+    base = Path(tempfile.mkdtemp(prefix="bench-bisect-"))
+    try:
+        hist = history_for(args.commits, base / "repo")
+        matrix = write_matrix(hist, base / "matrix.toml", libraries=("crc", "ring"))
+        warm = LocalRunner(load_matrix(matrix), base / "warm", slots=1)
+        signature = warm.run(CELL, hist.breaking, 0).signature  # also warms ccache
+        for commit in (hist.root, hist.different, hist.last_bad):
+            warm.run(CELL, commit, 0)
+        walls: dict[int, list[float]] = {1: [], 2: []}
+        outs: dict[int, BisectOutcome] = {}
+        for rep in range(args.repeat):
+            for slots in ((1, 2) if rep % 2 == 0 else (2, 1)):
+                out, wall = bisect_once(hist, matrix, base / f"w{slots}-{rep}", slots,
+                                        signature)
+                walls[slots].append(wall)
+                outs[slots] = out
+                print(f"rep {rep + 1} slots {slots}: builds {out.builds} rounds {out.rounds} "
+                      f"wall {wall:.2f}s", flush=True)
+        one, two = statistics.median(walls[1]), statistics.median(walls[2])
+        bound = math.ceil(math.log2(args.commits)) + 2
+        print(f"range {args.commits} commits; one worker: {outs[1].builds} builds (bound "
+              f"{bound}), {outs[1].rounds} rounds, median wall {one:.2f}s; two workers: "
+              f"{outs[2].builds} builds, {outs[2].rounds} rounds, median wall {two:.2f}s; "
+              f"ratio {two / one:.2f} (target <= 0.70)")
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

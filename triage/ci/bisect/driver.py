@@ -1,0 +1,102 @@
+"""One bisection end to end: the algorithm chooses, the runner builds, W slots at once.
+
+``run_bisection`` loops :class:`~triage.ci.bisect.algorithm.Bisection` and a
+:class:`~triage.ci.bisect.model.StepRunner`: each round the algorithm names up to W commits
+(W = ``bisect.workers``, or every slot the runner has), the runner builds and boots them in
+parallel, one slot each, and every result goes back to the algorithm. A round's wall time is
+its slowest step, so W slots cut the rounds from log2 to log base W+1 of the range.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+
+from triage.ci.bisect.algorithm import Bisection, Policy
+from triage.ci.bisect.commits import CommitLog
+from triage.ci.bisect.model import BisectOutcome, BisectRequest, StepRun, StepRunner
+from triage.config import BisectSettings
+from workers.failure import ENVIRONMENT
+
+StepHook = Callable[[int, StepRun], None]  # (round, run): progress, e.g. the CLI's lines
+
+
+def policy_of(settings: BisectSettings) -> Policy:
+    return Policy(max_builds=settings.max_builds, confidence=settings.confidence,
+                  flake_threshold=settings.flake_threshold, max_repeats=settings.max_repeats)
+
+
+def width(settings: BisectSettings, runner: StepRunner) -> int:
+    """Steps at once: ``bisect.workers`` (0: all of the runner's slots), never more slots than
+    the runner has."""
+    return max(1, min(settings.workers or runner.slots, runner.slots))
+
+
+def assign_slots(positions: Sequence[int], last: Sequence[int]) -> list[tuple[int, int]]:
+    """(slot, position) pairs: the lowest commits to the slots that built the lowest ones
+    last, so each slot's next checkout differs least from its build directory's state."""
+    slots = sorted(range(len(last)), key=lambda s: (last[s], s))[:len(positions)]
+    return list(zip(sorted(slots, key=lambda s: (last[s], s)), sorted(positions), strict=True))
+
+
+def _run_one(runner: StepRunner, cell: str, commit: str, slot: int) -> StepRun:
+    try:
+        return runner.run(cell, commit, slot)
+    except Exception as exc:  # one broken step is a skip, not a lost bisection
+        return StepRun(commit, ENVIRONMENT, title=f"runner failed: {type(exc).__name__}: {exc}",
+                       worker=f"slot {slot}")
+
+
+def run_bisection(request: BisectRequest, log: CommitLog, runner: StepRunner,
+                  settings: BisectSettings, now: datetime | None = None,
+                  on_step: StepHook | None = None,
+                  prior: Sequence[StepRun] = ()) -> BisectOutcome:
+    """``prior``: runs already made in this bisection's range (e.g. the one that read the
+    signature off the bad end); they count against the budget like any other."""
+    old = log.commit(request.old)
+    commits = log.between(old.id, request.new)
+    # The request may name revisions by tag or short id; the outcome names full ids.
+    request = _with_ids(request, old.id, commits[-1].id)
+    bisection = Bisection(request, old, commits, policy_of(settings))
+    for run in prior:
+        bisection.record(run)
+    if prior:
+        bisection.rounds += 1
+    slots = width(settings, runner)
+    last: list[int] = [0] * slots  # position each slot built last (its build dir's state)
+    with ThreadPoolExecutor(max_workers=slots, thread_name_prefix="bisect-slot") as pool:
+        while True:
+            batch = bisection.next_batch(slots)
+            if not batch:
+                break
+            pairs = assign_slots([bisection.position(c.id) for c in batch], last)
+            for slot, pos in pairs:
+                last[slot] = pos
+            futures = [pool.submit(_run_one, runner, request.cell, bisection.line[pos].id, slot)
+                       for slot, pos in pairs]
+            for fut in futures:
+                run = fut.result()
+                bisection.record(run)
+                if on_step is not None:
+                    on_step(bisection.rounds, run)
+    return bisection.outcome(now, app_pairing=_pairing(runner, request.cell),
+                             reproduce=_reproduce(runner, request, bisection))
+
+
+def _with_ids(request: BisectRequest, old: str, new: str) -> BisectRequest:
+    return dataclasses.replace(request, old=old, new=new)
+
+
+def _pairing(runner: StepRunner, cell: str) -> str:
+    """What the runner says about app pairing ("" for a runner without an app history)."""
+    describe = getattr(runner, "pairing_text", None)
+    return str(describe(cell)) if describe is not None else ""
+
+
+def _reproduce(runner: StepRunner, request: BisectRequest, bisection: Bisection) -> str:
+    reproduce = getattr(runner, "reproduce", None)
+    if reproduce is None:
+        return ""
+    return str(reproduce(request.cell, bisection.frontier()[1].id))

@@ -1,0 +1,206 @@
+"""The local step runner: one cell at one commit, built and booted on this machine.
+
+Each slot owns a git worktree of the tree's repository (and of the app's, when the app has its
+own repository) and one persistent build directory per cell, under ``bisect.workdir``: a step
+checks its commit out in the slot's worktree and runs ``python -m workers.cell`` with the spec
+the farm renders (``farm.fragments.cell_spec``, ccache on PATH when the matrix says so), the
+very command a farm worker runs. Only the files that differ between two commits get a new
+mtime on checkout, so make rebuilds what changed and the slot's ccache serves the rest. The
+step's result, signature and title are the worker's verdict line; its log is kept next to the
+build directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from farm import fragments
+from farm.matrix import Cell, Matrix
+from triage.ci.bisect.commits import AppPairing, CommitLog, CommitLogError, committed_times
+from triage.ci.bisect.model import StepRun
+from workers.cell import RESULT_MARKER
+from workers.failure import ENVIRONMENT
+from workers.failure.model import ALIASES
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]  # where `python -m workers.cell` imports from
+
+
+class RunnerError(Exception):
+    """The runner cannot be set up (unknown cell, no repository, git refusing)."""
+
+
+def _git(cwd: Path, *args: str) -> None:
+    out = subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True,
+                         stdin=subprocess.DEVNULL, timeout=300, check=False)
+    if out.returncode != 0:
+        err = out.stderr.strip().splitlines()
+        raise RunnerError(f"git {args[0]} in {cwd}: {err[-1] if err else 'failed'}")
+
+
+def _is_worktree(where: Path) -> bool:
+    out = subprocess.run(["git", "-C", str(where), "rev-parse", "--git-dir"],
+                         capture_output=True, stdin=subprocess.DEVNULL, timeout=60, check=False)
+    return out.returncode == 0
+
+
+def parse_verdict(text: str) -> dict[str, object] | None:
+    """The worker's verdict: the last ``XENTRIAGE-CELL-RESULT {json}`` line, if any."""
+    for line in reversed(text.splitlines()):
+        if line.startswith(RESULT_MARKER):
+            try:
+                doc = json.loads(line[len(RESULT_MARKER):])
+            except ValueError:
+                return None
+            return doc if isinstance(doc, dict) else None
+    return None
+
+
+class LocalRunner:
+    """``slots`` steps at once on this machine (one worktree and build directory set each)."""
+
+    def __init__(self, matrix: Matrix, workdir: Path, *, slots: int = 1,
+                 repository: Path | None = None, python: str = sys.executable) -> None:
+        if slots < 1:
+            raise RunnerError("a runner needs at least one slot")
+        self.matrix, self._slots, self.python = matrix, slots, python
+        self.workdir = Path(workdir).resolve()
+        self._cells: dict[str, Cell] | None = None
+        self._repository = repository
+        self._lock = threading.Lock()  # git worktree add/prune share the repository's files
+        self._runs = 0
+        self.last_log: Path | None = None  # the newest step's log (bisect-step prints it)
+
+    @property
+    def slots(self) -> int:
+        return self._slots
+
+    # --- set-up --------------------------------------------------------------------------
+
+    def cell(self, name: str) -> Cell:
+        if self._cells is None:
+            self._cells = {c.name: c for c in self.matrix.cells()}
+        try:
+            return self._cells[name]
+        except KeyError:
+            raise RunnerError(f"no cell {name!r} in the matrix") from None
+
+    def repository(self, cell: Cell) -> Path:
+        repo = self._repository or cell.tree.path
+        if repo is None:
+            raise RunnerError(f"tree {cell.tree.name!r} has no local path: give the repository "
+                              "(bisect.repository or --tree)")
+        return Path(repo).resolve()
+
+    def app_repository(self, cell: Cell) -> Path | None:
+        """The app's own repository, when its path is outside the tree and under git."""
+        app = Path(cell.app.path)
+        if not app.is_absolute():
+            return None
+        try:
+            app.resolve().relative_to(self.repository(cell))
+            return None
+        except ValueError:
+            pass
+        return app.resolve() if (app / ".git").exists() else None
+
+    def slot_dir(self, cell: Cell, slot: int) -> Path:
+        repo = self.repository(cell)
+        key = hashlib.sha256(str(repo).encode()).hexdigest()[:10]
+        return self.workdir / f"{repo.name}-{key}" / f"slot-{slot}"
+
+    def _worktree(self, repo: Path, where: Path) -> Path:
+        with self._lock:
+            if (where / ".git").exists() and not _is_worktree(where):
+                # Left over from a repository that was pruned, moved or re-cloned: start over.
+                shutil.rmtree(where)
+            if not (where / ".git").exists():
+                where.parent.mkdir(parents=True, exist_ok=True)
+                _git(repo, "worktree", "prune")
+                _git(repo, "worktree", "add", "--detach", "--force", str(where), "HEAD")
+        return where
+
+    def _checkout(self, tree: Path, commit: str) -> None:
+        # --force and clean: a step interrupted half-way must not leak into the next one.
+        _git(tree, "checkout", "--quiet", "--force", "--detach", commit)
+        _git(tree, "clean", "-ffdq")
+
+    def pairing_text(self, cell_name: str) -> str:
+        """How the app's commits were chosen ("" when the app lives in the tree)."""
+        cell = self.cell(cell_name)
+        app_repo = self.app_repository(cell)
+        return AppPairing(cell.app.name, ()).describe() if app_repo else ""
+
+    # --- one step ------------------------------------------------------------------------
+
+    def prepare(self, cell_name: str, commit: str, slot: int) -> tuple[Cell, Path, str]:
+        """Check ``commit`` out in the slot's worktree (and the paired app commit in the slot's
+        app worktree); the cell as it is built there and the app commit ("" when none)."""
+        cell = self.cell(cell_name)
+        repo = self.repository(cell)
+        tree = self._worktree(repo, self.slot_dir(cell, slot) / "tree")
+        self._checkout(tree, commit)
+        app_commit = ""
+        app_repo = self.app_repository(cell)
+        if app_repo is not None:
+            pairing = AppPairing.of(cell.app.name, app_repo)
+            when = committed_times(CommitLog(repo), [CommitLog(repo).commit(commit)])
+            app_commit = pairing.pair(next(iter(when.values())))
+            app_tree = self._worktree(app_repo, self.slot_dir(cell, slot) / "app")
+            self._checkout(app_tree, app_commit)
+            cell = dataclasses.replace(cell, app=dataclasses.replace(cell.app,
+                                                                     path=str(app_tree)))
+        return cell, tree, app_commit
+
+    def spec_json(self, cell: Cell, tree: Path, slot: int) -> str:
+        build_dir = self.slot_dir(cell, slot) / self.matrix.farm.cells_dir / cell.name
+        return fragments.cell_spec(cell, str(tree), str(build_dir), self.matrix.farm).to_json()
+
+    def run(self, cell: str, commit: str, slot: int) -> StepRun:
+        started = time.monotonic()
+        try:
+            built, tree, app_commit = self.prepare(cell, commit, slot)
+        except (RunnerError, CommitLogError) as exc:
+            return StepRun(commit, ENVIRONMENT, title=f"runner: {exc}", worker=f"local/{slot}",
+                           seconds=round(time.monotonic() - started, 3))
+        spec = self.spec_json(built, tree, slot)
+        log_dir = self.slot_dir(built, slot) / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            self._runs += 1
+            seq = self._runs
+        log = log_dir / f"{built.name}-{commit[:12]}-{seq}.log"
+        self.last_log = log
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            [str(PROJECT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+        timeout = self.matrix.farm.build_timeout * 2 + built.boot_timeout + 60
+        try:
+            with log.open("w", encoding="utf-8") as out:
+                proc = subprocess.run([self.python, "-m", "workers.cell", "--spec-json", spec],
+                                      stdout=out, stderr=subprocess.STDOUT, env=env,
+                                      stdin=subprocess.DEVNULL, timeout=timeout, check=False)
+            rc: int | None = proc.returncode
+        except subprocess.TimeoutExpired:
+            rc = None
+        text = log.read_text(encoding="utf-8", errors="replace")
+        verdict = parse_verdict(text) or {
+            "cell_result": ENVIRONMENT,
+            "title": f"no verdict from workers.cell ({'timed out' if rc is None else rc})"}
+        result = str(verdict.get("cell_result") or ENVIRONMENT)
+        return StepRun(commit=commit, result=ALIASES.get(result, result),
+                       signature=str(verdict.get("signature") or ""),
+                       title=str(verdict.get("title") or verdict.get("result_reason") or ""),
+                       worker=f"local/{slot}", seconds=round(time.monotonic() - started, 3),
+                       app_commit=app_commit, build_url="")
+
+    def reproduce(self, cell: str, commit: str) -> str:
+        """The command that runs one step by hand (same runner, same verdict)."""
+        return f"xentriage ci bisect-step {cell} {commit}"

@@ -16,12 +16,13 @@ from triage.store import ci as ci_rows
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 
+# [ci] last: a test's extra lines before its own first table header belong to [ci].
 CI_CONFIG = """
+[bisect]
+enabled = false  # CI linking alone; tests/bisect covers it with bisection on
 [ci]
 components = { crc = "Xen/Hypervisor" }
 worker_owners = { bare = "farm-admin@example.org" }
-[bisect]
-enabled = false  # CI linking alone; tests/bisect covers it with bisection on
 """
 
 

@@ -55,3 +55,37 @@ def test_flaky_and_masked_variants(tmp_path: Path) -> None:
     assert len(long.commits) == 160
     with pytest.raises(ValueError):
         make_history(tmp_path / "both", flaky=True, masked=True)
+
+
+def test_a_date_ordered_bisection_would_miss_the_breaking_commit(tmp_path: Path) -> None:
+    """The same algorithm over the commits sorted by date names another commit (or gives up),
+    over the history order it names the breaking one."""
+    from triage.ci.bisect.algorithm import Bisection, Policy
+    from triage.ci.bisect.model import CAUSE, FOUND, BisectRequest, Commit, StepRun
+
+    hist = make_history(tmp_path / "repo")
+    times = dict(zip(hist.commits, map(int, _git(hist, "log", "--reverse", "--topo-order",
+                                                   "--format=%ct")), strict=True))
+    i = hist.index
+
+    def run(commit: str) -> StepRun:  # what the fixture cell does at each commit
+        if i(hist.different) <= i(commit) < i(hist.different_fixed):
+            return StepRun(commit, "build-failed", signature="other")
+        if i(hist.breaking) <= i(commit) < i(hist.fix):
+            return StepRun(commit, "boot-failed", signature="S")
+        return StepRun(commit, "passed")
+
+    def bisect(order: list[str]) -> str | None:
+        req = BisectRequest(CAUSE, "hello-crc-kvm-x86_64", hist.root, order[-1], "S")
+        b = Bisection(req, Commit(hist.root), [Commit(c) for c in order], Policy(max_builds=50))
+        while batch := b.next_batch(1):
+            for c in batch:
+                b.record(run(c.id))
+        out = b.outcome()
+        return out.first_new.id if out.status == FOUND and out.first_new else None
+
+    span = list(hist.commits[1:i(hist.last_bad) + 1])
+    assert bisect(span) == hist.breaking
+    by_date = sorted(span, key=lambda c: times[c])
+    assert by_date[0] == hist.breaking  # older than everything before it
+    assert bisect(by_date) != hist.breaking

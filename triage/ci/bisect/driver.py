@@ -53,8 +53,12 @@ def run_bisection(request: BisectRequest, log: CommitLog, runner: StepRunner,
                   settings: BisectSettings, now: datetime | None = None,
                   on_step: StepHook | None = None,
                   prior: Sequence[StepRun] = ()) -> BisectOutcome:
-    """``prior``: runs already made in this bisection's range (e.g. the one that read the
-    signature off the bad end); they count against the budget like any other."""
+    """Run one bisection to its outcome (found or inconclusive; never a guessed commit).
+
+    ``prior``: runs already made in this bisection's range (e.g. the one that read the
+    signature off the bad end); they count against the budget like any other. Raises
+    ``CommitLogError`` when the revisions are unknown or ``old..new`` is not a range, before
+    any build; a step whose runner fails is a skipped step, not an exception."""
     old = log.commit(request.old)
     commits = log.between(old.id, request.new)
     # The request may name revisions by tag or short id; the outcome names full ids.

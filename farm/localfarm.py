@@ -353,11 +353,11 @@ def send_change(state: FarmState, files: Sequence[str], project: str = "",
 
 
 def wait_idle(state: FarmState, timeout: float, settle: float = 1.0,
-              on_poll: Callable[[], None] | None = None) -> float:
+              on_poll: Callable[[], None] | None = None, every: float = 0.25) -> float:
     """Until no build request is pending or running (checked twice, ``settle`` apart).
     Returns the ``time.monotonic()`` at which the farm was first seen idle: the end of the
     work, without the settle time spent confirming it. ``on_poll`` runs at each check (a
-    progress display)."""
+    progress display); each check is a request the master answers, ``every`` seconds."""
     quiet_since: float | None = None
 
     def settled_since() -> float | None:
@@ -373,7 +373,7 @@ def wait_idle(state: FarmState, timeout: float, settle: float = 1.0,
             return quiet_since
         return None
 
-    idle_at = retry_policy.polling(until=lambda at: at is not None, every=0.25,
+    idle_at = retry_policy.polling(until=lambda at: at is not None, every=every,
                                    timeout=timeout)(settled_since)
     if idle_at is None:
         raise FarmError(f"farm still busy after {timeout:.0f}s")

@@ -42,7 +42,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from farm import fragments, localfarm  # noqa: E402
+from farm import fragments, localfarm, master_stats  # noqa: E402
 from farm.matrix import load_matrix  # noqa: E402
 
 MATRIX = REPO / "ci" / "matrix.toml"
@@ -84,6 +84,12 @@ class MatrixRun:
     worker_cpu: float
     db_server_cpu: float  # PostgreSQL's processes (0 for SQLite, which runs in the master)
     threads: dict[str, float]  # the master's CPU by thread: reactor, database, other
+    statements: dict[str, int]  # the master's SQL statements by verb, and its commits
+
+    def per_build(self, verb: str) -> float:
+        if verb == "all":
+            return sum(v for k, v in self.statements.items() if k != "COMMIT") / max(1, self.builds)
+        return self.statements.get(verb, 0) / max(1, self.builds)
 
     @property
     def ratio(self) -> float:
@@ -143,7 +149,8 @@ def bench_matrix(tmp: Path, builds_per_core: int, pinned: bool, matrix: Path = M
     spy = None
     try:
         state = localfarm.up(state_dir, matrix, [plan], master_cpus=master_cpus, db_url=db_url,
-                             master_settings=settings)
+                             master_settings={"count_statements": True, **(settings or {})})
+        mdir = state_dir / "master"
         pid_file = state_dir / "workers" / plan.name / "twistd.pid"
         before = localfarm.max_build_id(state)
         cpu_before = children_cpu_seconds(pid_file)
@@ -152,6 +159,7 @@ def bench_matrix(tmp: Path, builds_per_core: int, pinned: bool, matrix: Path = M
         threads_before = master_threads(master_pid)
         worker_before = self_cpu_seconds(pid_file)
         db_before = process_tree_cpu(db_pid) if db_pid else 0.0
+        stmts_before = master_stats.read_counts(mdir)
         if profile is not None:
             spy = subprocess.Popen(
                 [str(Path(sys.executable).parent / "py-spy"), "record", "-p",
@@ -166,6 +174,9 @@ def bench_matrix(tmp: Path, builds_per_core: int, pinned: bool, matrix: Path = M
         threads = master_threads(master_pid)
         worker_own = self_cpu_seconds(pid_file) - worker_before
         db_cpu = process_tree_cpu(db_pid) - db_before if db_pid else 0.0
+        time.sleep(0.6)  # the counts file is written every 0.5 s
+        stmts = collections.Counter(master_stats.read_counts(mdir))
+        stmts.subtract(stmts_before)
         if spy is not None:
             spy.send_signal(signal.SIGINT)
             spy.wait(60)
@@ -177,7 +188,7 @@ def bench_matrix(tmp: Path, builds_per_core: int, pinned: bool, matrix: Path = M
     by_thread = {"reactor": threads.get("reactor", 0.0) - threads_before.get("reactor", 0.0)}
     by_thread["database and other threads"] = master_own - by_thread["reactor"]
     run = MatrixRun(variant, len(builds), wall, cpu, cores, master_own, worker_own, db_cpu,
-                    by_thread)
+                    by_thread, dict(stmts))
     own = master_own + worker_own
     results = collections.Counter(str(b["props"].get("cell_result", "?")) for b in builds)
     counts = ", ".join(f"{n} {r}" for r, n in sorted(results.items()))
@@ -194,6 +205,8 @@ def bench_matrix(tmp: Path, builds_per_core: int, pinned: bool, matrix: Path = M
           f"{worker_own:.1f} s); database server {db_cpu:.1f} s; build cores idle "
           f"{max(0.0, build_core_seconds - on_build_cores):.1f} of {build_core_seconds:.1f} "
           "core-seconds")
+    print(f"  master's database work per build: {run.per_build('all'):.0f} statements "
+          f"({', '.join(f'{k} {v / max(1, run.builds):.0f}' for k, v in sorted(stmts.items()))})")
     return run
 
 
@@ -331,7 +344,8 @@ def bench_variants(tmp: Path, names: list[str], repeat: int, builds_per_core: in
             shutil.rmtree(cluster.root, ignore_errors=True)
     print(f"variants, shared cores, median of {repeat} (interleaved runs):")
     print(f"  {'variant':22s} {'wall s':>7s} {'ratio':>6s} {'master s/build':>15s} "
-          f"{'reactor s':>10s} {'db threads s':>13s} {'db server s':>12s}")
+          f"{'reactor s':>10s} {'db threads s':>13s} {'db server s':>12s} "
+          f"{'stmts/build':>12s} {'commits/build':>14s}")
     for name, rs in runs.items():
         def med(f: Any, rs: list[MatrixRun] = rs) -> float:
             return float(statistics.median(f(r) for r in rs))
@@ -339,7 +353,8 @@ def bench_variants(tmp: Path, names: list[str], repeat: int, builds_per_core: in
               f"{med(lambda r: r.master_per_build):15.3f} "
               f"{med(lambda r: r.threads['reactor']):10.1f} "
               f"{med(lambda r: r.threads['database and other threads']):13.1f} "
-              f"{med(lambda r: r.db_server_cpu):12.1f}")
+              f"{med(lambda r: r.db_server_cpu):12.1f} {med(lambda r: r.per_build('all')):12.0f} "
+              f"{med(lambda r: r.per_build('COMMIT')):14.0f}")
 
 
 # Innermost frames of a thread waiting for work (not the master's work).

@@ -72,6 +72,8 @@ class MasterSettings:
     # Buildbot c[...] keys set over the generated ones (the benchmark's variants, a site's
     # own logCompressionMethod or caches); JSON values only.
     master_overrides: dict[str, Any] = field(default_factory=dict)
+    # Benchmark: count the master's SQL statements and commits (farm.master_stats).
+    count_statements: bool = False
 
     @property
     def buildbot_url(self) -> str:
@@ -170,8 +172,12 @@ def least_busy_first(master: Any, builders: list[Any]) -> list[Any]:
     request on every distribution round; with a few real builders carrying many cells that
     was a third of the master's database work per build. Least-busy-first needs no query and
     keeps platforms interleaved (a burst of boots on one builder next to builds on another).
+    A builder none of whose workers has a free slot is left out of the round: Buildbot would
+    read all its unclaimed requests from the database only to find no worker for them. A
+    slot freeing up starts a new round, which includes it again.
     """
-    return sorted(builders, key=lambda b: (len(b.building), b.name))
+    free = [b for b in builders if b.getAvailableWorkers()]
+    return sorted(free, key=lambda b: (len(b.building), b.name))
 
 
 def cache_sizes(cell_count: int) -> dict[str, int]:
@@ -263,6 +269,10 @@ def build_master_config(settings: MasterSettings, basedir: Path | None = None
         "caches": cache_sizes(len(cell_list)),
     }
     c["services"] = _services(settings)
+    if settings.count_statements:
+        from farm.master_stats import StatementCounter
+
+        c["services"].append(StatementCounter(str(basedir or Path.cwd())))
     c.update(settings.master_overrides)
     if settings.www_port is not None:
         c["www"] = {

@@ -119,3 +119,39 @@ def test_farm_up_on_postgresql_runs_cells_into_that_database(
     finally:
         localfarm.down(state_dir)
     assert (state_dir / "master" / "state.sqlite").exists()
+
+
+class _Builder:
+    def __init__(self, name: str, building: int, free_workers: int) -> None:
+        self.name, self.building, self.free = name, [object()] * building, free_workers
+
+    def getAvailableWorkers(self) -> list[object]:  # Buildbot's name
+        return [object()] * self.free
+
+
+def test_builders_without_a_free_worker_sit_out_the_round() -> None:
+    from farm.buildbot_config import least_busy_first
+
+    builders = [_Builder("xen-x86_64", 1, 1), _Builder("kvm-arm64", 0, 0),
+                _Builder("kvm-x86_64", 0, 2), _Builder("fc-x86_64", 1, 1)]
+    assert [b.name for b in least_busy_first(None, builders)] == \
+        ["kvm-x86_64", "fc-x86_64", "xen-x86_64"]
+
+
+def test_statement_counts_are_written_for_the_benchmark(tmp_path: Path) -> None:
+    from farm import master_stats
+
+    master_stats.start_counting()
+    before = dict(master_stats._counts)
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'x.sqlite'}")
+    with engine.begin() as conn:
+        conn.execute(sa.text("create table t (x int)"))
+        conn.execute(sa.text("insert into t values (1)"))
+        conn.execute(sa.text("select * from t")).all()
+    engine.dispose()
+    counter = master_stats.StatementCounter.__new__(master_stats.StatementCounter)
+    counter.path = tmp_path / master_stats.STATS_FILE
+    counter.write()
+    after = master_stats.read_counts(tmp_path)
+    for verb in ("CREATE", "INSERT", "SELECT", "COMMIT"):
+        assert after.get(verb, 0) == before.get(verb, 0) + 1, verb

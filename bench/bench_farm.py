@@ -130,6 +130,16 @@ def process_tree_cpu(pid: int) -> float:
     return total
 
 
+def machine_cpu() -> tuple[float, float]:
+    """(busy, idle) core-seconds of the whole machine so far (/proc/stat): what other
+    processes than the farm's took during a run is busy minus the farm's own."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    tck = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + fields[4]  # idle, iowait
+    busy = sum(fields[:8]) - idle  # user nice system idle iowait irq softirq steal
+    return busy / tck, idle / tck
+
+
 def bench_matrix(tmp: Path, builds_per_core: int, pinned: bool, matrix: Path = MATRIX,
                  variant: str = "default", db_url: str | None = None,
                  settings: dict[str, Any] | None = None, db_pid: int | None = None,
@@ -165,10 +175,14 @@ def bench_matrix(tmp: Path, builds_per_core: int, pinned: bool, matrix: Path = M
                 [str(Path(sys.executable).parent / "py-spy"), "record", "-p",
                  master_pid.read_text().strip(), "-r", "100", "-f", "raw", "-o", str(profile),
                  "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        machine_before = machine_cpu()
+        bench_before = time.process_time()
         started = time.monotonic()
         localfarm.force(state, "*")
         # Each poll costs the master ~3 ms of CPU (measured idle): every 0.5 s, not 0.25 s.
         wall = localfarm.wait_idle(state, 1800, settle=0.5, every=0.5) - started
+        machine_after = machine_cpu()
+        bench_own = time.process_time() - bench_before
         cpu = children_cpu_seconds(pid_file) - cpu_before
         master_own = self_cpu_seconds(master_pid) - master_before
         threads = master_threads(master_pid)
@@ -205,6 +219,13 @@ def bench_matrix(tmp: Path, builds_per_core: int, pinned: bool, matrix: Path = M
           f"{worker_own:.1f} s); database server {db_cpu:.1f} s; build cores idle "
           f"{max(0.0, build_core_seconds - on_build_cores):.1f} of {build_core_seconds:.1f} "
           "core-seconds")
+    busy = machine_after[0] - machine_before[0]
+    others = max(0.0, busy - cpu - own - db_cpu - bench_own)
+    print(f"  whole machine during the run: busy {busy:.1f} core-seconds, of which other "
+          f"processes (not this farm or benchmark) {others:.1f}; idle "
+          f"{machine_after[1] - machine_before[1]:.1f}" + ("" if pinned else
+          f"; ratio with the others' share taken out of the wall time "
+          f"{(wall - others / cores) / (cpu / cores):.2f} (an estimate for a loaded machine)"))
     print(f"  master's database work per build: {run.per_build('all'):.0f} statements "
           f"({', '.join(f'{k} {v / max(1, run.builds):.0f}' for k, v in sorted(stmts.items()))})")
     return run

@@ -382,7 +382,8 @@ def bench_variants(tmp: Path, names: list[str], repeat: int, builds_per_core: in
 IDLE_LEAVES = ("EPollReactor.doPoll", "Condition.wait", "select", "sleep", "Lock.acquire")
 DB_WRAPPERS = ("DBThreadPool.__thd", "DBThreadPool.do_with_transaction.<locals>._transaction")
 DB_PHASES = (("do_commit", "commit"), ("do_execute", "execute statements"),
-             ("do_close", "close connections"), ("connect", "open connections"))
+             ("do_close", "close connections"), ("DefaultDialect.connect", "open connections"),
+             ("connect", "check out a pooled connection"))
 
 
 def summarize_profile(raw: Path, top: int = 8) -> str:
@@ -422,7 +423,7 @@ def summarize_profile(raw: Path, top: int = 8) -> str:
 
     lines = [f"  profile {raw.name}: {n_db} busy samples in the database threads, "
              f"{n_reactor} in the reactor"]
-    lines += block("database threads by SQLite phase", phases, n_db)
+    lines += block("database threads by phase", phases, n_db)
     lines += block("database threads by Buildbot operation", ops, n_db)
     lines += block("reactor by Buildbot function (inclusive)", reactor, n_reactor)
     return "\n".join(lines)

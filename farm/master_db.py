@@ -78,7 +78,8 @@ def sqlite_path(url: str, basedir: Path) -> Path | None:
     database = make_url(url).database
     if not database or database == ":memory:":
         return None
-    return Path(basedir, database % {"basedir": str(basedir)})
+    # Absolute: a pooled connection may be opened after anything changed the directory.
+    return Path(basedir, database % {"basedir": str(basedir)}).resolve()
 
 
 def db_config(url: str, basedir: Path, connections: SqliteConnections = "reuse",

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -95,18 +94,30 @@ def db_config(url: str, basedir: Path, connections: SqliteConnections = "reuse",
         # connections it opens for schema checks at start-up.
         kwargs.update(poolclass=QueuePool, pool_size=1, max_overflow=4)
     if synchronous != "full" or connections == "reuse":
-        kwargs["creator"] = _sqlite_creator(path, synchronous)
+        kwargs["creator"] = _SqliteCreator(path, synchronous)
     if kwargs:
         config["engine_kwargs"] = kwargs
     return config
 
 
-def _sqlite_creator(path: Path, synchronous: SqliteSynchronous) -> Callable[[], Any]:
-    def connect() -> sqlite3.Connection:
+class _SqliteCreator:
+    """SQLAlchemy's ``creator``: a connection to the master's file with its pragma set.
+
+    Compared by what it opens: ``buildbot reconfig`` refuses a ``c['db']`` that differs from
+    the running one, and master.cfg reloads this module (a new class) on every reconfig."""
+
+    def __init__(self, path: Path, synchronous: SqliteSynchronous) -> None:
+        self.key = ("xentriage-sqlite", os.fspath(path), synchronous)
+
+    def __eq__(self, other: object) -> bool:
+        return getattr(other, "key", None) == self.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __call__(self) -> sqlite3.Connection:
         # check_same_thread: a pooled connection is closed by whichever thread disposes of
         # the pool; Buildbot serialises all use on its single SQLite thread.
-        conn = sqlite3.connect(os.fspath(path), check_same_thread=False)
-        conn.execute(f"pragma synchronous = {synchronous}")
+        conn = sqlite3.connect(self.key[1], check_same_thread=False)
+        conn.execute(f"pragma synchronous = {self.key[2]}")
         return conn
-
-    return connect

@@ -155,3 +155,21 @@ def test_statement_counts_are_written_for_the_benchmark(tmp_path: Path) -> None:
     after = master_stats.read_counts(tmp_path)
     for verb in ("CREATE", "INSERT", "SELECT", "COMMIT"):
         assert after.get(verb, 0) == before.get(verb, 0) + 1, verb
+
+
+def test_the_same_database_settings_compare_equal_across_a_reload(tmp_path: Path) -> None:
+    """`buildbot reconfig` refuses a changed c['db']; master.cfg re-imports farm.* each time."""
+    import importlib.util
+
+    from farm import master_db
+
+    first = master_db.db_config("sqlite:///state.sqlite", tmp_path)
+    # A second copy of the module (as after master.cfg drops farm.* from sys.modules), without
+    # touching the one the other tests use.
+    spec = importlib.util.spec_from_file_location("master_db_again", master_db.__file__)
+    assert spec is not None and spec.loader is not None
+    reloaded = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(reloaded)
+    assert reloaded._SqliteCreator is not master_db._SqliteCreator
+    assert reloaded.db_config("sqlite:///state.sqlite", tmp_path) == first
+    assert reloaded.db_config("sqlite:///state.sqlite", tmp_path, synchronous="full") != first

@@ -10,8 +10,15 @@
    without ccache -> speed-ups (target >= 3x), using the farm's own make command lines.
 3. Master start-up time with a generated 1,000-cell matrix (target < 10 s).
 
+4. Master variants (``--variants``/``--all-variants``), each on shared cores, back to back
+   and interleaved ``--repeat`` times: the master's database (SQLite as Buildbot opens it, as
+   the farm opens it, PostgreSQL), cache sizes, log compression. Master CPU seconds per build
+   (its utime + stime delta / builds, split reactor / database threads) beside the ratio;
+   ``--profile DIR`` py-spy records the master during each variant's first run.
+
 Usage: python bench/bench_farm.py [--skip-matrix] [--skip-rebuild] [--skip-startup]
        [--arrangement shared|pinned|both] [--builds-per-core N ...] [--per-cell]
+       [--variants NAME ... | --all-variants] [--repeat N] [--profile DIR]
 """
 
 from __future__ import annotations
@@ -22,16 +29,29 @@ import datetime
 import json
 import os
 import shutil
+import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from farm import fragments, localfarm  # noqa: E402
+from farm import fragments, localfarm, master_stats  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from farm_measures import (  # noqa: E402
+    machine_cpu,
+    master_threads,
+    process_tree_cpu,
+    summarize_profile,
+)
+
 from farm.matrix import load_matrix  # noqa: E402
 
 MATRIX = REPO / "ci" / "matrix.toml"
@@ -62,9 +82,41 @@ def self_cpu_seconds(pid_file: Path) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def bench_matrix(tmp: Path, builds_per_core: int, pinned: bool, matrix: Path = MATRIX) -> None:
+@dataclass
+class MatrixRun:
+    label: str
+    builds: int
+    wall: float
+    cells_cpu: float
+    cores: int
+    master_cpu: float
+    worker_cpu: float
+    db_server_cpu: float  # PostgreSQL's processes (0 for SQLite, which runs in the master)
+    threads: dict[str, float]  # the master's CPU by thread: reactor, database, other
+    statements: dict[str, int]  # the master's SQL statements by verb, and its commits
+
+    def per_build(self, verb: str) -> float:
+        if verb == "all":
+            return sum(v for k, v in self.statements.items() if k != "COMMIT") / max(1, self.builds)
+        return self.statements.get(verb, 0) / max(1, self.builds)
+
+    @property
+    def ratio(self) -> float:
+        return self.wall / (self.cells_cpu / self.cores)
+
+    @property
+    def master_per_build(self) -> float:
+        return self.master_cpu / max(1, self.builds)
+
+
+def bench_matrix(tmp: Path, builds_per_core: int, pinned: bool, matrix: Path = MATRIX,
+                 variant: str = "default", db_url: str | None = None,
+                 settings: dict[str, Any] | None = None, db_pid: int | None = None,
+                 profile: Path | None = None) -> MatrixRun:
     """``pinned``: the master on CPU 0, the worker and its builds on the others (a master with
-    a host of its own); else everything shares every CPU."""
+    a host of its own); else everything shares every CPU. ``settings``: farm.json keys of the
+    variant; ``db_pid``: the database server whose CPU to count; ``profile``: py-spy's raw
+    stacks of the master during the run go there."""
     all_cpus = sorted(os.sched_getaffinity(0))
     worker_cpus = frozenset(all_cpus[1:]) if pinned else None
     master_cpus = frozenset(all_cpus[:1]) if pinned else None
@@ -73,37 +125,79 @@ def bench_matrix(tmp: Path, builds_per_core: int, pinned: bool, matrix: Path = M
     state_dir = tmp / "farm"
     arrangement = (f"master on CPU {all_cpus[0]}, worker + builds on {cores} other core(s)"
                    if pinned else f"master, worker and builds sharing {cores} cores")
+    spy = None
     try:
-        state = localfarm.up(state_dir, matrix, [plan], master_cpus=master_cpus)
+        state = localfarm.up(state_dir, matrix, [plan], master_cpus=master_cpus, db_url=db_url,
+                             master_settings={"count_statements": True, **(settings or {})})
+        mdir = state_dir / "master"
         pid_file = state_dir / "workers" / plan.name / "twistd.pid"
         before = localfarm.max_build_id(state)
         cpu_before = children_cpu_seconds(pid_file)
         master_pid = state_dir / "master" / "twistd.pid"
         master_before = self_cpu_seconds(master_pid)
+        threads_before = master_threads(master_pid)
         worker_before = self_cpu_seconds(pid_file)
+        db_before = process_tree_cpu(db_pid) if db_pid else 0.0
+        stmts_before = master_stats.read_counts(mdir)
+        if profile is not None:
+            spy = subprocess.Popen(
+                [str(Path(sys.executable).parent / "py-spy"), "record", "-p",
+                 master_pid.read_text().strip(), "-r", "100", "-f", "raw", "-o", str(profile),
+                 "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        machine_before = machine_cpu()
+        bench_before = time.process_time()
         started = time.monotonic()
         localfarm.force(state, "*")
-        wall = localfarm.wait_idle(state, 1800, settle=0.5) - started
+        # Each poll costs the master ~3 ms of CPU (measured idle): every 0.5 s, not 0.25 s.
+        wall = localfarm.wait_idle(state, 1800, settle=0.5, every=0.5) - started
+        machine_after = machine_cpu()
+        bench_own = time.process_time() - bench_before
         cpu = children_cpu_seconds(pid_file) - cpu_before
         master_own = self_cpu_seconds(master_pid) - master_before
+        threads = master_threads(master_pid)
         worker_own = self_cpu_seconds(pid_file) - worker_before
+        db_cpu = process_tree_cpu(db_pid) - db_before if db_pid else 0.0
+        time.sleep(0.6)  # the counts file is written every 0.5 s
+        stmts = collections.Counter(master_stats.read_counts(mdir))
+        stmts.subtract(stmts_before)
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(60)
         builds = localfarm.builds_since(state, before)
     finally:
+        if spy is not None and spy.poll() is None:
+            spy.kill()
         localfarm.down(state_dir)
+    by_thread = {"reactor": threads.get("reactor", 0.0) - threads_before.get("reactor", 0.0)}
+    by_thread["database and other threads"] = master_own - by_thread["reactor"]
+    run = MatrixRun(variant, len(builds), wall, cpu, cores, master_own, worker_own, db_cpu,
+                    by_thread, dict(stmts))
     own = master_own + worker_own
     results = collections.Counter(str(b["props"].get("cell_result", "?")) for b in builds)
     counts = ", ".join(f"{n} {r}" for r, n in sorted(results.items()))
-    print(f"matrix {matrix.name} [{arrangement}]: {len(builds)} cells, "
+    print(f"matrix {matrix.name} [{arrangement}] variant {variant}: {len(builds)} cells, "
           f"max_builds {plan.max_builds}, wall {wall:.1f} s ({counts})")
     print(f"  cells' CPU time (configure + build + boot processes) {cpu:.1f} s / {cores} "
-          f"= {cpu / cores:.1f} s -> ratio wall/ideal {wall / (cpu / cores):.2f} "
+          f"= {cpu / cores:.1f} s -> ratio wall/ideal {run.ratio:.2f} "
           "(the issue's measure; target <= 1.3)")
     build_core_seconds = wall * cores
-    on_build_cores = cpu + (worker_own if pinned else own)
-    print(f"  Buildbot's own CPU {own:.1f} s (master {master_own:.1f} s, worker daemon "
-          f"{worker_own:.1f} s); build cores idle "
+    on_build_cores = cpu + (worker_own if pinned else own + db_cpu)
+    print(f"  Buildbot's own CPU {own:.1f} s (master {master_own:.1f} s = "
+          f"{run.master_per_build:.3f} s per build [reactor {by_thread['reactor']:.1f} s, "
+          f"database threads {by_thread['database and other threads']:.1f} s], worker daemon "
+          f"{worker_own:.1f} s); database server {db_cpu:.1f} s; build cores idle "
           f"{max(0.0, build_core_seconds - on_build_cores):.1f} of {build_core_seconds:.1f} "
           "core-seconds")
+    busy = machine_after[0] - machine_before[0]
+    others = max(0.0, busy - cpu - own - db_cpu - bench_own)
+    print(f"  whole machine during the run: busy {busy:.1f} core-seconds, of which other "
+          f"processes (not this farm or benchmark) {others:.1f}; idle "
+          f"{machine_after[1] - machine_before[1]:.1f}" + ("" if pinned else
+          f"; ratio with the others' share taken out of the wall time "
+          f"{(wall - others / cores) / (cpu / cores):.2f} (an estimate for a loaded machine)"))
+    print(f"  master's database work per build: {run.per_build('all'):.0f} statements "
+          f"({', '.join(f'{k} {v / max(1, run.builds):.0f}' for k, v in sorted(stmts.items()))})")
+    return run
 
 
 def _timed(cmd: list[str] | str, env: dict[str, str]) -> float:
@@ -190,6 +284,69 @@ def bench_startup(tmp: Path, per_cell: bool) -> None:
             localfarm.down(state_dir)
 
 
+# Candidates for Buildbot's cost per build, run back to back on the same matrix: farm.json keys
+# over the farm's defaults (a function of the PostgreSQL URL where the variant needs one).
+VARIANTS: dict[str, Any] = {
+    # Buildbot's own SQLite handling: a connection per operation, every commit fsynced.
+    "buildbot-sqlite": {"sqlite_connections": "per-operation", "sqlite_synchronous": "full"},
+    "sqlite-reuse-full": {"sqlite_synchronous": "full"},  # connection kept, commits fsynced
+    "sqlite": {},  # the farm's default (farm.master_db)
+    "postgresql": lambda url: {},
+    # Buildbot sizes its database thread pool from SQLAlchemy's (5 + 10 overflow).
+    "postgresql-2-threads": lambda url: {"master_overrides": {"db": {
+        "db_url": url, "engine_kwargs": {"pool_size": 2, "max_overflow": 0}}}},
+    "buildbot-caches": {"master_overrides": {"caches": {}}},  # Buildbot's default cache sizes
+    "log-raw": {"master_overrides": {"logCompressionMethod": "raw"}},  # default: gz
+}
+
+
+def bench_variants(tmp: Path, names: list[str], repeat: int, builds_per_core: int,
+                   matrix: Path, profile_dir: Path | None) -> None:
+    """Each variant on shared cores, interleaved ``repeat`` times; medians side by side."""
+    cluster = None
+    if any(callable(VARIANTS[n]) for n in names):
+        from tests.support.postgres import PostgresCluster, _pg_bindir
+
+        bindir = _pg_bindir()
+        if bindir is None:
+            raise SystemExit("PostgreSQL variants need Debian's postgresql (setup.sh --tests)")
+        cluster = PostgresCluster(bindir, Path(tempfile.mkdtemp(prefix="bench-pg-")))
+        cluster.start()
+    runs: dict[str, list[MatrixRun]] = {n: [] for n in names}
+    try:
+        for i in range(repeat):
+            for name in names:
+                spec, db_url, db_pid = VARIANTS[name], None, None
+                if callable(spec):
+                    assert cluster is not None
+                    db_url = cluster.new_database()
+                    spec = spec(db_url)
+                    db_pid = int((cluster.datadir / "postmaster.pid").read_text().split()[0])
+                profile = (profile_dir / f"{name}-{i + 1}.raw"
+                           if profile_dir is not None and i == 0 else None)
+                runs[name].append(bench_matrix(tmp / f"v{i}-{name}", builds_per_core, False,
+                                               matrix, name, db_url, spec, db_pid, profile))
+                if profile is not None:
+                    print(summarize_profile(profile))
+    finally:
+        if cluster is not None:
+            cluster.stop()
+            shutil.rmtree(cluster.root, ignore_errors=True)
+    print(f"variants, shared cores, median of {repeat} (interleaved runs):")
+    print(f"  {'variant':22s} {'wall s':>7s} {'ratio':>6s} {'master s/build':>15s} "
+          f"{'reactor s':>10s} {'db threads s':>13s} {'db server s':>12s} "
+          f"{'stmts/build':>12s} {'commits/build':>14s}")
+    for name, rs in runs.items():
+        def med(f: Any, rs: list[MatrixRun] = rs) -> float:
+            return float(statistics.median(f(r) for r in rs))
+        print(f"  {name:22s} {med(lambda r: r.wall):7.1f} {med(lambda r: r.ratio):6.2f} "
+              f"{med(lambda r: r.master_per_build):15.3f} "
+              f"{med(lambda r: r.threads['reactor']):10.1f} "
+              f"{med(lambda r: r.threads['database and other threads']):13.1f} "
+              f"{med(lambda r: r.db_server_cpu):12.1f} {med(lambda r: r.per_build('all')):12.0f} "
+              f"{med(lambda r: r.per_build('COMMIT')):14.0f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--skip-matrix", action="store_true")
@@ -203,6 +360,15 @@ def main() -> None:
     ap.add_argument("--matrix", type=Path, default=MATRIX,
                     help="the matrix for the full-matrix runs (default: ci/matrix.toml, the "
                          "fixture tree); e.g. a copy pointing at a real Unikraft checkout")
+    ap.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=[],
+                    help="also run these master variants (shared cores, max_builds = first "
+                         "--builds-per-core) back to back")
+    ap.add_argument("--all-variants", action="store_true", help="every variant")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="runs of each variant (interleaved); medians are printed")
+    ap.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                    help="py-spy record the master during each variant's first run (raw "
+                         "stacks in DIR) and print where its CPU went")
     ap.add_argument("--per-cell", action="store_true",
                     help="also time the 1,000-cell matrix with one real builder per cell (slow)")
     args = ap.parse_args()
@@ -218,6 +384,12 @@ def main() -> None:
             for per_core in args.builds_per_core:
                 for pinned in modes:
                     bench_matrix(tmp / f"m{per_core}-{pinned}", per_core, pinned, args.matrix)
+        names = list(VARIANTS) if args.all_variants else args.variants
+        if names:
+            if args.profile is not None:
+                args.profile.mkdir(parents=True, exist_ok=True)
+            bench_variants(tmp, names, args.repeat, args.builds_per_core[0], args.matrix,
+                           args.profile)
         if not args.skip_startup:
             bench_startup(tmp, args.per_cell)
     print(json.dumps({"done": True}))

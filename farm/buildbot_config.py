@@ -12,13 +12,20 @@ import json
 import logging
 import os
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any
 
 from buildbot.plugins import schedulers, steps, util, worker
 from buildbot.process.factory import BuildFactory
 
+from farm.master_db import (
+    MasterDbError,
+    SqliteConnections,
+    SqliteSynchronous,
+    db_config,
+    normalize_url,
+)
 from farm.matrix import Matrix, MatrixError, check_unique_names, load_matrix
 from farm.routing import Route, WorkerSpec, load_workers, route
 from farm.schedulers import SNAPSHOT_CATEGORY, cell_scheduler
@@ -58,6 +65,15 @@ class MasterSettings:
     ci_intake_url: str = ""
     ci_secret_file: str = ""
     ci_master_name: str = ""
+    # The master's SQLite database (farm.master_db): one connection kept open, WAL's
+    # synchronous = NORMAL; "per-operation" / "full" are Buildbot's own behaviour.
+    sqlite_connections: SqliteConnections = "reuse"
+    sqlite_synchronous: SqliteSynchronous = "normal"
+    # Buildbot c[...] keys set over the generated ones (the benchmark's variants, a site's
+    # own logCompressionMethod or caches); JSON values only.
+    master_overrides: dict[str, Any] = field(default_factory=dict)
+    # Benchmark: count the master's SQL statements and commits (farm.master_stats).
+    count_statements: bool = False
 
     @property
     def buildbot_url(self) -> str:
@@ -86,6 +102,10 @@ def load_master_settings(basedir: Path, ci_dir: Path) -> MasterSettings:
     for key in ("matrix", "workers"):
         if key in doc:
             settings = replace(settings, **{key: (basedir / getattr(settings, key)).resolve()})
+    try:
+        settings = replace(settings, db_url=normalize_url(settings.db_url))
+    except MasterDbError as exc:
+        raise FarmSettingsError("db_url", f"{exc} (in {SETTINGS_FILE})") from None
     if settings.ci_secret_file:
         settings = replace(settings,
                            ci_secret_file=str((basedir / settings.ci_secret_file).resolve()))
@@ -152,8 +172,12 @@ def least_busy_first(master: Any, builders: list[Any]) -> list[Any]:
     request on every distribution round; with a few real builders carrying many cells that
     was a third of the master's database work per build. Least-busy-first needs no query and
     keeps platforms interleaved (a burst of boots on one builder next to builds on another).
+    A builder none of whose workers has a free slot is left out of the round: Buildbot would
+    read all its unclaimed requests from the database only to find no worker for them. A
+    slot freeing up starts a new round, which includes it again.
     """
-    return sorted(builders, key=lambda b: (len(b.building), b.name))
+    free = [b for b in builders if b.getAvailableWorkers()]
+    return sorted(free, key=lambda b: (len(b.building), b.name))
 
 
 def cache_sizes(cell_count: int) -> dict[str, int]:
@@ -165,7 +189,10 @@ def cache_sizes(cell_count: int) -> dict[str, int]:
             "chdicts": 100, "Changes": 100, "Builds": 100}
 
 
-def build_master_config(settings: MasterSettings) -> dict[str, Any]:
+def build_master_config(settings: MasterSettings, basedir: Path | None = None
+                        ) -> dict[str, Any]:
+    """``basedir``: the master's (where a relative SQLite path lives); default: the current
+    directory, which is the basedir when Buildbot runs master.cfg."""
     matrix = load_matrix(settings.matrix)
     specs = load_workers(settings.workers)
     cell_list = matrix.cells()
@@ -233,7 +260,8 @@ def build_master_config(settings: MasterSettings) -> dict[str, Any]:
                     name="cells", label="Cells (glob patterns, comma-separated)",
                     default="*", size=60)]),
         ],
-        "db": {"db_url": settings.db_url},
+        "db": db_config(settings.db_url, basedir or Path.cwd(), settings.sqlite_connections,
+                        settings.sqlite_synchronous),
         "buildbotNetUsageData": None,
         # Several cells share a real builder; do not let one request wait on another's merge.
         "collapseRequests": False,
@@ -241,6 +269,11 @@ def build_master_config(settings: MasterSettings) -> dict[str, Any]:
         "caches": cache_sizes(len(cell_list)),
     }
     c["services"] = _services(settings)
+    if settings.count_statements:
+        from farm.master_stats import StatementCounter
+
+        c["services"].append(StatementCounter(str(basedir or Path.cwd())))
+    c.update(settings.master_overrides)
     if settings.www_port is not None:
         c["www"] = {
             "port": f"tcp:{settings.www_port}:interface=127.0.0.1",

@@ -109,8 +109,9 @@ def restricted_path_dir(target: Path, hide: Iterable[str], path: str | None = No
 
 
 def _run(cmd: Sequence[str], env: Mapping[str, str] | None = None, timeout: float = 120,
-         check: bool = True, cpus: frozenset[int] | None = None
-         ) -> subprocess.CompletedProcess[str]:
+         check: bool = True, cpus: frozenset[int] | None = None,
+         redact: tuple[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``redact``: (text, replacement) for the error message (a database URL's password)."""
     # The daemon twistd forks from this command inherits its CPU affinity, and so does every
     # process a worker starts (compilers, QEMU).
     pin = None if cpus is None else (lambda: os.sched_setaffinity(0, cpus))
@@ -118,8 +119,11 @@ def _run(cmd: Sequence[str], env: Mapping[str, str] | None = None, timeout: floa
                           capture_output=True, timeout=timeout, preexec_fn=pin)
     if check and proc.returncode != 0:
         # Never echo the command line: create-worker's carries the worker password.
+        output = proc.stderr or proc.stdout
+        if redact is not None:
+            output = output.replace(*redact)
         raise FarmError(f"{Path(cmd[0]).name} {cmd[1] if len(cmd) > 1 else ''} failed "
-                        f"(exit {proc.returncode}): {(proc.stderr or proc.stdout)[-800:]}")
+                        f"(exit {proc.returncode}): {output[-800:]}")
     return proc
 
 
@@ -148,11 +152,20 @@ def up(state_dir: Path, matrix: Path, plans: Sequence[WorkerPlan],
        probes: Mapping[str, Mapping[str, Any]] | None = None, start_timeout: float = 120,
        www_port: int | None = None, pb_port: int | None = None,
        master_settings: Mapping[str, Any] | None = None,
-       master_cpus: frozenset[int] | None = None) -> FarmState:
+       master_cpus: frozenset[int] | None = None, db_url: str | None = None) -> FarmState:
     """Create (if needed) and start the master and workers; return when all workers are
     connected. ``probes`` overrides a worker's probe result (tests, hand-declared workers).
+    ``db_url``: the master's database (Buildbot's ``db_url``; default SQLite in its basedir),
+    e.g. ``postgresql://buildbot@127.0.0.1:5432/buildbot`` (password: ``$PGPASSWORD`` or
+    ``~/.pgpass`` rather than the URL, which farm.json keeps).
     ``master_cpus`` and each plan's ``cpus`` pin the daemons: the master's own work (database,
     events) then never competes with builds, as on a farm whose master has its own host."""
+    from farm.master_db import DEFAULT_URL, MasterDbError, normalize_url, shown_url
+
+    try:
+        url = normalize_url(db_url or DEFAULT_URL)
+    except MasterDbError as exc:
+        raise FarmError(f"--db: {exc}") from None
     state_dir = state_dir.resolve()
     if is_running(state_dir):
         raise FarmError(f"a farm is already running in {state_dir}; run `farm down` first")
@@ -177,16 +190,25 @@ def up(state_dir: Path, matrix: Path, plans: Sequence[WorkerPlan],
     (mdir / "workers.json").write_text(json.dumps({"workers": declared}, indent=2) + "\n")
     from farm.buildbot_config import SETTINGS_FILE
 
-    (mdir / SETTINGS_FILE).write_text(json.dumps({
+    settings_file = mdir / SETTINGS_FILE
+    previous = json.loads(settings_file.read_text()) if settings_file.exists() else {}
+    settings_file.write_text(json.dumps({
         "matrix": str(Path(matrix).resolve()), "workers": "workers.json",
         "pb_port": state.pb_port, "www_port": state.www_port,
-        "db_url": "sqlite:///state.sqlite", **(master_settings or {}),
+        "db_url": url, **(master_settings or {}),
     }, indent=2) + "\n")
-    if not (mdir / "buildbot.tac").exists():
-        _run([str(BIN_DIR / "buildbot"), "create-master", "-q", "-r",
-              f"--config={CI_DIR / 'master.cfg'}", "--db=sqlite:///state.sqlite", str(mdir)])
+    settings_file.chmod(0o600)  # a database URL may carry a password
     master_env = dict(os.environ)
     master_env["PYTHONPATH"] = str(REPO_ROOT)
+    if not (mdir / "buildbot.tac").exists():
+        _run([str(BIN_DIR / "buildbot"), "create-master", "-q", "-r",
+              f"--config={CI_DIR / 'master.cfg'}", f"--db={url}", str(mdir)],
+             env=master_env, redact=(url, shown_url(url)))
+    elif previous.get("db_url", DEFAULT_URL) != url:
+        # An existing master moved to another database: create (or upgrade) its tables there;
+        # upgrade-master reads the URL from farm.json through master.cfg.
+        _run([str(BIN_DIR / "buildbot"), "upgrade-master", "-q", str(mdir)], env=master_env,
+             timeout=600, redact=(url, shown_url(url)))
     _run([str(BIN_DIR / "buildbot"), "start", f"--start_timeout={int(start_timeout)}", str(mdir)],
          env=master_env, timeout=start_timeout + 10, cpus=master_cpus)
     (state_dir / "farm-state.json").write_text(json.dumps(
@@ -331,11 +353,11 @@ def send_change(state: FarmState, files: Sequence[str], project: str = "",
 
 
 def wait_idle(state: FarmState, timeout: float, settle: float = 1.0,
-              on_poll: Callable[[], None] | None = None) -> float:
+              on_poll: Callable[[], None] | None = None, every: float = 0.25) -> float:
     """Until no build request is pending or running (checked twice, ``settle`` apart).
     Returns the ``time.monotonic()`` at which the farm was first seen idle: the end of the
     work, without the settle time spent confirming it. ``on_poll`` runs at each check (a
-    progress display)."""
+    progress display); each check is a request the master answers, ``every`` seconds."""
     quiet_since: float | None = None
 
     def settled_since() -> float | None:
@@ -351,7 +373,7 @@ def wait_idle(state: FarmState, timeout: float, settle: float = 1.0,
             return quiet_since
         return None
 
-    idle_at = retry_policy.polling(until=lambda at: at is not None, every=0.25,
+    idle_at = retry_policy.polling(until=lambda at: at is not None, every=every,
                                    timeout=timeout)(settled_since)
     if idle_at is None:
         raise FarmError(f"farm still busy after {timeout:.0f}s")

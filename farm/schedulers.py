@@ -120,8 +120,11 @@ class CellFanOutMixin:
             for tree in {c.tree.name: c.tree for c in cells}.values():
                 ssid = yield self.tree_sourcestamp(tree)
                 stamps[tree.name] = [ssid] if ssid is not None else None
+        # The forced pattern chose the cells; on each cell's build it would only be one more
+        # property written to the database.
+        shared = {k: v for k, v in base.asDict().items() if k != "cells"}
         for cell in cells:
-            props = Properties.fromDict(base.asDict())
+            props = Properties.fromDict(shared)
             for name, value in cell_properties(cell).items():
                 if not (self.per_cell_builders and name.startswith("virtual_builder")):
                     props.setProperty(name, value, SOURCE)

@@ -172,7 +172,9 @@ class RunCell(buildstep.ShellMixin, buildstep.BuildStep):
                               str(verdict.get("cell_result") or ENVIRONMENT))
         verdict["cell_result"] = outcome
         for name in PUBLISHED:
-            if verdict.get(name) is not None:
+            # An empty value (a pass's signature and evidence) is what every reader assumes
+            # when the property is missing: not worth a database write.
+            if verdict.get(name) not in (None, "", []):
                 self.setProperty(name, verdict[name], PROP_SOURCE, runtime=True)
         if outcome != PASSED:
             # CI linking (triage.ci) groups failures by axis: a pass needs none of it.

@@ -100,6 +100,9 @@ def test_one_cell_step_cheap_distribution_and_caches_sized_to_the_matrix() -> No
         def __init__(self, name: str, running: int) -> None:
             self.name, self.building = name, [object()] * running
 
+        def getAvailableWorkers(self) -> list[object]:
+            return [object()]
+
     builders = [Builder("kvm-x86_64", 2), Builder("xen-x86_64", 0), Builder("fc-arm64", 1)]
     order = [b.name for b in c["prioritizeBuilders"](None, builders)]
     assert order == ["xen-x86_64", "fc-arm64", "kvm-x86_64"]

@@ -76,15 +76,26 @@ def cells_cmd(matrix_path: Path, as_json: bool) -> None:
               help="Pin the worker(s) and their builds to these CPUs (e.g. 1-7).")
 @click.option("--store/--no-store", "with_store", default=True, show_default=True,
               help="Show the configured store's bugs on the UI's CI matrix and triage pages.")
+@click.option("--db", "db_url", metavar="URL", default=None,
+              help="The master's database (Buildbot's db_url), e.g. "
+                   "postgresql://buildbot@127.0.0.1:5432/buildbot; a password goes in "
+                   "$PGPASSWORD or ~/.pgpass. Default: SQLite in the master's directory.")
 @click.pass_context
 def up_cmd(ctx: click.Context, matrix_path: Path, state_dir: Path, bare_worker: bool,
            max_builds: int, www_port: int | None, master_cpus: str | None,
-           worker_cpus: str | None, with_store: bool) -> None:
-    """Start a local master and worker(s) on 127.0.0.1 (SQLite, state in --state-dir).
-    Its web UI has the CI matrix and Triage pages in the menu."""
+           worker_cpus: str | None, with_store: bool, db_url: str | None) -> None:
+    """Start a local master and worker(s) on 127.0.0.1 (SQLite unless --db, state in
+    --state-dir). Its web UI has the CI matrix and Triage pages in the menu."""
+    from farm.master_db import MasterDbError, normalize_url
+
     try:
         m_cpus = localfarm.parse_cpus(master_cpus) if master_cpus else None
         w_cpus = localfarm.parse_cpus(worker_cpus) if worker_cpus else None
+        if db_url is not None:
+            normalize_url(db_url)  # a bad URL is a usage error, before anything starts
+    except MasterDbError as exc:
+        echo(f"error: --db: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
     except localfarm.FarmError as exc:
         echo(f"error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
@@ -103,7 +114,7 @@ def up_cmd(ctx: click.Context, matrix_path: Path, state_dir: Path, bare_worker: 
     try:
         load_matrix(matrix_path)
         state = localfarm.up(state_dir, matrix_path, plans, www_port=www_port,
-                             master_cpus=m_cpus, master_settings=web)
+                             master_cpus=m_cpus, master_settings=web, db_url=db_url)
     except MatrixError as exc:
         echo(f"error: {exc}", err=True)
         sys.exit(EXIT_CONFIG)

@@ -55,29 +55,105 @@ def is_plain(block: bytes) -> bool:
     return bool(block) and _PLAIN_BLOCK.fullmatch(block) is not None
 
 
-def parse_header_block(block: bytes, plain: bool | None = None) -> tuple[Message, Headers]:
-    """``(message, first value by lower-cased name)`` of a header block (no blank line, no
-    body): exactly what ``BytesParser(policy=compat32).parsebytes(block + b"\\n\\n",
-    headersonly=True)`` gives, with its headers as a dict. ``plain``: :func:`is_plain` of
-    the block, when the caller has it already."""
+# A Content-Type value whose parameters the stdlib would read back unchanged: ``type/subtype``
+# then ``; name=token`` or ``; name="quoted"`` (no quote, backslash, angle bracket or ';' inside,
+# no RFC 2231 ``name*``), folding whitespace between. Anything else is left to the stdlib.
+_RFC2045_TOKEN = r"[A-Za-z0-9!#$%&'*+.^_`|~-]+"  # noqa: S105 - a MIME token, not a secret
+_WS = r"[ \t\r\n]*"
+_PARAM_RE = rf";{_WS}([A-Za-z0-9_.-]+){_WS}={_WS}(\"[^\"\\<>;\r\n]*\"|[^\"\\<>;\s]+){_WS}"
+_SIMPLE_CONTENT_TYPE = re.compile(
+    rf"{_WS}({_RFC2045_TOKEN}/{_RFC2045_TOKEN}){_WS}((?:{_PARAM_RE})*)(?:;{_WS})?")
+_PARAM = re.compile(_PARAM_RE)
+
+
+class Head:
+    """A parsed header block: ``first`` (value by lower-cased name), the ``Content-Type``
+    answers the body parser needs, and the compat32 ``Message`` (built only when asked for).
+
+    For a plain block with a simple Content-Type the answers come from one regular expression;
+    they are what ``Message.get_content_type`` / ``get_boundary`` / ``get_content_charset``
+    return (the stdlib re-parses the parameters on every call, which cost more than the header
+    split). Anything else asks the Message."""
+
+    __slots__ = ("_ctype", "_msg", "_pairs", "_payload", "first")
+
+    def __init__(self, first: Headers, pairs: list[tuple[str, str]] | None = None,
+                 payload: str = "", msg: Message | None = None) -> None:
+        self.first = first
+        self._pairs = pairs
+        self._payload = payload
+        self._msg = msg
+        self._ctype: tuple[str, dict[str, str]] | None = None
+
+    @property
+    def message(self) -> Message:
+        if self._msg is None:
+            msg = Message()
+            for name, value in self._pairs or ():
+                msg.set_raw(name, value)
+            msg.set_payload(self._payload)  # what the parser leaves there
+            self._msg = msg
+        return self._msg
+
+    @property
+    def defects(self) -> list[Exception]:
+        return [] if self._pairs is not None else list(self.message.defects)
+
+    def get_all(self, name: str) -> list[str]:
+        return list(self.message.get_all(name) or [])
+
+    def _simple(self) -> tuple[str, dict[str, str]] | None:
+        if self._ctype is None and self._pairs is not None:
+            value = self.first.get("content-type")
+            if value is None:
+                self._ctype = ("text/plain", {})
+            elif (m := _SIMPLE_CONTENT_TYPE.fullmatch(value)) is not None:
+                params: dict[str, str] = {}
+                for name, raw in _PARAM.findall(m.group(2)):
+                    params.setdefault(name.lower(), raw[1:-1] if raw.startswith('"') else raw)
+                self._ctype = (m.group(1).lower(), params)
+        return self._ctype
+
+    def content_type(self) -> str:
+        simple = self._simple()
+        return simple[0] if simple else self.message.get_content_type()
+
+    def boundary(self) -> str | None:
+        simple = self._simple()
+        if simple is None:
+            return self.message.get_boundary()
+        found = simple[1].get("boundary")
+        return None if found is None else found.rstrip()
+
+    def charset(self) -> str | None:
+        simple = self._simple()
+        if simple is None:
+            return self.message.get_content_charset()
+        found = simple[1].get("charset")
+        return None if found is None else found.lower()
+
+
+def parse_header_block(block: bytes, plain: bool | None = None) -> Head:
+    """The :class:`Head` of a header block (no blank line, no body): the headers that
+    ``BytesParser(policy=compat32).parsebytes(block + b"\\n\\n", headersonly=True)`` finds, in
+    its order, without running the feed parser on a plain block. ``plain``: :func:`is_plain`
+    of the block, when the caller has it already."""
     if not (is_plain(block) if plain is None else plain):
         msg = _PARSER.parsebytes(block + b"\n\n", headersonly=True)
-        return msg, header_dict(msg)
-    msg = Message()
-    first: Headers = {}
-    for name, value in _HEADER.findall(block.decode("ascii")):
-        value = value.rstrip("\r\n")
-        msg.set_raw(name, value)
-        first.setdefault(name.lower(), value)
-    msg.set_payload("\n" if block.endswith(b"\n") else "")  # what the parser leaves there
-    return msg, first
+        return Head(header_dict(msg), msg=msg)
+    text = block.decode("ascii")
+    pairs: list[tuple[str, str]] = _HEADER.findall(text)
+    if "\r" in text:  # CRLF lines: the value's last line keeps its CR ('.' stops at LF only)
+        pairs = [(name, value.rstrip("\r\n")) for name, value in pairs]
+    first = {name.lower(): value for name, value in reversed(pairs)}  # the first one wins
+    return Head(first, pairs, "\n" if block.endswith(b"\n") else "")
 
 
-def parse_unterminated(raw: bytes) -> tuple[Message, Headers]:
+def parse_unterminated(raw: bytes) -> Head:
     """A mail without the blank line after its headers: the parser decides where they end
     (and records the defect)."""
     msg = _PARSER.parsebytes(raw, headersonly=True)
-    return msg, header_dict(msg)
+    return Head(header_dict(msg), msg=msg)
 
 
 def header_dict(msg: Message) -> Headers:

@@ -25,6 +25,7 @@ from email.utils import parsedate_to_datetime
 from triage.config import Settings
 from triage.mailauth import sender_auth, strict_from
 from triage.mailheaders import (
+    Head,
     Headers,
     header_end,
     is_plain,
@@ -247,11 +248,11 @@ def _split_multipart(body: bytes, boundary: str) -> tuple[list[bytes], str]:
         idx = nxt + 1
 
 
-def _decode_part(part: Message, limit: int) -> tuple[str, str]:
+def _decode_part(part: Message, declared: str | None, limit: int) -> tuple[str, str]:
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         return "", ""
-    charset = (part.get_content_charset() or "us-ascii").strip()
+    charset = (declared or "us-ascii").strip()
     try:
         codecs.lookup(charset)
     except (LookupError, ValueError):  # ValueError: a NUL in the name (found by fuzzing)
@@ -265,13 +266,13 @@ def _decode_part(part: Message, limit: int) -> tuple[str, str]:
     return text[: limit + 16384].replace("\r\n", "\n"), ""
 
 
-def _text_of(msg: Message, body: bytes, limit: int, depth: int = 0) -> tuple[str, str]:
+def _text_of(head: Head, body: bytes, limit: int, depth: int = 0) -> tuple[str, str]:
     """(text/plain body, problem): the first text/plain part that is not an attachment, decoded
     with its declared charset. An unknown or wrong charset, or a broken multipart structure, is
-    a problem, not a guess. ``msg`` holds headers only; ``body`` is the raw rest."""
-    ctype = msg.get_content_type()
+    a problem, not a guess. ``head`` holds headers only; ``body`` is the raw rest."""
+    ctype = head.content_type()
     if ctype.startswith("multipart/"):
-        boundary = msg.get_boundary()
+        boundary = head.boundary()
         if not boundary:
             return "", "broken MIME structure: NoBoundaryInMultipartDefect"
         parts, defect = _split_multipart(body, boundary)
@@ -287,10 +288,10 @@ def _text_of(msg: Message, body: bytes, limit: int, depth: int = 0) -> tuple[str
                 part_head, part_body = raw_part[: head_end[0]], raw_part[head_end[1] :]
             else:
                 part_head, part_body = raw_part, b""
-            part, part_h = parse_header_block(part_head)
-            if (part_h.get("content-disposition") or "").lower().startswith("attachment"):
+            part = parse_header_block(part_head)
+            if (part.first.get("content-disposition") or "").lower().startswith("attachment"):
                 continue
-            part_type = part.get_content_type()
+            part_type = part.content_type()
             if part_type.startswith("multipart/") or part_type == "text/plain":
                 text, problem = _text_of(part, part_body, limit, depth + 1)
                 if text or problem:
@@ -298,8 +299,9 @@ def _text_of(msg: Message, body: bytes, limit: int, depth: int = 0) -> tuple[str
         return "", ""
     if ctype != "text/plain":
         return "", ""
+    msg = head.message
     msg.set_payload(body.decode("ascii", "surrogateescape"))
-    return _decode_part(msg, limit)
+    return _decode_part(msg, head.charset(), limit)
 
 
 def _strip_signature(text: str) -> str:
@@ -471,7 +473,7 @@ def _with(base: ParsedMail, **changes: object) -> ParsedMail:
 def parse_headers_only(raw_head: bytes) -> ParsedMail:
     """Identity of a mail from its header block alone (for oversized mails)."""
     block = raw_head[: end[0]] if (end := header_end(raw_head)) else raw_head
-    return _basic(raw_head, parse_header_block(block)[1])
+    return _basic(raw_head, parse_header_block(block).first)
 
 
 def parse_mail(
@@ -488,9 +490,10 @@ def parse_mail(
         body = raw[end[1] :] if end else b""
         plain = bool(end) and is_plain(block)
         if end:
-            msg, h = parse_header_block(block, plain)
+            head = parse_header_block(block, plain)
         else:  # no blank line: the parser finds where the headers end (and any defect)
-            msg, h = parse_unterminated(raw)
+            head = parse_unterminated(raw)
+        h = head.first
         base = _basic(raw, h)
     except Exception as exc:  # the parser is lenient; anything escaping it is broken input
         found = _RAW_MESSAGE_ID.search(block)
@@ -510,10 +513,10 @@ def parse_mail(
         return _with(base, problem="subject contains CR/LF (header injection attempt)")
     if _TEXT_CONTROL.search(base.subject):
         return _with(base, problem="control characters in the decoded Subject")
-    fatal = [type(d).__name__ for d in msg.defects if type(d).__name__ in _FATAL_DEFECTS]
+    fatal = [type(d).__name__ for d in head.defects if type(d).__name__ in _FATAL_DEFECTS]
     if fatal:
         return _with(base, problem=f"broken MIME structure: {', '.join(sorted(set(fatal)))}")
-    text, text_problem = _text_of(msg, body, limits.max_text_chars)
+    text, text_problem = _text_of(head, body, limits.max_text_chars)
     if text_problem:
         return _with(base, problem=text_problem)
     if "x-bugzilla-type" in h or "x-bugzilla-id" in h:
@@ -523,8 +526,8 @@ def parse_mail(
     commands: tuple[TriageCommand, ...] = ()
     dropped = 0
     if _ANY_COMMAND.search(text) or "xentriage confirm" in base.subject.lower():
-        auth = sender_auth([_unfold_raw(v) for v in msg.get_all("from") or []],
-                           msg.get_all("authentication-results") or [])
+        auth = sender_auth([_unfold_raw(v) for v in head.get_all("from")],
+                           head.get_all("authentication-results"))
         # Commands act for the strictly parsed From address only: with an unacceptable From
         # they are kept (sender "") so that the refusal is a decision `explain` shows.
         commands, dropped = read_commands(text, auth.address, base.subject, limits.max_commands)

@@ -1,0 +1,147 @@
+"""The fast header path (triage.mailheaders) agrees with the stdlib parser it stands in for.
+
+The backfill splits plain header blocks with one regular expression and reads simple
+Content-Type parameters itself; everything it answers must be what ``BytesParser(policy=
+compat32)`` and ``Message.get_content_type / get_boundary / get_content_charset`` answer, and a
+whole ``parse_mail`` must come out the same with the fast path switched off."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.mail import badmail
+from tests.mail.conftest import FIXTURES
+from tests.mail.make_sample_mbox import load_bugs, sample_archive
+from triage import mailheaders, mailparse
+from triage.mailheaders import Head, header_end, is_plain, parse_header_block
+from triage.mailparse import ParseLimits, parse_mail
+
+STDLIB = mailheaders._PARSER
+PROPS = settings(max_examples=400, deadline=None, derandomize=bool(os.environ.get("CI")),
+                 suppress_health_check=[HealthCheck.too_slow])
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+
+names = st.one_of(st.sampled_from(["From", "Subject", "Content-Type", "content-type",
+                                   "Message-ID", "X-Bugzilla-ID", "Content-Disposition",
+                                   "Content-Transfer-Encoding", "Authentication-Results"]),
+                  st.from_regex(r"[!-9;-~]{1,12}", fullmatch=True),
+                  st.text(max_size=6))
+ctype_values = st.one_of(
+    st.sampled_from([
+        "text/plain", "text/plain; charset=UTF-8", 'text/plain; charset="utf-8"',
+        "multipart/alternative; boundary=81474619829.cca2a.89065",
+        'multipart/mixed;\n boundary="==_x y "', "multipart/mixed; boundary=",
+        'multipart/mixed; boundary=""', "Multipart/Alternative; BOUNDARY=AbC; boundary=second",
+        "text/plain; charset*=utf-8''%E2", "text/plain; charset=\"a\\\"b\"",
+        "multipart/mixed; boundary=\"<angle>\"", "multipart/mixed; boundary=<angle>",
+        "text/plain;", "text/plain;;charset=x", "text / plain", "textplain", "",
+        "multipart/mixed; boundary=\"a;b\"", "text/plain; charset=us-ascii (comment)",
+    ]),
+    st.from_regex(r"[a-z]{1,8}/[a-z.+-]{1,8}"
+                  r"(;[ \t]?[a-zA-Z*]{1,8}=(\"[ -~]{0,10}\"|[!-~]{0,10})){0,3};?",
+                  fullmatch=True))
+values = st.one_of(st.text(max_size=40), st.from_regex(r"[ -~\t]{0,50}", fullmatch=True),
+                   ctype_values)
+eols = st.sampled_from(["\n", "\r\n"])
+
+
+@st.composite
+def header_blocks(draw: st.DrawFn) -> bytes:
+    eol = draw(eols)
+    lines = []
+    for _ in range(draw(st.integers(0, 8))):
+        value = draw(values).replace("\n", eol + draw(st.sampled_from([" ", "\t", ""])))
+        lines.append(f"{draw(names)}:{draw(st.sampled_from(['', ' ', '  ', chr(9)]))}{value}")
+    block = eol.join(lines) + draw(st.sampled_from(["", eol]))
+    return block.encode("utf-8", "surrogatepass")
+
+
+def stdlib_answers(block: bytes) -> tuple[object, ...]:
+    msg = STDLIB.parsebytes(block + b"\n\n", headersonly=True)
+    return (msg.items(), mailheaders.header_dict(msg), msg.get_content_type(),
+            msg.get_boundary(), msg.get_content_charset(),
+            sorted(type(d).__name__ for d in msg.defects), msg.get_payload())
+
+
+def fast_answers(head: Head) -> tuple[object, ...]:
+    return (head.message.items(), head.first, head.content_type(), head.boundary(),
+            head.charset(), sorted(type(d).__name__ for d in head.defects),
+            head.message.get_payload())
+
+
+@PROPS
+@given(header_blocks())
+def test_header_block_answers_are_the_stdlib_parsers(block: bytes) -> None:
+    if _BLANK_LINE.search(block):
+        return  # a header block never holds a blank line (header_end cut it there)
+    assert fast_answers(parse_header_block(block)) == stdlib_answers(block)
+
+
+@pytest.mark.parametrize("value", [
+    "multipart/alternative; boundary=81474619829.cca2a.89065",
+    'multipart/mixed;\r\n boundary="==_x y "', "text/plain; charset=UTF-8",
+    "text/plain; charset*=utf-8''x", "text/plain; charset=\"a\\\"b\"",
+    "multipart/mixed; boundary=\"<angle>\"", "text / plain", "", "multipart/mixed; boundary=",
+])
+def test_content_type_answers_match_for_awkward_values(value: str) -> None:
+    block = f"From: a@b.example\r\nContent-Type: {value}".encode()
+    head = parse_header_block(block)
+    assert is_plain(block)
+    assert fast_answers(head) == stdlib_answers(block)
+
+
+def test_plain_blocks_take_the_fast_path_and_others_do_not() -> None:
+    assert is_plain(b"From: a@b.example\nSubject: x\n y")
+    assert not is_plain(b"")  # nothing to split
+    for block in (b"From a@b Sat Jan  1 00:00:00 2000\nSubject: x",  # envelope line
+                  b" Subject: continuation first", b"Subject: caf\xc3\xa9",  # 8-bit
+                  b"Subject: a\rb", b"Subject: bell\x07", b"Bad Name: x", b"no colon"):
+        assert not is_plain(block), block
+        assert fast_answers(parse_header_block(block)) == stdlib_answers(block)
+
+
+@PROPS
+@given(st.binary(max_size=40).map(lambda b: b.replace(b"x", b"\n").replace(b"y", b"\r")),
+       st.integers(0, 4))
+def test_header_end_finds_what_the_regular_expression_finds(raw: bytes, start: int) -> None:
+    found = _BLANK_LINE.search(raw, start)
+    assert header_end(raw, start) == (found.span() if found else None)
+
+
+def corpus() -> list[bytes]:
+    mails = [p.read_bytes() for p in sorted(FIXTURES.glob("*.eml"))]
+    mails += [p.read_bytes() for p in sorted((FIXTURES / "fuzz").glob("*.eml"))]
+    mails += sample_archive(load_bugs()[:12])
+    mails += [getattr(badmail, name)() for name in (
+        "broken_mime", "missing_headers", "unknown_charset", "wrong_charset",
+        "eight_bit_header", "crlf_subject", "forged_bug", "loop_by_header", "loop_by_sender",
+        "bare_cr_subject", "control_message_id", "escape_in_encoded_subject")]
+    return mails
+
+
+def test_parse_mail_is_the_same_without_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    mails = corpus()
+    limits = ParseLimits()
+    fast = [parse_mail(m, bot_email="triage-bot@xenproject.org", limits=limits) for m in mails]
+    assert sum(1 for m in mails if is_plain(m[: (header_end(m) or (len(m), 0))[0]])) > 20
+    monkeypatch.setattr(mailparse, "is_plain", lambda _block: False)
+    monkeypatch.setattr(mailheaders, "is_plain", lambda _block: False)
+    slow = [parse_mail(m, bot_email="triage-bot@xenproject.org", limits=limits) for m in mails]
+    assert fast == slow
+
+
+def test_crlf_corpus_parses_the_same_as_lf() -> None:
+    """The contract mails with CRLF line ends: same events (the fast path strips the CR)."""
+    for path in sorted(Path(FIXTURES).glob("*.eml")):
+        lf = path.read_bytes().replace(b"\r\n", b"\n")
+        crlf = lf.replace(b"\n", b"\r\n")
+        a, b = parse_mail(lf), parse_mail(crlf)
+        assert (a.kind, a.bug_id, a.problem, a.subject) == (b.kind, b.bug_id, b.problem,
+                                                            b.subject), path.name
+        assert [e.changed_fields for e in a.events] == [e.changed_fields for e in b.events]

@@ -14,6 +14,7 @@ checks the two agree on generated and hostile blocks.
 
 from __future__ import annotations
 
+import quopri
 import re
 from email import policy
 from email.message import Message
@@ -64,6 +65,9 @@ _PARAM_RE = rf";{_WS}([A-Za-z0-9_.-]+){_WS}={_WS}(\"[^\"\\<>;\r\n]*\"|[^\"\\<>;\
 _SIMPLE_CONTENT_TYPE = re.compile(
     rf"{_WS}({_RFC2045_TOKEN}/{_RFC2045_TOKEN}){_WS}((?:{_PARAM_RE})*)(?:;{_WS})?")
 _PARAM = re.compile(_PARAM_RE)
+# Content-Transfer-Encodings whose body get_payload(decode=True) hands back as it is (any other
+# value but base64 and uuencode does too; those few are left to the Message).
+_IDENTITY_ENCODINGS = frozenset({"", "7bit", "8bit", "binary"})
 
 
 class Head:
@@ -124,6 +128,21 @@ class Head:
             return self.message.get_boundary()
         found = simple[1].get("boundary")
         return None if found is None else found.rstrip()
+
+    def decoded_body(self, body: bytes) -> bytes:
+        """The body with its Content-Transfer-Encoding undone, as compat32's
+        ``get_payload(decode=True)`` does it for a single part (the same ``quopri`` call); only
+        the common encodings are done here, the rest by the Message."""
+        if self._pairs is not None:
+            cte = self.first.get("content-transfer-encoding", "").lower()
+            if cte == "quoted-printable":
+                return quopri.decodestring(body)
+            if cte in _IDENTITY_ENCODINGS:
+                return body
+        msg = self.message
+        msg.set_payload(body.decode("ascii", "surrogateescape"))
+        payload = msg.get_payload(decode=True)
+        return payload if isinstance(payload, bytes) else b""
 
     def charset(self) -> str | None:
         simple = self._simple()

@@ -19,7 +19,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.header import decode_header, make_header
-from email.message import Message
 from email.utils import parsedate_to_datetime
 
 from triage.config import Settings
@@ -248,10 +247,7 @@ def _split_multipart(body: bytes, boundary: str) -> tuple[list[bytes], str]:
         idx = nxt + 1
 
 
-def _decode_part(part: Message, declared: str | None, limit: int) -> tuple[str, str]:
-    payload = part.get_payload(decode=True)
-    if not isinstance(payload, bytes):
-        return "", ""
+def _decode_part(payload: bytes, declared: str | None, limit: int) -> tuple[str, str]:
     charset = (declared or "us-ascii").strip()
     try:
         codecs.lookup(charset)
@@ -299,9 +295,7 @@ def _text_of(head: Head, body: bytes, limit: int, depth: int = 0) -> tuple[str, 
         return "", ""
     if ctype != "text/plain":
         return "", ""
-    msg = head.message
-    msg.set_payload(body.decode("ascii", "surrogateescape"))
-    return _decode_part(msg, head.charset(), limit)
+    return _decode_part(head.decoded_body(body), head.charset(), limit)
 
 
 def _strip_signature(text: str) -> str:

@@ -145,3 +145,15 @@ def test_crlf_corpus_parses_the_same_as_lf() -> None:
         assert (a.kind, a.bug_id, a.problem, a.subject) == (b.kind, b.bug_id, b.problem,
                                                             b.subject), path.name
         assert [e.changed_fields for e in a.events] == [e.changed_fields for e in b.events]
+
+
+@pytest.mark.parametrize("cte", ["", "7bit", "8bit", "binary", "quoted-printable",
+                                 "Quoted-Printable", "quoted-printable ", "base64", "x-uuencode",
+                                 "x-token"])
+@pytest.mark.parametrize("body", [b"caf=C3=A9 =\nsoft break\n", b"Y2Fmw6k=\n", b"\xe9 raw\r\n",
+                                  b"begin 644 x\n#8V%T\n`\nend\n", b""])
+def test_decoded_body_is_what_get_payload_decodes(cte: str, body: bytes) -> None:
+    block = f"Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: {cte}".encode()
+    msg = STDLIB.parsebytes(block + b"\n\n", headersonly=True)
+    msg.set_payload(body.decode("ascii", "surrogateescape"))
+    assert parse_header_block(block).decoded_body(body) == msg.get_payload(decode=True)

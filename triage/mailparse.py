@@ -149,6 +149,8 @@ def normalise_address(value: str) -> str:
     simple = _SIMPLE_ADDRESS.match(value)  # the common shapes, without the full RFC 5322 parser
     if simple:
         return simple.group(1).lower()
+    if not value or value.isspace():
+        return ""  # no address (a flag request's empty X-Bugzilla-Who): what strict_from says
     return strict_from([value])[0]
 
 

@@ -19,8 +19,9 @@ from tests.mail import badmail
 from tests.mail.conftest import FIXTURES
 from tests.mail.make_sample_mbox import load_bugs, sample_archive
 from triage import mailheaders, mailparse
+from triage.mailauth import strict_from
 from triage.mailheaders import Head, header_end, is_plain, parse_header_block
-from triage.mailparse import ParseLimits, parse_mail
+from triage.mailparse import ParseLimits, normalise_address, parse_mail
 
 STDLIB = mailheaders._PARSER
 PROPS = settings(max_examples=400, deadline=None, derandomize=bool(os.environ.get("CI")),
@@ -157,3 +158,8 @@ def test_decoded_body_is_what_get_payload_decodes(cte: str, body: bytes) -> None
     msg = STDLIB.parsebytes(block + b"\n\n", headersonly=True)
     msg.set_payload(body.decode("ascii", "surrogateescape"))
     assert parse_header_block(block).decoded_body(body) == msg.get_payload(decode=True)
+
+
+@pytest.mark.parametrize("value", ["", " ", "\t", " \r\n ", "\u2003", "\x0b"])
+def test_a_blank_address_is_no_address_as_strict_from_says(value: str) -> None:
+    assert normalise_address(value) == strict_from([value])[0] == ""

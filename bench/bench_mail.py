@@ -144,7 +144,7 @@ def run_pipeline(mbox: Path, url: str, folder: Path, n_bugs: int, chunk: int,
     store.migrate()
     tracker = MemoryTracker(tracker_bugs(n_bugs))
     ingestor = Ingestor(store, quarantine_dir=folder / "q", tracker=tracker, chunk_size=chunk)
-    before_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before_kb = peak_rss_kb()
     profiler = None
     if profile:
         import cProfile
@@ -172,6 +172,19 @@ def run_pipeline(mbox: Path, url: str, folder: Path, n_bugs: int, chunk: int,
             "tracker_calls": tracker.calls, "rss_before_kb": before_kb}
 
 
+def peak_rss_kb() -> int:
+    """This process's own peak RSS in KiB: ``VmHWM`` (per address space, so it starts afresh at
+    exec). ``ru_maxrss`` is kept across exec on Linux and would report the bench's parent's
+    resident size if that was larger."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def child_main(args: argparse.Namespace) -> int:
     mbox = Path(args.mbox)
     if args.child == "ceiling":
@@ -179,7 +192,7 @@ def child_main(args: argparse.Namespace) -> int:
     else:
         result = run_pipeline(mbox, args.url, Path(args.folder), args.n_bugs, args.chunk,
                               args.profile)
-    result["peak_rss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    result["peak_rss_kb"] = peak_rss_kb()
     print(json.dumps(result))
     return 0
 

@@ -319,13 +319,17 @@ class Ingestor:
                queue: dict[int, str], bugs: list[Bug], unsettled: set[int],
                stamp: datetime) -> None:
         if rows:
-            ids = mail_repo.insert_messages(s, rows)
+            # The chunk's one timestamp converted for the driver once, not once per row.
+            received = mail_repo.message_writer(s).convert("received_at", stamp)
+            ids = mail_repo.insert_messages(s, [{**row, "received_at": received} for row in rows],
+                                            converted=("received_at",))
             self._fault("after-messages")
+            created = mail_repo.event_writer(s).convert("created_at", stamp)
             mail_repo.insert_events(s, [
                 {"message_id": row_id, "kind": ev.kind.value, "bug_id": ev.bug_id,
-                 "payload": to_jsonable(ev), "created_at": stamp, "consumed_at": None}
+                 "payload": to_jsonable(ev), "created_at": created, "consumed_at": None}
                 for row_id, evs in zip(ids, events, strict=True) for ev in evs
-            ])
+            ], converted=("created_at",))
             self._fault("after-events")
         to_write = self.written_bugs.to_write(s, bugs) if bugs else []
         if to_write:

@@ -178,3 +178,48 @@ def test_fast_to_jsonable_equals_the_reference_on_events_and_bugs() -> None:
     assert to_jsonable({"k": [bug, None, 1.5, True]}) == reference_to_jsonable(
         {"k": [bug, None, 1.5, True]})
     assert to_jsonable(Bug) is Bug  # a class is not serialised as an instance
+
+
+def test_row_writer_stores_what_core_insert_stores(any_store: Store) -> None:
+    """The chunk writer below SQLAlchemy's per-row layer gives the columns the same stored
+    values (raw, as the database holds them) as Core's INSERT with the column types."""
+    from sqlalchemy import insert, text
+
+    from triage.store import mail as mail_repo
+
+    stamp = datetime(2026, 11, 30, 23, 59, 58, 123456, tzinfo=UTC)
+    payload = {"kind": "comment", "message_id": "<a@x>", "subject": "é \"q\"",
+               "changed_fields": [{"field": "f", "old": "", "new": "1"}], "bug_id": None}
+
+    def message(mid: str) -> dict[str, Any]:
+        return {"message_id": mid, "source": "imap:bf", "uidvalidity": 3, "uid": 7,
+                "kind": "comment", "bug_id": 101, "status": "processed", "reason": "",
+                "subject": "Ünïcode [Bug 101]", "raw_path": "", "received_at": stamp}
+
+    with any_store.session() as s:
+        s.execute(insert(MailMessage.__table__), [message("<core@x>")])
+        core_id = s.execute(select(MailMessage.id)
+                            .where(MailMessage.message_id == "<core@x>")).scalar_one()
+        converted = mail_repo.message_writer(s).convert("received_at", stamp)
+        fast = {**message("<fast@x>"), "received_at": converted}
+        [fast_id] = mail_repo.insert_messages(s, [fast], converted=("received_at",))
+        event = {"kind": "comment", "bug_id": 101, "payload": payload, "created_at": stamp,
+                 "consumed_at": None}
+        s.execute(insert(MailEventRow.__table__), [{**event, "message_id": core_id}])
+        mail_repo.insert_events(s, [{**event, "message_id": fast_id}])  # converted here
+    with any_store.session() as s:
+        raw_messages = s.execute(text(
+            "SELECT message_id, source, uidvalidity, uid, kind, bug_id, status, reason, "
+            "subject, raw_path, CAST(received_at AS TEXT) FROM mail_messages "
+            "ORDER BY id")).all()
+        raw_events = s.execute(text(
+            "SELECT message_id, kind, bug_id, CAST(payload AS TEXT), CAST(created_at AS TEXT), "
+            "consumed_at FROM mail_events ORDER BY id")).all()
+        orm = s.execute(select(MailMessage.received_at, MailEventRow.payload)
+                        .join(MailEventRow, MailEventRow.message_id == MailMessage.id)
+                        .order_by(MailMessage.id)).all()
+    assert len(raw_messages) == 2 and raw_messages[0][1:] == raw_messages[1][1:]
+    assert [r[0] for r in raw_messages] == ["<core@x>", "<fast@x>"]
+    assert [r[0] for r in raw_events] == [core_id, fast_id]
+    assert raw_events[0][1:] == raw_events[1][1:]
+    assert orm == [(stamp, payload), (stamp, payload)]

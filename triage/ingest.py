@@ -54,7 +54,6 @@ from triage.model import (
     SenderAuth,
     TriageCommand,
     parse_bz_time,
-    to_jsonable,
     utc,
 )
 from triage.store import Store
@@ -327,7 +326,7 @@ class Ingestor:
             created = mail_repo.event_writer(s).convert("created_at", stamp)
             mail_repo.insert_events(s, [
                 {"message_id": row_id, "kind": ev.kind.value, "bug_id": ev.bug_id,
-                 "payload": to_jsonable(ev), "created_at": created, "consumed_at": None}
+                 "payload": mail_repo.event_payload(ev), "created_at": created, "consumed_at": None}
                 for row_id, evs in zip(ids, events, strict=True) for ev in evs
             ], converted=("created_at",))
             self._fault("after-events")

@@ -223,3 +223,31 @@ def test_row_writer_stores_what_core_insert_stores(any_store: Store) -> None:
     assert [r[0] for r in raw_events] == [core_id, fast_id]
     assert raw_events[0][1:] == raw_events[1][1:]
     assert orm == [(stamp, payload), (stamp, payload)]
+
+
+def test_event_payload_is_to_jsonable_of_the_event() -> None:
+    """The store's hand-built payload: the same dict, keys in the same order (the same JSON
+    text), on the sample archive (commands with sender auth among them), the recorded
+    notifications and the test corpus; an unexpected value type takes the generic walk."""
+    import json
+
+    from triage.model import MailEventKind
+    from triage.store.mail import event_payload
+
+    fixtures = sorted((Path(__file__).parent / "fixtures").rglob("*.eml"))
+    mails = [*sample_archive(load_bugs()[:10]), *story_mails(),
+             *(p.read_bytes() for p in fixtures)]
+    commands = [raw for raw in mails if b"#triage" in raw]
+    mails += [b"Authentication-Results: mx.example.org; dkim=pass header.d=example.org; "
+              b"spf=fail smtp.mailfrom=example.org\n" + raw for raw in commands]
+    events = [ev for raw in mails for ev in parse_mail(raw).events]
+    assert {MailEventKind.COMMAND, MailEventKind.FIELD_CHANGE} <= {ev.kind for ev in events}
+    assert any(ev.auth is not None and ev.auth.results for ev in events)
+    for ev in events:
+        assert json.dumps(event_payload(ev)) == json.dumps(reference_to_jsonable(ev))
+
+    class Text(str):
+        pass
+
+    odd = replace(events[0], who=Text("x@y"))
+    assert json.dumps(event_payload(odd)) == json.dumps(reference_to_jsonable(odd))

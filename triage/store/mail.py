@@ -18,6 +18,7 @@ writes), so one ``IN`` query per slice of the chunk maps them back to their ids 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -91,14 +92,26 @@ class _RowWriter:
         if not rows:
             return
         names = self.order if self.order is not None else self.columns
-        plan = [(name, None if name in converted else self.processors[name]) for name in names]
+        todo = [(i, name, proc) for i, name in enumerate(names)
+                if (proc := self.processors[name]) is not None and name not in converted]
         params: list[Any]
         if self.order is not None:
-            params = [tuple(v if p is None or v is None else p(v)
-                            for name, p in plan for v in (row[name],)) for row in rows]
+            get = itemgetter(*names)
+            params = [get(row) for row in rows] if len(names) > 1 else [
+                (row[names[0]],) for row in rows]
+            if todo:
+                for n, values in enumerate(params):
+                    values = list(values)
+                    for i, _name, proc in todo:
+                        if values[i] is not None:
+                            values[i] = proc(values[i])
+                    params[n] = tuple(values)
         else:
-            params = [{name: (v if p is None or v is None else p(v))
-                       for name, p in plan for v in (row[name],)} for row in rows]
+            params = [dict(row) for row in rows]
+            for row in params:
+                for _i, name, proc in todo:
+                    if row[name] is not None:
+                        row[name] = proc(row[name])
         session.connection().exec_driver_sql(self.sql, params)
 
 

@@ -19,7 +19,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.header import decode_header, make_header
-from email.utils import parsedate_to_datetime
 
 from triage.config import Settings
 from triage.mailauth import sender_auth, strict_from
@@ -28,10 +27,11 @@ from triage.mailheaders import (
     Headers,
     header_end,
     is_plain,
+    mail_date,
     parse_header_block,
     parse_unterminated,
 )
-from triage.model import FieldChange, MailEvent, MailEventKind, TriageCommand, utc
+from triage.model import FieldChange, MailEvent, MailEventKind, TriageCommand
 
 BOT_HEADER = "X-Xentriage-Bot"
 # Defects that mean the MIME structure cannot be trusted (a lost boundary swallows the body).
@@ -445,12 +445,7 @@ def _basic(raw: bytes, h: Headers) -> ParsedMail:
     if not _MSGID_CHARS.fullmatch(mid):
         mid = ""  # control or 8-bit characters: stored under the synthetic id, never raw
     refs = tuple(normalise_message_id(r) for r in (h.get("references") or "").split() if r)
-    date = None
-    try:
-        if h.get("date"):
-            date = utc(parsedate_to_datetime(h["date"]))
-    except (TypeError, ValueError, IndexError):
-        date = None
+    date = mail_date(h.get("date"))
     return ParsedMail(
         message_id=mid or synthetic_message_id(raw),
         synthetic_id=not mid,

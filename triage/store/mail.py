@@ -37,30 +37,35 @@ MESSAGE_COLUMNS = ("message_id", "source", "uidvalidity", "uid", "kind", "bug_id
 EVENT_COLUMNS = ("message_id", "kind", "bug_id", "payload", "created_at", "consumed_at")
 
 Processor = Callable[[Any], Any]
-_PLAIN = frozenset({str, int, type(None)})
+_INT_OR_NONE = frozenset({int, type(None)})
 
 
 def event_payload(ev: MailEvent) -> dict[str, Any]:
     """``mail_events.payload``: the same dict as ``to_jsonable(ev)`` (tests compare them), built
     field by field: the generic walk cost a backfill more than the JSON encoding of its result.
     A value of an unexpected type (a str subclass, say) takes the generic walk."""
-    payload = {
-        "kind": ev.kind.value, "message_id": ev.message_id, "subject": ev.subject,
-        "sender": ev.sender, "date": None if ev.date is None else format_bz_time(ev.date),
-        "bug_id": ev.bug_id, "product": ev.product, "component": ev.component, "who": ev.who,
-        "bugzilla_type": ev.bugzilla_type,
+    subject, sender, product, component, who, bz_type, comment = (
+        ev.subject, ev.sender, ev.product, ev.component, ev.who, ev.bugzilla_type,
+        ev.comment_text)
+    if not (type(subject) is str and type(sender) is str and type(product) is str
+            and type(component) is str and type(who) is str and type(bz_type) is str
+            and type(comment) is str and type(ev.message_id) is str
+            and type(ev.bug_id) in _INT_OR_NONE and type(ev.commands_dropped) is int
+            and all(type(c.field) is str and type(c.old) is str and type(c.new) is str
+                    for c in ev.changed_fields)):
+        return to_jsonable(ev)  # type: ignore[no-any-return]
+    return {
+        "kind": ev.kind.value, "message_id": ev.message_id, "subject": subject,
+        "sender": sender, "date": None if ev.date is None else format_bz_time(ev.date),
+        "bug_id": ev.bug_id, "product": product, "component": component, "who": who,
+        "bugzilla_type": bz_type,
         "changed_fields": [{"field": c.field, "old": c.old, "new": c.new}
                            for c in ev.changed_fields],
-        "comment_text": ev.comment_text,
-        "commands": [to_jsonable(c) for c in ev.commands],
+        "comment_text": comment,
+        "commands": [to_jsonable(c) for c in ev.commands] if ev.commands else [],
         "auth": None if ev.auth is None else to_jsonable(ev.auth),
         "commands_dropped": ev.commands_dropped,
     }
-    plain = all(type(v) in _PLAIN for k, v in payload.items()
-                if k not in ("changed_fields", "commands", "auth", "kind", "date")) and all(
-        type(c.field) is str and type(c.old) is str and type(c.new) is str
-        for c in ev.changed_fields)
-    return payload if plain else to_jsonable(ev)
 
 
 class _RowWriter:

@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -54,16 +54,17 @@ from triage.model import (
     SenderAuth,
     TriageCommand,
     parse_bz_time,
-    to_jsonable,
     utc,
 )
 from triage.store import Store
 from triage.store import bugs as bug_repo
+from triage.store import mail as mail_repo
 from triage.store.checkpoints import get_checkpoint, set_checkpoint
 from triage.store.queue import enqueue, upsert_rows
 from triage.store.tables import Checkpoint, MailEventRow, MailMessage
 from triage.sync import CHECKPOINT as SYNC_CHECKPOINT
 from triage.sync import SETTLE_MARGIN
+from triage.written_bugs import WrittenBugs
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +199,7 @@ class Ingestor:
         self.limits = limits
         self.chunk_size = max(1, chunk_size)
         self._fault = fault or (lambda _step: None)
+        self.written_bugs = WrittenBugs()
 
     # --- whole sources ------------------------------------------------------------------------
 
@@ -290,6 +292,7 @@ class Ingestor:
         self._fault("before-transaction")
         with self.store.session() as s:
             self._write(s, batch, chunk, rows, events, queue, bugs, report.unsettled, stamp)
+        self.written_bugs.remember(bugs)  # committed: the cache holds these copies now
         return report
 
     def _fetch_bugs(self, fresh: list[tuple[SourceMessage, ParsedMail]],
@@ -315,19 +318,21 @@ class Ingestor:
                queue: dict[int, str], bugs: list[Bug], unsettled: set[int],
                stamp: datetime) -> None:
         if rows:
-            ids = s.scalars(insert(MailMessage).returning(
-                MailMessage.id, sort_by_parameter_order=True), rows).all()
+            # The chunk's one timestamp converted for the driver once, not once per row.
+            received = mail_repo.message_writer(s).convert("received_at", stamp)
+            ids = mail_repo.insert_messages(s, [{**row, "received_at": received} for row in rows],
+                                            converted=("received_at",))
             self._fault("after-messages")
-            event_rows = [
+            created = mail_repo.event_writer(s).convert("created_at", stamp)
+            mail_repo.insert_events(s, [
                 {"message_id": row_id, "kind": ev.kind.value, "bug_id": ev.bug_id,
-                 "payload": to_jsonable(ev), "created_at": stamp, "consumed_at": None}
+                 "payload": mail_repo.event_payload(ev), "created_at": created, "consumed_at": None}
                 for row_id, evs in zip(ids, events, strict=True) for ev in evs
-            ]
-            if event_rows:
-                s.execute(insert(MailEventRow), event_rows)
+            ], converted=("created_at",))
             self._fault("after-events")
-        if bugs:
-            bug_repo.upsert_bugs(s, bugs, fetched_at=stamp)
+        to_write = self.written_bugs.to_write(s, bugs) if bugs else []
+        if to_write:
+            bug_repo.upsert_bugs(s, to_write, fetched_at=stamp)
         if unsettled:
             sync_cp = get_checkpoint(s, SYNC_CHECKPOINT)
             if sync_cp is not None:  # without one, the next sync is a full one anyway

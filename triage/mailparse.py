@@ -18,15 +18,20 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from email import policy
 from email.header import decode_header, make_header
-from email.message import Message
-from email.parser import BytesParser
-from email.utils import parsedate_to_datetime
 
 from triage.config import Settings
 from triage.mailauth import sender_auth, strict_from
-from triage.model import FieldChange, MailEvent, MailEventKind, TriageCommand, utc
+from triage.mailheaders import (
+    Head,
+    Headers,
+    header_end,
+    is_plain,
+    mail_date,
+    parse_header_block,
+    parse_unterminated,
+)
+from triage.model import FieldChange, MailEvent, MailEventKind, TriageCommand
 
 BOT_HEADER = "X-Xentriage-Bot"
 # Defects that mean the MIME structure cannot be trusted (a lost boundary swallows the body).
@@ -40,7 +45,6 @@ _FATAL_DEFECTS = (
 _RAW_MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*(<[\x21-\x7e]{1,990}>)", re.I | re.M)
 _SIMPLE_ADDRESS = re.compile(r"^\s*(?:[\w .'-]*<)?([\w.+'-]+@[\w-]+(?:\.[\w-]+)+)>?\s*$", re.A)
 _MSGID_CHARS = re.compile(r"(?:<[\x21-\x7e]{1,996}>)?")
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
 _SUBJECT_BUG = re.compile(r"\[Bug ([0-9]+)\]")
 _COMMENT_START = re.compile(r"^--- Comment #(\d+) from (.*?) ---$", re.M)
@@ -91,7 +95,6 @@ _HEADER_VALUES = {
     "version": "X-Bugzilla-Version", "bug_severity": "X-Bugzilla-Severity",
     "priority": "X-Bugzilla-Priority", "target_milestone": "X-Bugzilla-Target-Milestone",
 }
-_PARSER = BytesParser(policy=policy.compat32)  # compat32: several times faster than default
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,8 @@ def normalise_address(value: str) -> str:
     simple = _SIMPLE_ADDRESS.match(value)  # the common shapes, without the full RFC 5322 parser
     if simple:
         return simple.group(1).lower()
+    if not value or value.isspace():
+        return ""  # no address (a flag request's empty X-Bugzilla-Who): what strict_from says
     return strict_from([value])[0]
 
 
@@ -161,6 +166,8 @@ def _decode(value: str | None) -> str:
     if value is None:
         return ""
     value = _unfold_raw(value)
+    if value.isascii() and "=?" not in value:
+        return value  # no encoded word: decode_header would hand it back unchanged
     try:
         return str(make_header(decode_header(value)))
     except (LookupError, UnicodeError, ValueError):
@@ -174,8 +181,10 @@ def _unfold(value: str | None) -> str:
 def _header_problem(raw: bytes) -> tuple[bytes, str]:
     """The raw header block, and a reason if it carries 8-bit bytes (headers must be 7-bit ASCII
     unless SMTPUTF8 was negotiated, which a list archive cannot show)."""
-    match = _HEADER_END.search(raw)
-    block = raw[: match.start()] if match else raw
+    end = header_end(raw)
+    block = raw[: end[0]] if end else raw
+    if block.isascii():
+        return block, ""
     bad = _NON_ASCII.search(block)
     if bad is None:
         return block, ""
@@ -196,11 +205,12 @@ def _header_name_at(block: bytes, pos: int) -> str:
     return name.strip()[:60] or "a header"
 
 
-def _control_problem(block: bytes) -> str:
+def _control_problem(block: bytes, plain: bool) -> str:
     """Bare CR, bare LF in a CRLF mail, or control characters anywhere in the header block: a
     header value the parser would split, or a terminal would obey. Checked on the raw block so
-    every header (Subject, Message-ID, From, X-Bugzilla-*) is treated the same."""
-    bad = _HEADER_CONTROL.search(block)
+    every header (Subject, Message-ID, From, X-Bugzilla-*) is treated the same. A plain block
+    (see :func:`~triage.mailheaders.is_plain`) has no control character nor bare CR."""
+    bad = None if plain else _HEADER_CONTROL.search(block)
     if bad is not None:
         what = "bare CR" if bad.group() == b"\r" else f"control character {bad.group()!r}"
         return f"{what} in header {_header_name_at(block, bad.start())!r}"
@@ -209,16 +219,6 @@ def _control_problem(block: bytes) -> str:
         if lf is not None:
             return f"bare LF in header {_header_name_at(block, lf.start())!r}"
     return ""
-
-
-Headers = dict[str, str]  # lower-cased name → first value (compat32 .get() scans a list)
-
-
-def _header_dict(msg: Message) -> Headers:
-    out: Headers = {}
-    for name, value in msg.items():
-        out.setdefault(name.lower(), value)
-    return out
 
 
 def _split_multipart(body: bytes, boundary: str) -> tuple[list[bytes], str]:
@@ -249,11 +249,8 @@ def _split_multipart(body: bytes, boundary: str) -> tuple[list[bytes], str]:
         idx = nxt + 1
 
 
-def _decode_part(part: Message, limit: int) -> tuple[str, str]:
-    payload = part.get_payload(decode=True)
-    if not isinstance(payload, bytes):
-        return "", ""
-    charset = (part.get_content_charset() or "us-ascii").strip()
+def _decode_part(payload: bytes, declared: str | None, limit: int) -> tuple[str, str]:
+    charset = (declared or "us-ascii").strip()
     try:
         codecs.lookup(charset)
     except (LookupError, ValueError):  # ValueError: a NUL in the name (found by fuzzing)
@@ -267,13 +264,13 @@ def _decode_part(part: Message, limit: int) -> tuple[str, str]:
     return text[: limit + 16384].replace("\r\n", "\n"), ""
 
 
-def _text_of(msg: Message, body: bytes, limit: int, depth: int = 0) -> tuple[str, str]:
+def _text_of(head: Head, body: bytes, limit: int, depth: int = 0) -> tuple[str, str]:
     """(text/plain body, problem): the first text/plain part that is not an attachment, decoded
     with its declared charset. An unknown or wrong charset, or a broken multipart structure, is
-    a problem, not a guess. ``msg`` holds headers only; ``body`` is the raw rest."""
-    ctype = msg.get_content_type()
-    if msg.get_content_maintype() == "multipart":
-        boundary = msg.get_boundary()
+    a problem, not a guess. ``head`` holds headers only; ``body`` is the raw rest."""
+    ctype = head.content_type()
+    if ctype.startswith("multipart/"):
+        boundary = head.boundary()
         if not boundary:
             return "", "broken MIME structure: NoBoundaryInMultipartDefect"
         parts, defect = _split_multipart(body, boundary)
@@ -282,26 +279,25 @@ def _text_of(msg: Message, body: bytes, limit: int, depth: int = 0) -> tuple[str
         if depth >= 5:
             return "", ""
         for raw_part in parts:
-            head_end = _HEADER_END.search(raw_part)
+            head_end = header_end(raw_part)
             if raw_part.startswith((b"\n", b"\r\n")):
                 part_head, part_body = b"", raw_part.lstrip(b"\r\n")
             elif head_end:
-                part_head, part_body = raw_part[: head_end.start()], raw_part[head_end.end() :]
+                part_head, part_body = raw_part[: head_end[0]], raw_part[head_end[1] :]
             else:
                 part_head, part_body = raw_part, b""
-            part = _PARSER.parsebytes(part_head + b"\n\n", headersonly=True)
-            if (part.get("Content-Disposition") or "").lower().startswith("attachment"):
+            part = parse_header_block(part_head)
+            if (part.first.get("content-disposition") or "").lower().startswith("attachment"):
                 continue
-            if part.get_content_maintype() == "multipart" or \
-                    part.get_content_type() == "text/plain":
+            part_type = part.content_type()
+            if part_type.startswith("multipart/") or part_type == "text/plain":
                 text, problem = _text_of(part, part_body, limit, depth + 1)
                 if text or problem:
                     return text, problem
         return "", ""
     if ctype != "text/plain":
         return "", ""
-    msg.set_payload(body.decode("ascii", "surrogateescape"))
-    return _decode_part(msg, limit)
+    return _decode_part(head.decoded_body(body), head.charset(), limit)
 
 
 def _strip_signature(text: str) -> str:
@@ -449,12 +445,7 @@ def _basic(raw: bytes, h: Headers) -> ParsedMail:
     if not _MSGID_CHARS.fullmatch(mid):
         mid = ""  # control or 8-bit characters: stored under the synthetic id, never raw
     refs = tuple(normalise_message_id(r) for r in (h.get("references") or "").split() if r)
-    date = None
-    try:
-        if h.get("date"):
-            date = utc(parsedate_to_datetime(h["date"]))
-    except (TypeError, ValueError, IndexError):
-        date = None
+    date = mail_date(h.get("date"))
     return ParsedMail(
         message_id=mid or synthetic_message_id(raw),
         synthetic_id=not mid,
@@ -472,8 +463,8 @@ def _with(base: ParsedMail, **changes: object) -> ParsedMail:
 
 def parse_headers_only(raw_head: bytes) -> ParsedMail:
     """Identity of a mail from its header block alone (for oversized mails)."""
-    msg = _PARSER.parsebytes(raw_head, headersonly=True)
-    return _basic(raw_head, _header_dict(msg))
+    block = raw_head[: end[0]] if (end := header_end(raw_head)) else raw_head
+    return _basic(raw_head, parse_header_block(block).first)
 
 
 def parse_mail(
@@ -486,10 +477,14 @@ def parse_mail(
         return _with(base, problem=f"message too large ({len(raw)} bytes, limit "
                                    f"{limits.max_message_bytes}): kept raw, not parsed")
     try:
-        end = _HEADER_END.search(raw)
-        body = raw[end.end() :] if end else b""
-        msg = _PARSER.parsebytes(raw[: end.start()] + b"\n\n" if end else raw, headersonly=True)
-        h = _header_dict(msg)
+        end = header_end(raw)
+        body = raw[end[1] :] if end else b""
+        plain = bool(end) and is_plain(block)
+        if end:
+            head = parse_header_block(block, plain)
+        else:  # no blank line: the parser finds where the headers end (and any defect)
+            head = parse_unterminated(raw)
+        h = head.first
         base = _basic(raw, h)
     except Exception as exc:  # the parser is lenient; anything escaping it is broken input
         found = _RAW_MESSAGE_ID.search(block)
@@ -501,7 +496,7 @@ def parse_mail(
         return _with(base, ignored="own mail (loop)")
     if problem_8bit:
         return _with(base, problem=problem_8bit)
-    control = _control_problem(block)
+    control = _control_problem(block, plain)
     if control:
         return _with(base, problem=f"{control} (header injection attempt)")
     raw_subject = _unfold_raw(h.get("subject") or "")
@@ -509,10 +504,10 @@ def parse_mail(
         return _with(base, problem="subject contains CR/LF (header injection attempt)")
     if _TEXT_CONTROL.search(base.subject):
         return _with(base, problem="control characters in the decoded Subject")
-    fatal = [type(d).__name__ for d in msg.defects if type(d).__name__ in _FATAL_DEFECTS]
+    fatal = [type(d).__name__ for d in head.defects if type(d).__name__ in _FATAL_DEFECTS]
     if fatal:
         return _with(base, problem=f"broken MIME structure: {', '.join(sorted(set(fatal)))}")
-    text, text_problem = _text_of(msg, body, limits.max_text_chars)
+    text, text_problem = _text_of(head, body, limits.max_text_chars)
     if text_problem:
         return _with(base, problem=text_problem)
     if "x-bugzilla-type" in h or "x-bugzilla-id" in h:
@@ -522,8 +517,8 @@ def parse_mail(
     commands: tuple[TriageCommand, ...] = ()
     dropped = 0
     if _ANY_COMMAND.search(text) or "xentriage confirm" in base.subject.lower():
-        auth = sender_auth([_unfold_raw(v) for v in msg.get_all("from") or []],
-                           msg.get_all("authentication-results") or [])
+        auth = sender_auth([_unfold_raw(v) for v in head.get_all("from")],
+                           head.get_all("authentication-results"))
         # Commands act for the strictly parsed From address only: with an unacceptable From
         # they are kept (sender "") so that the refusal is a decision `explain` shows.
         commands, dropped = read_commands(text, auth.address, base.subject, limits.max_commands)

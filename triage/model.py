@@ -346,10 +346,27 @@ class Change:
             raise ValueError("an update needs a bug_id")
 
 
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
+_UNSEEN = ()  # marker: the type was not looked at yet (never a dataclass's field names)
+_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}  # type → field names; None: no dataclass
+
+
 def to_jsonable(value: Any) -> Any:
-    """Dataclasses, enums, datetimes and tuples to JSON-compatible values (for the store)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    """Dataclasses, enums, datetimes and tuples to JSON-compatible values (for the store).
+
+    Exact types first and field names cached per class: the mail backfill serialises every
+    event and bug through here, and ``dataclasses.fields`` per value cost more than the rest."""
+    kind = type(value)
+    if kind in _PLAIN_TYPES:  # exact types: a StrEnum is a str but must become its value
+        return value
+    names = _FIELD_NAMES.get(kind, _UNSEEN)
+    if names is _UNSEEN:
+        names = _FIELD_NAMES[kind] = (
+            tuple(f.name for f in dataclasses.fields(value))
+            if dataclasses.is_dataclass(value) and not isinstance(value, type) else None)
+    if names is not None:
+        return {name: (v if type(v) in _PLAIN_TYPES else to_jsonable(v))
+                for name in names for v in (getattr(value, name),)}
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, datetime):

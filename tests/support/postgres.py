@@ -38,8 +38,9 @@ def _as_postgres(cmd: list[str]) -> list[str]:
 
 
 class PostgresCluster:
-    def __init__(self, bindir: Path, root: Path) -> None:
+    def __init__(self, bindir: Path, root: Path, *, durable: bool = False) -> None:
         self.bindir = bindir
+        self.durable = durable  # the server's defaults (a benchmark), not the tests' speed-ups
         self.root = root
         self.datadir = root / "data"
         self.port = _free_port()
@@ -53,8 +54,9 @@ class PostgresCluster:
                           "-U", "xentriage", "-E", "UTF8", "--no-sync"]),
             check=True, capture_output=True,
         )
-        opts = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+        opts = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root}"
+        if not self.durable:
+            opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         subprocess.run(
             _as_postgres([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-o", opts,
                           "-l", str(self.root / "server.log"), "-w", "-t", "60", "start"]),

@@ -1,0 +1,162 @@
+"""The mail tables' bulk writes: one chunk of an ingest, a few statements whatever its size.
+
+Below SQLAlchemy's per-row layer, on purpose. A backfill writes two rows per mail, and Core's
+executemany spent more CPU building each row's parameters (``construct_params``, one bind
+conversion per datetime) than the database spent storing them. :class:`_RowWriter` does what
+Core does once per *statement* instead: the INSERT is compiled by SQLAlchemy for the session's
+dialect (quoting, psycopg's ``::JSON`` casts, the paramstyle), each column's bind processor is
+taken from the column's own type for that dialect, and values that are the same for the whole
+chunk (its timestamp) are converted once. The rows then go to the DBAPI cursor's executemany
+through the session's own connection, so they stay inside the chunk's transaction: a crash
+before the commit leaves none of them (see ``triage/ingest.py``).
+
+``mail_messages`` rows go in without ``RETURNING`` (SQLite would need one INSERT per row to keep
+the ids in order). The chunk's Message-IDs are unique (the ingester drops repeats before it
+writes), so one ``IN`` query per slice of the chunk maps them back to their ids for the events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from operator import itemgetter
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from sqlalchemy import Dialect, Table, insert, select
+from sqlalchemy.orm import Session
+
+from triage.model import MailEvent, format_bz_time, to_jsonable
+from triage.store.chunks import chunked
+from triage.store.tables import MailEventRow, MailMessage
+
+_MESSAGES: Table = MailMessage.__table__  # type: ignore[assignment]
+_EVENTS: Table = MailEventRow.__table__  # type: ignore[assignment]
+
+MESSAGE_COLUMNS = ("message_id", "source", "uidvalidity", "uid", "kind", "bug_id", "status",
+                   "reason", "subject", "raw_path", "received_at")
+EVENT_COLUMNS = ("message_id", "kind", "bug_id", "payload", "created_at", "consumed_at")
+
+Processor = Callable[[Any], Any]
+_INT_OR_NONE = frozenset({int, type(None)})
+
+
+def event_payload(ev: MailEvent) -> dict[str, Any]:
+    """``mail_events.payload``: the same dict as ``to_jsonable(ev)`` (tests compare them), built
+    field by field: the generic walk cost a backfill more than the JSON encoding of its result.
+    A value of an unexpected type (a str subclass, say) takes the generic walk."""
+    subject, sender, product, component, who, bz_type, comment = (
+        ev.subject, ev.sender, ev.product, ev.component, ev.who, ev.bugzilla_type,
+        ev.comment_text)
+    if not (type(subject) is str and type(sender) is str and type(product) is str
+            and type(component) is str and type(who) is str and type(bz_type) is str
+            and type(comment) is str and type(ev.message_id) is str
+            and type(ev.bug_id) in _INT_OR_NONE and type(ev.commands_dropped) is int
+            and all(type(c.field) is str and type(c.old) is str and type(c.new) is str
+                    for c in ev.changed_fields)):
+        return to_jsonable(ev)  # type: ignore[no-any-return]
+    return {
+        "kind": ev.kind.value, "message_id": ev.message_id, "subject": subject,
+        "sender": sender, "date": None if ev.date is None else format_bz_time(ev.date),
+        "bug_id": ev.bug_id, "product": product, "component": component, "who": who,
+        "bugzilla_type": bz_type,
+        "changed_fields": [{"field": c.field, "old": c.old, "new": c.new}
+                           for c in ev.changed_fields],
+        "comment_text": comment,
+        "commands": [to_jsonable(c) for c in ev.commands] if ev.commands else [],
+        "auth": None if ev.auth is None else to_jsonable(ev.auth),
+        "commands_dropped": ev.commands_dropped,
+    }
+
+
+class _RowWriter:
+    """One table's INSERT of fixed columns, prepared once per dialect: SQL and bind processors."""
+
+    def __init__(self, table: Table, columns: Sequence[str], dialect: Dialect) -> None:
+        compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
+        self.sql = compiled.string
+        self.columns = tuple(columns)
+        # Positional paramstyles (SQLite's qmark) take tuples in the compiled order; named ones
+        # (psycopg's pyformat) take dicts. Bind names are the column keys for a plain INSERT.
+        order = compiled.positiontup if compiled.positional else None
+        if order is not None and sorted(order) != sorted(columns):
+            raise RuntimeError(f"unexpected bind names for {table.name}: {order}")
+        self.order = tuple(order) if order is not None else None
+        self.processors: dict[str, Processor | None] = {
+            name: table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+            for name in columns}
+
+    def convert(self, name: str, value: Any) -> Any:
+        """One value as the driver takes it (for values shared by every row of a chunk)."""
+        proc = self.processors[name]
+        return value if proc is None or value is None else proc(value)
+
+    def execute(self, session: Session, rows: Sequence[dict[str, Any]],
+                converted: Sequence[str] = ()) -> None:
+        """Insert ``rows`` (dicts keyed by column); keys in ``converted`` already went through
+        :meth:`convert` and are passed as they are."""
+        if not rows:
+            return
+        names = self.order if self.order is not None else self.columns
+        todo = [(i, name, proc) for i, name in enumerate(names)
+                if (proc := self.processors[name]) is not None and name not in converted]
+        params: list[Any]
+        if self.order is not None:
+            get = itemgetter(*names)
+            params = [get(row) for row in rows] if len(names) > 1 else [
+                (row[names[0]],) for row in rows]
+            if todo:
+                for n, values in enumerate(params):
+                    values = list(values)
+                    for i, _name, proc in todo:
+                        if values[i] is not None:
+                            values[i] = proc(values[i])
+                    params[n] = tuple(values)
+        else:
+            params = [dict(row) for row in rows]
+            for row in params:
+                for _i, name, proc in todo:
+                    if row[name] is not None:
+                        row[name] = proc(row[name])
+        session.connection().exec_driver_sql(self.sql, params)
+
+
+# Per dialect object (one per engine), dropped with it.
+_WRITERS: WeakKeyDictionary[Dialect, dict[str, _RowWriter]] = WeakKeyDictionary()
+
+
+def _writer(session: Session, table: Table, columns: Sequence[str]) -> _RowWriter:
+    dialect = session.get_bind().dialect
+    writers = _WRITERS.setdefault(dialect, {})
+    found = writers.get(table.name)
+    if found is None or found.columns != tuple(columns):
+        found = writers[table.name] = _RowWriter(table, columns, dialect)
+    return found
+
+
+def message_writer(session: Session) -> _RowWriter:
+    return _writer(session, _MESSAGES, MESSAGE_COLUMNS)
+
+
+def event_writer(session: Session) -> _RowWriter:
+    return _writer(session, _EVENTS, EVENT_COLUMNS)
+
+
+def insert_messages(session: Session, rows: Sequence[dict[str, Any]],
+                    converted: Sequence[str] = ()) -> list[int]:
+    """Insert ``mail_messages`` rows (distinct, new Message-IDs); their ids, in row order."""
+    if not rows:
+        return []
+    message_writer(session).execute(session, rows, converted)
+    wanted = [row["message_id"] for row in rows]
+    ids: dict[str, int] = {}
+    for part in chunked(wanted):
+        found = session.execute(select(_MESSAGES.c.message_id, _MESSAGES.c.id)
+                                .where(_MESSAGES.c.message_id.in_(part)))
+        ids.update((message_id, row_id) for message_id, row_id in found)
+    return [ids[message_id] for message_id in wanted]
+
+
+def insert_events(session: Session, rows: Sequence[dict[str, Any]],
+                  converted: Sequence[str] = ()) -> None:
+    """Insert ``mail_events`` rows (``message_id`` is the ``mail_messages`` row id)."""
+    event_writer(session).execute(session, rows, converted)

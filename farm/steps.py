@@ -19,7 +19,6 @@ host tool, a toolchain too old, a download without network, a runner that died) 
 
 from __future__ import annotations
 
-import json
 import posixpath
 from collections.abc import Mapping
 from typing import Any
@@ -41,6 +40,7 @@ from workers.cell import (
     PHASE_MARKER,
     RESULT_MARKER,
     UNSUPPORTED,
+    last_marker_json,
 )
 from workers.failure.classify import ALIASES
 
@@ -54,18 +54,6 @@ BUILDBOT_RESULTS = {PASSED: SUCCESS, BUILD_FAILED: FAILURE, BOOT_FAILED: FAILURE
 # database write per build.
 PUBLISHED = ("cell_result", "result_reason", "image_size", "build_seconds", "boot_seconds",
              "signature", "title", "evidence")
-
-
-def last_marker_json(text: str, marker: str) -> dict[str, Any] | None:
-    for line in reversed(text.splitlines()):
-        idx = line.find(marker)
-        if idx >= 0:
-            try:
-                value = json.loads(line[idx + len(marker):])
-            except ValueError:
-                return None
-            return value if isinstance(value, dict) else None
-    return None
 
 
 def console_section(text: str, truncated: bool = False) -> str:

@@ -90,6 +90,20 @@ class CellSpec:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
 
 
+def last_marker_json(text: str, marker: str) -> dict[str, Any] | None:
+    """The JSON object after the last ``marker`` in ``text`` (a cell's log): how the farm's
+    step and the bisection runner read the verdict line ``CellResult.line`` writes."""
+    for line in reversed(text.splitlines()):
+        idx = line.find(marker)
+        if idx >= 0:
+            try:
+                value = json.loads(line[idx + len(marker):])
+            except ValueError:
+                return None
+            return value if isinstance(value, dict) else None
+    return None
+
+
 @dataclass
 class CellResult:
     cell: str

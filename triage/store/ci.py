@@ -20,6 +20,14 @@ from triage.store.tables import BugRow, CiBuildResult, CiFailure, CiIntakeSeen, 
 SWEEP_CHECKPOINT = "ci:sweep"
 
 
+def _build_row(result: CellResult) -> dict[str, Any]:
+    """A result as its ``ci_build_results`` row (one mapping for push, sweep and intake)."""
+    return {"buildbot_build_id": result.build_id, "master": result.master, "cell": result.cell,
+            "result": result.result, "revision": result.revision,
+            "signature": result.signature, "properties": result.to_json(),
+            "finished_at": result.finished_at}
+
+
 def record_result(session: Session, result: CellResult) -> bool:
     """Store one result; False when this build (master + build id) is already stored."""
     exists = session.scalar(select(CiBuildResult.id).where(
@@ -29,10 +37,7 @@ def record_result(session: Session, result: CellResult) -> bool:
         return False
     try:
         with session.begin_nested():
-            session.add(CiBuildResult(
-                buildbot_build_id=result.build_id, master=result.master, cell=result.cell,
-                result=result.result, revision=result.revision, signature=result.signature,
-                properties=result.to_json(), finished_at=result.finished_at))
+            session.add(CiBuildResult(**_build_row(result)))
     except IntegrityError:  # the same build pushed and swept at the same moment
         return False
     return True
@@ -54,10 +59,7 @@ def record_results(session: Session, results: list[CellResult]) -> int:
     new = {(r.master, r.build_id): r for r in results if (r.master, r.build_id) not in known}
     try:
         with session.begin_nested():
-            session.add_all([CiBuildResult(
-                buildbot_build_id=r.build_id, master=r.master, cell=r.cell, result=r.result,
-                revision=r.revision, signature=r.signature, properties=r.to_json(),
-                finished_at=r.finished_at) for r in new.values()])
+            session.add_all([CiBuildResult(**_build_row(r)) for r in new.values()])
     except IntegrityError:
         return sum(record_result(session, r) for r in new.values())
     return len(new)
@@ -108,11 +110,7 @@ def record_posts(conn: Connection, posts: list[tuple[str, list[CellResult]]], no
                 continue
             known.add(key)
             fates.append("stored")
-            result_rows.append({"buildbot_build_id": result.build_id, "master": result.master,
-                                "cell": result.cell, "result": result.result,
-                                "revision": result.revision, "signature": result.signature,
-                                "properties": result.to_json(),
-                                "finished_at": result.finished_at})
+            result_rows.append(_build_row(result))
         out.append(fates)
     if digest_rows:
         conn.execute(_INSERT_SEEN, digest_rows)

@@ -31,15 +31,18 @@ class LoggedCommit:
     committed: int  # committer time (epoch seconds), for pairing only
 
 
-def _git(repo: Path, *args: str) -> str:
+def git(repo: Path, *args: str, error: type[Exception] = CommitLogError,
+        timeout: float = 120) -> str:
+    """``git -C repo args`` and its output; a failure, a timeout or a missing git raises
+    ``error`` with git's last line (the bisection's one way to run git)."""
     try:
         out = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
-                             stdin=subprocess.DEVNULL, timeout=120, check=False)
+                             stdin=subprocess.DEVNULL, timeout=timeout, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise CommitLogError(f"git {args[0]} in {repo}: {exc}") from None
+        raise error(f"git {args[0]} in {repo}: {exc}") from None
     if out.returncode != 0:
         msg = out.stderr.strip().splitlines()
-        raise CommitLogError(f"git {args[0]} in {repo}: {msg[-1] if msg else 'failed'}")
+        raise error(f"git {args[0]} in {repo}: {msg[-1] if msg else 'failed'}")
     return out.stdout
 
 
@@ -53,10 +56,10 @@ class CommitLog:
         if not rev or rev.startswith("-"):
             raise CommitLogError(f"not a revision: {rev!r}")
         if not self._checked:
-            _git(self.repo, "rev-parse", "--git-dir")  # "not a git repository" said plainly
+            git(self.repo, "rev-parse", "--git-dir")  # "not a git repository" said plainly
             self._checked = True
         try:
-            full = _git(self.repo, "rev-parse", "--verify", "--quiet", "--end-of-options",
+            full = git(self.repo, "rev-parse", "--verify", "--quiet", "--end-of-options",
                         f"{rev}^{{commit}}").strip()
         except CommitLogError:
             full = ""
@@ -65,7 +68,7 @@ class CommitLog:
         return full
 
     def commit(self, rev: str) -> Commit:
-        return self._parse(_git(self.repo, "log", "-1", f"--format={_FORMAT}",
+        return self._parse(git(self.repo, "log", "-1", f"--format={_FORMAT}",
                                 self.resolve(rev)))[0].commit
 
     def between(self, old: str, new: str) -> list[Commit]:
@@ -76,7 +79,7 @@ class CommitLog:
                                check=False)
         if check.returncode != 0:
             raise CommitLogError(f"{old} is not an ancestor of {new}: no range to bisect")
-        text = _git(self.repo, "log", "--first-parent", "--reverse", f"--format={_FORMAT}",
+        text = git(self.repo, "log", "--first-parent", "--reverse", f"--format={_FORMAT}",
                     f"{old_id}..{new_id}")
         commits = [c.commit for c in self._parse(text)]
         if not commits or commits[-1].id != new_id:
@@ -86,7 +89,7 @@ class CommitLog:
 
     def logged(self, rev: str = "HEAD") -> list[LoggedCommit]:
         """Every commit reachable from ``rev`` along first parents, oldest first."""
-        return self._parse(_git(self.repo, "log", "--first-parent", "--reverse",
+        return self._parse(git(self.repo, "log", "--first-parent", "--reverse",
                                 f"--format={_FORMAT}", self.resolve(rev)))
 
     def _parse(self, text: str) -> list[LoggedCommit]:
@@ -134,6 +137,6 @@ def committed_times(log: CommitLog, commits: Sequence[Commit]) -> dict[str, int]
     """Committer times of ``commits`` (one git call)."""
     if not commits:
         return {}
-    text = _git(log.repo, "show", "-s", f"--format={_FORMAT}", *[c.id for c in commits])
+    text = git(log.repo, "show", "-s", f"--format={_FORMAT}", *[c.id for c in commits])
     return {c.commit.id: c.committed for c in log._parse(text)}
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -25,9 +24,15 @@ from pathlib import Path
 
 from farm import fragments
 from farm.matrix import Cell, Matrix
-from triage.ci.bisect.commits import AppPairing, CommitLog, CommitLogError, committed_times
+from triage.ci.bisect.commits import (
+    AppPairing,
+    CommitLog,
+    CommitLogError,
+    committed_times,
+    git,
+)
 from triage.ci.bisect.model import StepRun
-from workers.cell import RESULT_MARKER
+from workers.cell import RESULT_MARKER, last_marker_json
 from workers.failure import ENVIRONMENT
 from workers.failure.model import ALIASES
 
@@ -39,29 +44,13 @@ class RunnerError(Exception):
 
 
 def _git(cwd: Path, *args: str) -> None:
-    out = subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True,
-                         stdin=subprocess.DEVNULL, timeout=300, check=False)
-    if out.returncode != 0:
-        err = out.stderr.strip().splitlines()
-        raise RunnerError(f"git {args[0]} in {cwd}: {err[-1] if err else 'failed'}")
+    git(cwd, *args, error=RunnerError, timeout=300)  # a checkout of a big tree takes a while
 
 
 def _is_worktree(where: Path) -> bool:
     out = subprocess.run(["git", "-C", str(where), "rev-parse", "--git-dir"],
                          capture_output=True, stdin=subprocess.DEVNULL, timeout=60, check=False)
     return out.returncode == 0
-
-
-def parse_verdict(text: str) -> dict[str, object] | None:
-    """The worker's verdict: the last ``XENTRIAGE-CELL-RESULT {json}`` line, if any."""
-    for line in reversed(text.splitlines()):
-        if line.startswith(RESULT_MARKER):
-            try:
-                doc = json.loads(line[len(RESULT_MARKER):])
-            except ValueError:
-                return None
-            return doc if isinstance(doc, dict) else None
-    return None
 
 
 class LocalRunner:
@@ -191,7 +180,7 @@ class LocalRunner:
         except subprocess.TimeoutExpired:
             rc = None
         text = log.read_text(encoding="utf-8", errors="replace")
-        verdict = parse_verdict(text) or {
+        verdict = last_marker_json(text, RESULT_MARKER) or {
             "cell_result": ENVIRONMENT,
             "title": f"no verdict from workers.cell ({'timed out' if rc is None else rc})"}
         result = str(verdict.get("cell_result") or ENVIRONMENT)

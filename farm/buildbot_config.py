@@ -74,6 +74,9 @@ class MasterSettings:
     master_overrides: dict[str, Any] = field(default_factory=dict)
     # Benchmark: count the master's SQL statements and commits (farm.master_stats).
     count_statements: bool = False
+    # A bisection builder beside each real builder, fed by its own force scheduler
+    # (farm.bisect_builder): bisections run their steps on the farm's workers.
+    bisect_builders: bool = True
 
     @property
     def buildbot_url(self) -> str:
@@ -215,8 +218,8 @@ def build_master_config(settings: MasterSettings, basedir: Path | None = None
 
     # A builder routed to workers that declared they boot its platform/arch: a boot those
     # workers then cannot run is the worker's fault (environment), not "no capable worker".
-    factory = cell_factory(matrix, cells,
-                           frozenset(n for n, r in routes.items() if r.boot_capable))
+    factory_boots = frozenset(n for n, r in routes.items() if r.boot_capable)
+    factory = cell_factory(matrix, cells, factory_boots)
     builders = [
         util.BuilderConfig(
             name=name, workernames=list(routes[name].workers), factory=factory,
@@ -269,6 +272,8 @@ def build_master_config(settings: MasterSettings, basedir: Path | None = None
         "caches": cache_sizes(len(cell_list)),
     }
     c["services"] = _services(settings)
+    if settings.bisect_builders:
+        _add_bisection(c, matrix, cells, routes, factory_boots, set(used_builders))
     if settings.count_statements:
         from farm.master_stats import StatementCounter
 
@@ -281,6 +286,16 @@ def build_master_config(settings: MasterSettings, basedir: Path | None = None
             "change_hook_dialects": {"base": True},
         }
     return c
+
+
+def _add_bisection(c: dict[str, Any], matrix: Matrix, cells: dict[str, Any],
+                   routes: dict[str, Route], boot_expected: frozenset[str],
+                   taken: set[str]) -> None:
+    from farm.bisect_builder import bisect_builders, bisect_scheduler
+
+    builders = bisect_builders(matrix, cells, routes, boot_expected, taken)
+    c["builders"] += builders
+    c["schedulers"].append(bisect_scheduler([b.name for b in builders]))
 
 
 def _services(settings: MasterSettings) -> list[Any]:

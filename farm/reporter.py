@@ -27,6 +27,8 @@ from buildbot.util import httpclientservice
 from twisted.internet import defer
 from twisted.python import log
 
+from farm.bisect_protocol import is_bisection_build
+
 SIGNATURE_HEADER = "X-Xentriage-Signature"  # the same names as triage.ci.intake
 TIMESTAMP_HEADER = "X-Xentriage-Timestamp"
 INTAKE_PATH = "/ci/results"
@@ -35,7 +37,10 @@ MAX_POST_BYTES = 65536  # the intake's default ci.max_body_bytes
 
 
 def cell_result(build: dict[str, Any], master: str) -> dict[str, Any] | None:
-    """The formatter: a finished build as the intake's JSON (None: not a cell's build)."""
+    """The formatter: a finished build as the intake's JSON (None: not a cell's build, or a
+    bisection step's, which is a commit of a range, not the cell's branch head)."""
+    if is_bisection_build(build.get("properties")):
+        return None
     props = {k: v[0] for k, v in (build.get("properties") or {}).items()
              if isinstance(v, list | tuple) and v}
     if not props.get("cell") or not props.get("cell_result"):

@@ -16,6 +16,7 @@ from typing import Any
 
 import requests
 
+from farm.bisect_protocol import is_bisection_build
 from triage.ci.model import BadResult, CellResult, from_buildbot
 from triage.store import Store
 from triage.store import ci as ci_rows
@@ -34,7 +35,7 @@ class SweepReport:
     pages: int = 0
     builds: int = 0
     stored: int = 0
-    skipped: int = 0  # not a cell build, or no verdict
+    skipped: int = 0  # not a cell build (a bisection step's), or no verdict
     checkpoint: int = 0
 
 
@@ -79,7 +80,9 @@ def sweep(store: Store, buildbot_url: str, *, master: str = "", page_size: int =
                 continue
             report.builds += 1
             try:
-                result = from_buildbot(build, master, buildbot_url)
+                # A bisection step's build is a commit of a range, not the cell's history.
+                result = (None if is_bisection_build(build.get("properties"))
+                          else from_buildbot(build, master, buildbot_url))
             except BadResult as exc:
                 log.warning("ci sweep: build %s is not a readable result: %s", bid, exc)
                 result = None

@@ -25,7 +25,6 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Mapping
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from buildbot.plugins import schedulers, steps, util
@@ -39,27 +38,6 @@ from farm.steps import CellBuild, RunCell
 
 TREE_DIR = "tree"  # the persistent checkouts, relative to the bisection builder's builddir
 APP_DIR = "app"
-
-
-def app_repository(cell: Cell) -> str | None:
-    """The app's own git repository (an absolute path outside the tree), else None: the same
-    rule as the local runner's (triage.ci.bisect.runners.LocalRunner.app_repository)."""
-    app = Path(cell.app.path)
-    if not app.is_absolute():
-        return None
-    tree = cell.tree.path
-    if tree is not None:
-        try:
-            app.resolve().relative_to(Path(tree).resolve())
-            return None
-        except ValueError:
-            pass
-    return str(app.resolve()) if (app / ".git").exists() else None
-
-
-def tree_repository(cell: Cell) -> str:
-    """Where a worker fetches the tree from: the matrix's ``url``, else its local ``path``."""
-    return cell.tree.url or (str(cell.tree.path) if cell.tree.path is not None else "")
 
 
 class PinnedGit(steps.Git):
@@ -107,7 +85,7 @@ def bisect_factory(matrix: Matrix, cells: Mapping[str, Cell],
 
     @util.renderer
     def tree_url(props: Any) -> str:
-        return tree_repository(cell_of(props))
+        return proto.tree_repository(cell_of(props))
 
     @util.renderer
     def tree_branch(props: Any) -> str:
@@ -117,7 +95,7 @@ def bisect_factory(matrix: Matrix, cells: Mapping[str, Cell],
 
     @util.renderer
     def app_url(props: Any) -> str:
-        return app_repository(cell_of(props)) or ""
+        return proto.app_repository(cell_of(props)) or ""
 
     def has_app_commit(step: Any) -> bool:
         return bool(step.getProperty(proto.APP_COMMIT))

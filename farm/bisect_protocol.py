@@ -11,7 +11,11 @@ push reporter and the sweep leave builds marked with :data:`BISECTION` out of th
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from farm.matrix import Cell
 
 SCHEDULER = "bisect-steps"
 BUILDER_PREFIX = "bisect-"
@@ -40,3 +44,23 @@ def is_bisection_build(properties: Mapping[str, Any] | None) -> bool:
     if isinstance(value, list | tuple):
         value = value[0] if value else None
     return bool(value)
+
+
+def tree_repository(cell: Cell) -> str:
+    """Where a worker fetches the tree from: the matrix's ``url``, else its local ``path``."""
+    return cell.tree.url or (str(cell.tree.path) if cell.tree.path is not None else "")
+
+
+def app_repository(cell: Cell) -> str | None:
+    """The app's own git repository (an absolute path outside the tree), else None: the
+    local runner's rule (triage.ci.bisect.runners.LocalRunner.app_repository)."""
+    app = Path(cell.app.path)
+    if not app.is_absolute():
+        return None
+    if cell.tree.path is not None:
+        try:
+            app.resolve().relative_to(Path(cell.tree.path).resolve())
+            return None
+        except ValueError:
+            pass
+    return str(app.resolve()) if (app / ".git").exists() else None

@@ -25,7 +25,7 @@ import typing
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from triage.logscrub import register_secret
 from triage.validation import Email, OptionalEmail, Port, Range, join_key, unwrap, validate
@@ -383,6 +383,14 @@ class BisectSettings:
     repository: Path | None = None
     # How often `serve` runs the queue (the `bisect` job), in minutes; 0: no job.
     job_interval_minutes: Annotated[int, Range(0)] = 30
+    # Where steps run: "local" (worktrees on this host) or "buildbot" (the farm's workers of
+    # the cell's capability, through the master's bisection builders: farm.bisect_builder).
+    runner: Literal["local", "buildbot"] = "local"
+    # The farm master's web address for runner "buildbot" (its /api/v2), e.g.
+    # http://127.0.0.1:8010/.
+    buildbot_url: str = ""
+    # Runner "buildbot": the master unreachable this long ends the bisection in an error.
+    buildbot_outage_seconds: Annotated[float, Range(1, 3600)] = 60.0
 
 
 @dataclass

@@ -17,6 +17,7 @@ from datetime import datetime
 from triage.ci.bisect.algorithm import Bisection, Policy
 from triage.ci.bisect.commits import CommitLog
 from triage.ci.bisect.model import BisectOutcome, BisectRequest, StepRun, StepRunner
+from triage.ci.bisect.runners import RunnerUnavailable
 from triage.config import BisectSettings
 from workers.failure import ENVIRONMENT
 
@@ -44,6 +45,8 @@ def assign_slots(positions: Sequence[int], last: Sequence[int]) -> list[tuple[in
 def _run_one(runner: StepRunner, cell: str, commit: str, slot: int) -> StepRun:
     try:
         return runner.run(cell, commit, slot)
+    except RunnerUnavailable:  # no step can run: the bisection is an error, not all skips
+        raise
     except Exception as exc:  # one broken step is a skip, not a lost bisection
         return StepRun(commit, ENVIRONMENT, title=f"runner failed: {type(exc).__name__}: {exc}",
                        worker=f"slot {slot}")

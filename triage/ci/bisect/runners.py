@@ -43,6 +43,11 @@ class RunnerError(Exception):
     """The runner cannot be set up (unknown cell, no repository, git refusing)."""
 
 
+class RunnerUnavailable(RunnerError):
+    """The runner's builders went away (the farm's master unreachable): the bisection stops
+    with an error rather than spending its budget on steps that cannot run."""
+
+
 def _git(cwd: Path, *args: str) -> None:
     git(cwd, *args, error=RunnerError, timeout=300)  # a checkout of a big tree takes a while
 

@@ -39,6 +39,7 @@ from triage.store import ci as ci_rows
 from workers.failure import BOOT_FAILED
 
 CELL = "hello-crc-kvm-x86_64"
+APP_CELL = "extapp-crc-kvm-x86_64"  # the same app from a git repository of its own
 LIBS = ("crc", "ring")
 WORKERS = ("bb-a", "bb-b")
 SECRET = "bisect-farm-secret"
@@ -53,6 +54,7 @@ class Farm:
     store: Store
     signature: str
     base: Path
+    app_commits: tuple[str, str]  # the external app's commits, before and after the root
 
     @property
     def url(self) -> str:
@@ -72,7 +74,10 @@ def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Farm]:
     _require()
     base = tmp_path_factory.mktemp("bisect-farm")
     hist = make_history(base / "repo")
+    app_commits = _app_history(hist, base / "extapp")
     matrix = write_matrix(hist, base / "matrix.toml", libraries=LIBS)
+    matrix.write_text(matrix.read_text(encoding="utf-8") + EXTAPP.format(path=base / "extapp"),
+                      encoding="utf-8")
     # S as the farm reported it, read by the local runner: the farm's steps must agree on it.
     run = LocalRunner(load_matrix(matrix), base / "local-sig").run(CELL, hist.breaking, 0)
     assert run.result == BOOT_FAILED and run.signature, run
@@ -92,12 +97,45 @@ def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Farm]:
             www_port=localfarm.free_port(),
             master_settings={"ci_intake_url": f"http://127.0.0.1:{intake.server_address[1]}",
                              "ci_secret_file": str(secret), "ci_master_name": "farm"})
-        yield Farm(hist, matrix, state, store, run.signature, base)
+        yield Farm(hist, matrix, state, store, run.signature, base, app_commits)
     finally:
         localfarm.down(state_dir)
         intake.shutdown()
         intake.server_close()
         store.dispose()
+
+
+EXTAPP = """
+[[app]]
+name = "extapp"
+tree = "fixture"
+path = "{path}"
+success_lines = ["Hello from xentriage"]
+"""
+
+
+def _git(repo: Path, *args: str, when: int | None = None) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "A", "GIT_AUTHOR_EMAIL": "a@example.org",
+           "GIT_COMMITTER_NAME": "A", "GIT_COMMITTER_EMAIL": "a@example.org"}
+    if when is not None:
+        env |= {"GIT_AUTHOR_DATE": f"@{when} +0000", "GIT_COMMITTER_DATE": f"@{when} +0000"}
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
+                          text=True, env=env).stdout.strip()
+
+
+def _app_history(hist: History, app: Path) -> tuple[str, str]:
+    """The fixture app in a repository of its own: one commit older than the tree's root, one
+    far newer (the root's step must be built with the first)."""
+    shutil.copytree(hist.path / "apps" / "hello", app)
+    root_time = int(_git(hist.path, "log", "-1", "--format=%ct", hist.root))
+    _git(app, "init", "-q")
+    ids = []
+    for i, when in enumerate((root_time - 10, root_time + 10**7)):
+        (app / "NOTE").write_text(str(i), encoding="utf-8")
+        _git(app, "add", "-A")
+        _git(app, "commit", "-qm", f"app {i}", when=when)
+        ids.append(_git(app, "rev-parse", "HEAD"))
+    return ids[0], ids[1]
 
 
 def _settings(work: Path, **kw: Any) -> BisectSettings:
@@ -172,6 +210,19 @@ def test_bisection_builds_stay_out_of_the_cell_history(farm: Farm) -> None:
     assert not stored_ids() & {b["buildid"] for b in steps}
     with farm.store.session() as s:
         assert [r.cell for r in ci_rows.all_results(s)] == [CELL]
+
+
+def test_the_app_commit_paired_on_the_triage_host_is_built_on_the_worker(farm: Farm) -> None:
+    runner = BuildbotRunner(load_matrix(farm.matrix), farm.url, APP_CELL, bisection="bb-app")
+    assert "paired by commit time" in runner.pairing_text(APP_CELL)
+    run = runner.run(APP_CELL, farm.hist.root, 1)
+    assert run.result == "passed", run
+    assert run.app_commit == farm.app_commits[0]
+    (build,) = _bisection_builds(farm, "bb-app")
+    assert build["props"][proto.APP_COMMIT] == farm.app_commits[0]
+    assert build["props"]["workername"] == run.worker == sorted(WORKERS)[1]
+    checkout = farm.state.state_dir / "workers" / run.worker / "bisect-kvm-x86_64" / "app"
+    assert _git(checkout, "rev-parse", "HEAD") == farm.app_commits[0]
 
 
 def test_a_master_gone_mid_bisection_is_an_error_not_a_commit(farm: Farm) -> None:

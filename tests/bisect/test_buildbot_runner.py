@@ -225,6 +225,27 @@ def test_the_app_commit_paired_on_the_triage_host_is_built_on_the_worker(farm: F
     assert _git(checkout, "rev-parse", "HEAD") == farm.app_commits[0]
 
 
+def test_a_lost_worker_is_a_skipped_step_not_a_verdict(farm: Farm) -> None:
+    """Stops the second worker: the tests after this one have one slot."""
+    runner = BuildbotRunner(load_matrix(farm.matrix), farm.url, CELL, bisection="bb-lost",
+                            poll_seconds=0.3)
+    assert runner.slots == 2
+    lost = sorted(WORKERS)[1]
+    subprocess.run([str(localfarm.BIN_DIR / "buildbot-worker"), "stop",
+                    str(farm.state.state_dir / "workers" / lost)], check=True,
+                   capture_output=True, timeout=120)
+    run = runner.run(CELL, farm.hist.breaking, 1)  # pinned to the worker that is gone
+    assert run.result == "environment" and run.signature == ""
+    assert f"worker {lost} is not connected" in run.title
+    assert not [b for b in _bisection_builds(farm, "bb-lost") if b.get("complete")]
+    # The request was cancelled: nothing is left to build when the worker comes back.
+    deadline = time.monotonic() + 20
+    while localfarm.api_get(farm.state, "buildrequests", complete="false")["buildrequests"]:
+        assert time.monotonic() < deadline, "the lost worker's request was not cancelled"
+        time.sleep(0.3)
+    assert BuildbotRunner(load_matrix(farm.matrix), farm.url, CELL).slots == 1
+
+
 def test_a_master_gone_mid_bisection_is_an_error_not_a_commit(farm: Farm) -> None:
     """Last in the module: it stops the master."""
     hist = farm.hist

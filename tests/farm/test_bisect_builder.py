@@ -101,12 +101,12 @@ def test_the_push_reporter_leaves_bisection_builds_out() -> None:
 def test_the_buildbot_runner_without_a_master_is_a_clear_error(tmp_path: Path) -> None:
     matrix = load_matrix(MATRIX)
     cell = matrix.cells()[0].name
-    with pytest.raises(RunnerError, match="bisect.buildbot_url"):
+    with pytest.raises(RunnerError, match=r"bisect\.buildbot_url"):
         BuildbotRunner(matrix, "", cell)
     with pytest.raises(RunnerError, match="no cell"):
         BuildbotRunner(matrix, "http://127.0.0.1:1/", "no-such-cell")
     runner = BuildbotRunner(matrix, f"http://127.0.0.1:{free_port()}/", cell)
-    with pytest.raises(RunnerUnavailable, match="Buildbot at http://127.0.0.1"):
+    with pytest.raises(RunnerUnavailable, match=r"Buildbot at http://127\.0\.0\.1"):
         _ = runner.slots
     settings = BisectSettings(runner="buildbot", buildbot_url=runner.url, workdir=tmp_path)
     with pytest.raises(BisectError, match="Buildbot at"):
@@ -121,5 +121,5 @@ def test_bisect_runner_settings_are_validated(tmp_path: Path) -> None:
     assert settings.bisect.runner == "buildbot"
     assert settings.bisect.buildbot_url == "http://127.0.0.1:8010/"
     path.write_text('[bisect]\nrunner = "ssh"\n')
-    with pytest.raises(ConfigError, match="bisect.runner"):
+    with pytest.raises(ConfigError, match=r"bisect\.runner"):
         load_settings(path)

@@ -187,14 +187,26 @@ class BuildbotRunner:
                   proto.CELL: cell, proto.BISECTION: self.bisection, proto.STEP: step,
                   proto.REPEAT: repeat, proto.APP_COMMIT: app_commit, proto.WORKER: worker}
         body = {"jsonrpc": "2.0", "method": "force", "id": step, "params": params}
-        try:
-            resp = self.session.post(f"{self.api}/forceschedulers/{proto.SCHEDULER}", json=body,
-                                     headers=PLAIN, timeout=60)
-            resp.raise_for_status()
-            doc = resp.json()
-        except (requests.RequestException, ValueError) as exc:
-            raise RunnerUnavailable(f"Buildbot at {self.url} took no step: "
-                                    f"{type(exc).__name__}: {exc}"[:300]) from None
+        first_refusal: float | None = None
+        while True:
+            try:
+                resp = self.session.post(f"{self.api}/forceschedulers/{proto.SCHEDULER}",
+                                         json=body, headers=PLAIN, timeout=60)
+                resp.raise_for_status()
+                doc = resp.json()
+                break
+            except requests.ConnectionError as exc:
+                # Refused: the request never reached the master, so asking again cannot make
+                # a second build. Anything else (a timeout) might have, and is not retried.
+                now = self.clock()
+                first_refusal = now if first_refusal is None else first_refusal
+                if now - first_refusal >= self.outage_seconds:
+                    raise RunnerUnavailable(f"Buildbot at {self.url} took no step: "
+                                            f"{type(exc).__name__}: {exc}"[:300]) from None
+                time.sleep(self.poll_seconds)
+            except (requests.RequestException, ValueError) as exc:
+                raise RunnerUnavailable(f"Buildbot at {self.url} took no step: "
+                                        f"{type(exc).__name__}: {exc}"[:300]) from None
         if "error" in doc:
             raise RunnerError(f"Buildbot refused the step: {doc['error'].get('message')}")
         try:

@@ -341,7 +341,8 @@ def bisect_cmd(ctx: click.Context, cell: str, good: str, bad: str, fix: bool, si
 @click.argument("cell")
 @click.argument("commit")
 @click.option("--slot", type=click.IntRange(0, 63), default=0,
-              help="The local slot whose worktree and build directory to use (default 0).")
+              help="The slot whose worktree and build directory to use (default 0; with "
+                   "bisect.runner = \"buildbot\": the N-th connected worker).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @_tree_opt
 @_matrix_opt
@@ -355,6 +356,7 @@ def bisect_step_cmd(ctx: click.Context, cell: str, commit: str, slot: int, as_js
 
     from triage.ci.bisect.commits import CommitLogError
     from triage.ci.bisect.local import BisectError, local_setup
+    from triage.ci.bisect.runners import RunnerError
     from triage.cli.common import app
 
     settings = app(ctx).settings.bisect
@@ -364,7 +366,11 @@ def bisect_step_cmd(ctx: click.Context, cell: str, commit: str, slot: int, as_js
     except (BisectError, CommitLogError) as exc:
         echo(f"error: {exc}", err=True)
         sys.exit(EXIT_INPUT)
-    run = setup.runner.run(cell, commit_id, slot)
+    try:
+        run = setup.runner.run(cell, commit_id, slot)
+    except RunnerError as exc:  # the Buildbot runner's master or builder is not there
+        echo(f"error: runner: {exc}", err=True)
+        sys.exit(EXIT_INPUT)
     if as_json:
         echo(json.dumps(asdict(run), indent=2))
         return

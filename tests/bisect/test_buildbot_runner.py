@@ -225,6 +225,31 @@ def test_the_app_commit_paired_on_the_triage_host_is_built_on_the_worker(farm: F
     assert _git(checkout, "rev-parse", "HEAD") == farm.app_commits[0]
 
 
+def test_the_service_bisects_a_fix_on_the_farm(farm: Farm) -> None:
+    """The queue's bisector (``serve``'s bisect job) with ``bisect.runner = "buildbot"``."""
+    from triage.ci.bisect.model import FIX
+    from triage.ci.bisect.service import local_bisector
+    from triage.config import load_settings
+
+    config = farm.base / "xentriage.toml"
+    config.write_text(f"""[bisect]
+runner = "buildbot"
+buildbot_url = "{farm.url}"
+matrix = "{farm.matrix}"
+repository = "{farm.hist.path}"
+workdir = "{farm.base / 'service'}"
+""", encoding="utf-8")
+    bisect = local_bisector(load_settings(config))
+    out = bisect(BisectRequest(FIX, CELL, farm.hist.breaking, farm.hist.tip, farm.signature,
+                               origin_bug=7))
+    assert out.status == FOUND, out.reason
+    assert out.first_new is not None and out.first_new.id == farm.hist.fix
+    assert out.last_old is not None and out.last_old.id == farm.hist.last_bad
+    assert out.request.origin_bug == 7
+    assert {r.worker for s in out.steps for r in s.runs} == set(WORKERS)  # workers = 0: all
+    assert not (farm.base / "service").exists()  # no worktree, no build on this host
+
+
 def test_a_lost_worker_is_a_skipped_step_not_a_verdict(farm: Farm) -> None:
     """Stops the second worker: the tests after this one have one slot."""
     runner = BuildbotRunner(load_matrix(farm.matrix), farm.url, CELL, bisection="bb-lost",

@@ -123,3 +123,18 @@ def test_bisect_runner_settings_are_validated(tmp_path: Path) -> None:
     path.write_text('[bisect]\nrunner = "ssh"\n')
     with pytest.raises(ConfigError, match=r"bisect\.runner"):
         load_settings(path)
+
+
+def test_bisect_step_with_the_master_down_says_so(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from triage.cli import main
+
+    config = tmp_path / "x.toml"
+    config.write_text(f'[bisect]\nrunner = "buildbot"\nworkdir = "{tmp_path}"\n'
+                      f'buildbot_url = "http://127.0.0.1:{free_port()}/"\n')
+    cell = load_matrix(MATRIX).cells()[0].name
+    res = CliRunner().invoke(main, ["--config", str(config), "ci", "bisect-step", cell, "HEAD",
+                                    "--tree", str(REPO), "--matrix", str(MATRIX)])
+    assert res.exit_code == 7, res.output
+    assert "error: runner: Buildbot at http://127.0.0.1" in res.output

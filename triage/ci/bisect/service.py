@@ -22,10 +22,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 def local_bisector(settings: Settings) -> Bisector:
-    """Bisect on this machine as ``xentriage ci bisect`` does (triage.ci.bisect.local): the
-    farm's matrix (``bisect.matrix``), the tree's repository (``bisect.repository``, else the
-    matrix tree's path), ``bisect.workers`` slots (at least one), each with its worktree and
-    persistent build directory under ``bisect.workdir``; S is the request's signature."""
+    """Bisect as ``xentriage ci bisect`` does (triage.ci.bisect.local): the farm's matrix
+    (``bisect.matrix``), the tree's repository (``bisect.repository``, else the matrix tree's
+    path), ``bisect.workers`` slots (at least one), each with its worktree and persistent
+    build directory under ``bisect.workdir``, or with ``bisect.runner = "buildbot"`` the
+    farm's connected capable workers (at most ``bisect.workers`` when set); S is the
+    request's signature."""
     from farm.matrix import load_matrix
     from triage.ci.bisect.local import DEFAULT_MATRIX, bisect_locally
     from triage.ci.bisect.queue import BisectionError
@@ -37,10 +39,13 @@ def local_bisector(settings: Settings) -> Bisector:
     except Exception as exc:  # MatrixError, OSError: said plainly, with the file
         raise BisectionError(f"bisect.matrix {path}: {exc}") from None
 
+    # The Buildbot runner's 0 is every connected capable worker; the local one's, one slot.
+    slots = b.workers if b.runner == "buildbot" else max(1, b.workers)
+
     def bisect(request: BisectRequest) -> BisectOutcome:
         outcome = bisect_locally(b, request.cell, request.old, request.new, kind=request.kind,
                                  signature=request.signature, flake_rate=request.flake_rate,
-                                 slots=max(1, b.workers), now=datetime.now(UTC))
+                                 slots=slots, now=datetime.now(UTC))
         # The stored request (as CI linking asked it) stays the key; the outcome keeps the
         # bug it is for.
         return dataclasses.replace(outcome, request=dataclasses.replace(

@@ -6,6 +6,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from farm.bisect_protocol import is_bisection_build
+
 # Buildbot result codes (buildbot.process.results) without importing Buildbot here.
 _RESULT_NAMES = {0: "success", 1: "warnings", 2: "failure", 3: "skipped", 4: "exception",
                  5: "retry", 6: "cancelled"}
@@ -28,11 +30,12 @@ class CellRow:
 
 
 def rows_from_builds(builds: Iterable[Mapping[str, Any]]) -> list[CellRow]:
-    """The latest finished build per cell (builds carry flattened ``props``)."""
+    """The latest finished build per cell (builds carry flattened ``props``); a bisection
+    step's build is a commit of a range, not the cell's result."""
     latest: dict[str, Mapping[str, Any]] = {}
     for b in builds:
         cell = b["props"].get("cell")
-        if not cell or not b.get("complete"):
+        if not cell or not b.get("complete") or is_bisection_build(b["props"]):
             continue
         if cell not in latest or b["buildid"] > latest[cell]["buildid"]:
             latest[cell] = b

@@ -138,3 +138,14 @@ def test_bisect_step_with_the_master_down_says_so(tmp_path: Path) -> None:
                                     "--tree", str(REPO), "--matrix", str(MATRIX)])
     assert res.exit_code == 7, res.output
     assert "error: runner: Buildbot at http://127.0.0.1" in res.output
+
+
+def test_the_farm_run_table_leaves_bisection_builds_out() -> None:
+    from farm.table import rows_from_builds
+
+    farm_build = {"buildid": 1, "complete": True, "results": 0, "state_string": "ok",
+                  "props": {"cell": "c1", "cell_result": "passed"}}
+    step = {"buildid": 2, "complete": True, "results": 2, "state_string": "failed",
+            "props": {"cell": "c1", "cell_result": "boot-failed", "bisection": "cause:c1"}}
+    assert [(r.cell, r.result) for r in rows_from_builds([farm_build, step])] == [
+        ("c1", "passed")]

@@ -269,6 +269,10 @@ def test_a_lost_worker_is_a_skipped_step_not_a_verdict(farm: Farm) -> None:
         assert time.monotonic() < deadline, "the lost worker's request was not cancelled"
         time.sleep(0.3)
     assert BuildbotRunner(load_matrix(farm.matrix), farm.url, CELL).slots == 1
+    # The same runner moves the lost slot's next step to the worker still connected.
+    again = runner.run(CELL, farm.hist.breaking, 1)
+    assert again.worker == sorted(WORKERS)[0] and again.result == BOOT_FAILED
+    assert again.signature == farm.signature
 
 
 def test_a_master_gone_mid_bisection_is_an_error_not_a_commit(farm: Farm) -> None:

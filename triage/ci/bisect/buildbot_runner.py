@@ -113,7 +113,8 @@ class BuildbotRunner:
         rows = self._get(f"builders/{bid}/workers")["workers"]
         names = sorted(w["name"] for w in rows if w.get("connected_to"))
         if not names:
-            raise RunnerError(f"no worker of {self.builder_name} is connected to {self.url}")
+            raise RunnerUnavailable(f"no worker of {self.builder_name} is connected to "
+                                    f"{self.url}")
         return bid, names
 
     @property
@@ -158,10 +159,13 @@ class BuildbotRunner:
                            seconds=round(self.clock() - started, 3), app_commit=app_commit,
                            **kw)
 
-        waited = self._wait(brid, worker, started)
-        if waited:
+        gave_up, lost = self._wait(brid, worker, started)
+        if gave_up:
             self._cancel(brid)
-            return run_of(ENVIRONMENT, f"runner: {waited}")
+            if lost:  # the slot's next steps go to a worker still connected
+                with self._lock:
+                    self._builder = None
+            return run_of(ENVIRONMENT, f"runner: {gave_up}")
         builds = self._get(f"buildrequests/{brid}/builds", property="*")["builds"]
         if not builds:
             return run_of(ENVIRONMENT, "runner: the step's request ended without a build")
@@ -207,28 +211,32 @@ class BuildbotRunner:
             except (requests.RequestException, ValueError) as exc:
                 raise RunnerUnavailable(f"Buildbot at {self.url} took no step: "
                                         f"{type(exc).__name__}: {exc}"[:300]) from None
+        # A refused step would be refused for every commit: the bisection stops, rather
+        # than spend its budget on skips.
         if "error" in doc:
-            raise RunnerError(f"Buildbot refused the step: {doc['error'].get('message')}")
+            raise RunnerUnavailable(f"Buildbot at {self.url} refused the step: "
+                                    f"{doc['error'].get('message')}"[:300])
         try:
             return int(next(iter(doc["result"][1].values())))
         except (KeyError, IndexError, TypeError, ValueError, StopIteration):
-            raise RunnerError(f"Buildbot's force answer has no build request: {doc}"[:300]
-                              ) from None
+            raise RunnerUnavailable(f"Buildbot's force answer has no build request: "
+                                    f"{doc}"[:300]) from None
 
-    def _wait(self, brid: int, worker: str, started: float) -> str:
-        """Until the request completes (""), or why the step gave up (a skip, not a verdict).
-        Raises RunnerUnavailable when the master stays unreachable for outage_seconds."""
+    def _wait(self, brid: int, worker: str, started: float) -> tuple[str, bool]:
+        """Until the request completes (""), or why the step gave up (a skip, not a verdict)
+        and whether because its worker is gone. Raises RunnerUnavailable when the master
+        stays unreachable for outage_seconds."""
         unreachable_since: float | None = None
         while True:
             now = self.clock()
             if now - started > self.step_timeout:
-                return f"no verdict after {self.step_timeout:.0f} s (step timed out)"
+                return f"no verdict after {self.step_timeout:.0f} s (step timed out)", False
             try:
                 request = self._get(f"buildrequests/{brid}")["buildrequests"][0]
                 if request.get("complete"):
-                    return ""
+                    return "", False
                 if not request.get("claimed") and not self._connected(worker):
-                    return f"worker {worker} is not connected (lost during the bisection)"
+                    return f"worker {worker} is not connected (lost during the bisection)", True
                 unreachable_since = None
             except RunnerUnavailable:
                 if unreachable_since is None:

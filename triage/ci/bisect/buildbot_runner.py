@@ -44,7 +44,7 @@ class BuildbotRunner:
     def __init__(self, matrix: Matrix, buildbot_url: str, cell: str, *,
                  repository: Path | None = None, bisection: str = "",
                  step_timeout: float | None = None, outage_seconds: float = 60.0,
-                 poll_seconds: float = 1.0, session: requests.Session | None = None,
+                 poll_seconds: float = 2.0, session: requests.Session | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         if not buildbot_url:
             raise RunnerError("bisect.runner = \"buildbot\" needs bisect.buildbot_url")
@@ -227,6 +227,7 @@ class BuildbotRunner:
         and whether because its worker is gone. Raises RunnerUnavailable when the master
         stays unreachable for outage_seconds."""
         unreachable_since: float | None = None
+        polls = 0
         while True:
             now = self.clock()
             if now - started > self.step_timeout:
@@ -243,7 +244,10 @@ class BuildbotRunner:
                     unreachable_since = now
                 elif now - unreachable_since >= self.outage_seconds:
                     raise
-            time.sleep(self.poll_seconds)
+            # Quick at first (a small cell's step takes seconds), then every poll_seconds: a
+            # long build costs the master one request per step every few seconds, not more.
+            time.sleep(min(self.poll_seconds, 0.25 * 1.5 ** polls))
+            polls += 1
 
     def _connected(self, worker: str) -> bool:
         rows = self._get("workers", name=worker)["workers"]

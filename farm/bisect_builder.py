@@ -102,10 +102,14 @@ def bisect_factory(matrix: Matrix, cells: Mapping[str, Cell],
 
     f.addStep(steps.Git(name="check out the commit", repourl=tree_url, branch=tree_branch,
                         workdir=TREE_DIR, mode="incremental", haltOnFailure=True))
-    f.addStep(PinnedGit(proto.APP_COMMIT, name="check out the app commit", repourl=app_url,
-                        branch="HEAD", workdir=APP_DIR, mode="incremental",
-                        doStepIf=has_app_commit, hideStepIf=lambda results, s: not
-                        has_app_commit(s), haltOnFailure=True))
+    # Each step costs Buildbot database writes per build, skipped or not: the app's checkout
+    # only when some app has a history of its own.
+    if any(proto.app_repository(c) for c in cells.values()):
+        f.addStep(PinnedGit(proto.APP_COMMIT, name="check out the app commit",
+                            repourl=app_url, branch="HEAD", workdir=APP_DIR,
+                            mode="incremental", doStepIf=has_app_commit,
+                            hideStepIf=lambda results, s: not has_app_commit(s),
+                            haltOnFailure=True))
     longest_boot = max(c.boot_timeout for c in cells.values())
     f.addStep(BisectCell(cells, farm, boot_expected=boot_expected, timeout=farm.build_timeout,
                          maxTime=2 * farm.build_timeout + longest_boot + 120, logEnviron=False,

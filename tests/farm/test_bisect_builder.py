@@ -11,7 +11,7 @@ import pytest
 from buildbot.steps.source.git import Git
 
 from farm import bisect_protocol as proto
-from farm.bisect_builder import BisectCell, PinnedGit, pinned_worker
+from farm.bisect_builder import BisectCell, PinnedGit, bisect_factory, pinned_worker
 from farm.buildbot_config import build_master_config, load_master_settings
 from farm.localfarm import free_port
 from farm.matrix import load_matrix
@@ -41,7 +41,8 @@ def test_a_bisection_builder_beside_each_real_builder_with_its_workers(tmp_path:
         twin = twins[proto.builder_name(name)]
         assert twin.workernames == builder.workernames  # the same routing (farm.routing)
         assert twin.canStartBuild is pinned_worker and twin.collapseRequests is False
-        assert [s.step_class for s in twin.factory.steps] == [Git, PinnedGit, BisectCell]
+        # No app of ci/matrix.toml has a history of its own: no app checkout step.
+        assert [s.step_class for s in twin.factory.steps] == [Git, BisectCell]
     sched = next(s for s in c["schedulers"] if s.name == proto.SCHEDULER)
     assert sorted(sched.builderNames) == sorted(twins)
     # Only the force scheduler feeds them: no change or nightly run builds a bisection step.
@@ -149,3 +150,18 @@ def test_the_farm_run_table_leaves_bisection_builds_out() -> None:
             "props": {"cell": "c1", "cell_result": "boot-failed", "bisection": "cause:c1"}}
     assert [(r.cell, r.result) for r in rows_from_builds([farm_build, step])] == [
         ("c1", "passed")]
+
+
+def test_an_app_with_its_own_history_gets_its_checkout_step(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / ".git").mkdir()  # what app_repository looks for
+    text = MATRIX.read_text(encoding="utf-8").replace('path = "apps/hello"', f'path = "{app}"')
+    tree = REPO / "tests" / "fixtures" / "uktree"
+    text = text.replace('path = "../tests/fixtures/uktree"', f'path = "{tree}"')
+    (tmp_path / "matrix.toml").write_text(text, encoding="utf-8")
+    matrix = load_matrix(tmp_path / "matrix.toml")
+    cells = {c.name: c for c in matrix.cells()}
+    assert proto.app_repository(next(iter(cells.values()))) == str(app)
+    factory = bisect_factory(matrix, cells, frozenset())
+    assert [s.step_class for s in factory.steps] == [Git, PinnedGit, BisectCell]

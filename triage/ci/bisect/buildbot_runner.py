@@ -244,9 +244,10 @@ class BuildbotRunner:
                     unreachable_since = now
                 elif now - unreachable_since >= self.outage_seconds:
                     raise
-            # Quick at first (a small cell's step takes seconds), then every poll_seconds: a
-            # long build costs the master one request per step every few seconds, not more.
-            time.sleep(min(self.poll_seconds, 0.25 * 1.5 ** polls))
+            # Quick at first (a small cell's step takes seconds; each wait at most a quarter
+            # of the time waited so far), then every poll_seconds: a long build costs the
+            # master one request per step every few seconds, not more.
+            time.sleep(min(self.poll_seconds, 0.25 * 1.25 ** polls))
             polls += 1
 
     def _connected(self, worker: str) -> bool:

@@ -30,7 +30,15 @@ from triage.ci.bisect.buildbot_runner import BuildbotRunner
 from triage.ci.bisect.commits import CommitLog
 from triage.ci.bisect.driver import run_bisection
 from triage.ci.bisect.local import BisectError, bisect_locally
-from triage.ci.bisect.model import BAD, CAUSE, FOUND, SKIP, BisectRequest, StepRun
+from triage.ci.bisect.model import (
+    BAD,
+    CAUSE,
+    FOUND,
+    SKIP,
+    BisectOutcome,
+    BisectRequest,
+    StepRun,
+)
 from triage.ci.bisect.runners import LocalRunner
 from triage.ci.intake import IntakeRules, make_server, serve_in_thread
 from triage.ci.sweep import sweep
@@ -159,12 +167,20 @@ def test_the_farm_names_the_same_first_bad_commit_as_the_local_runner(farm: Farm
     hist = farm.hist
     request = BisectRequest(CAUSE, CELL, hist.root, hist.last_bad, farm.signature)
     log = CommitLog(hist.path, "https://example.org/uk/commit/{id}")
-    local = run_bisection(request, log, LocalRunner(load_matrix(farm.matrix),
-                                                    farm.base / "local", slots=2),
-                          _settings(farm.base / "local"))
-    runner = BuildbotRunner(load_matrix(farm.matrix), farm.url, CELL, bisection="bb-cause-1")
-    assert runner.slots == 2  # both workers can build and boot kvm/x86_64
-    remote = run_bisection(request, log, runner, _settings(farm.base / "unused"))
+    # The local bisection runs beside the farm's (the farm's steps mostly wait on Buildbot).
+    outcomes: list[BisectOutcome] = []
+    beside = threading.Thread(target=lambda: outcomes.append(run_bisection(
+        request, log, LocalRunner(load_matrix(farm.matrix), farm.base / "local", slots=2),
+        _settings(farm.base / "local"))))
+    beside.start()
+    try:
+        runner = BuildbotRunner(load_matrix(farm.matrix), farm.url, CELL,
+                                bisection="bb-cause-1")
+        assert runner.slots == 2  # both workers can build and boot kvm/x86_64
+        remote = run_bisection(request, log, runner, _settings(farm.base / "unused"))
+    finally:
+        beside.join()
+    (local,) = outcomes
 
     assert local.status == remote.status == FOUND, (local.reason, remote.reason)
     assert remote.first_new == local.first_new

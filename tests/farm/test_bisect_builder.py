@@ -4,6 +4,8 @@ keeps their builds out of the cell history, and the triage runner's errors witho
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -135,8 +137,15 @@ def test_bisect_step_with_the_master_down_says_so(tmp_path: Path) -> None:
     config.write_text(f'[bisect]\nrunner = "buildbot"\nworkdir = "{tmp_path}"\n'
                       f'buildbot_url = "http://127.0.0.1:{free_port()}/"\n')
     cell = load_matrix(MATRIX).cells()[0].name
+    repo = tmp_path / "repo"  # a one-commit tree repository: the step's revision resolves
+    env = {"GIT_AUTHOR_NAME": "A", "GIT_AUTHOR_EMAIL": "a@example.org",
+           "GIT_COMMITTER_NAME": "A", "GIT_COMMITTER_EMAIL": "a@example.org"}
+    for args in (["init", "-q", str(repo)], ["-C", str(repo), "commit", "-q",
+                                             "--allow-empty", "-m", "one"]):
+        subprocess.run(["git", *args], check=True, capture_output=True,
+                       env={**os.environ, **env})
     res = CliRunner().invoke(main, ["--config", str(config), "ci", "bisect-step", cell, "HEAD",
-                                    "--tree", str(REPO), "--matrix", str(MATRIX)])
+                                    "--tree", str(repo), "--matrix", str(MATRIX)])
     assert res.exit_code == 7, res.output
     assert "error: runner: Buildbot at http://127.0.0.1" in res.output
 

@@ -27,6 +27,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -35,9 +36,9 @@ sys.path.insert(0, str(REPO))
 from farm.matrix import load_matrix  # noqa: E402
 from tests.fixtures.ukhistory import History, make_history, write_matrix  # noqa: E402
 from triage.ci.bisect.commits import CommitLog  # noqa: E402
-from triage.ci.bisect.driver import run_bisection  # noqa: E402
+from triage.ci.bisect.driver import SlotSpan, run_bisection  # noqa: E402
 from triage.ci.bisect.model import CAUSE, FOUND, BisectOutcome, BisectRequest  # noqa: E402
-from triage.ci.bisect.runners import LocalRunner  # noqa: E402
+from triage.ci.bisect.runners import LocalRunner, StepTiming  # noqa: E402
 from triage.config import BisectSettings  # noqa: E402
 
 CELL = "hello-crc-kvm-x86_64"
@@ -53,8 +54,26 @@ def history_for(commits: int, where: Path) -> History:
     return hist
 
 
+@dataclass
+class Run:
+    out: BisectOutcome
+    wall: float
+    trace: list[SlotSpan]
+    timings: list[StepTiming]
+
+    def idle(self) -> float:
+        """Seconds each slot spent without a step, on average (the round barrier's cost plus
+        the driver's own time between steps)."""
+        slots = sorted({s.slot for s in self.trace})
+        busy = [sum(s.ended - s.started for s in self.trace if s.slot == k) for k in slots]
+        return statistics.fmean(self.wall - b for b in busy)
+
+
+PHASES = ("checkout", "spec", "python", "configure", "build", "boot")
+
+
 def bisect_once(hist: History, matrix: Path, work: Path, slots: int, signature: str,
-                cold: bool = False) -> tuple[BisectOutcome, float]:
+                cold: bool = False) -> Run:
     settings = BisectSettings(max_builds=40, workers=slots, workdir=work)
     runner = LocalRunner(load_matrix(matrix), work, slots=slots)
     if not cold:
@@ -65,12 +84,25 @@ def bisect_once(hist: History, matrix: Path, work: Path, slots: int, signature: 
         for slot in range(slots):
             runner.run(CELL, hist.root, slot)
     request = BisectRequest(CAUSE, CELL, hist.root, hist.last_bad, signature)
+    runner.timings.clear()
+    trace: list[SlotSpan] = []
     started = time.perf_counter()
-    out = run_bisection(request, CommitLog(hist.path), runner, settings)
+    out = run_bisection(request, CommitLog(hist.path), runner, settings, trace=trace)
     wall = time.perf_counter() - started
     if out.status != FOUND or out.first_new is None or out.first_new.id != hist.breaking:
         raise SystemExit(f"wrong outcome with {slots} slot(s): {out.status} {out.reason}")
-    return out, wall
+    return Run(out, wall, trace, list(runner.timings))
+
+
+def profile_line(runs: list[Run]) -> str:
+    """Mean seconds per step of each phase and a slot's idle time, medians over the runs."""
+    def per_step(run: Run, phase: str) -> float:
+        return statistics.fmean(getattr(t, phase) for t in run.timings)
+    parts = [f"{ph} {statistics.median(per_step(r, ph) for r in runs):.3f}" for ph in PHASES]
+    step = statistics.median(statistics.fmean(s.ended - s.started for s in r.trace)
+                             for r in runs)
+    idle = statistics.median(r.idle() for r in runs)
+    return f"per step: {', '.join(parts)}; step {step:.3f}; idle per slot {idle:.3f}"
 
 
 def main() -> None:
@@ -80,6 +112,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="--commits 40 --repeat 1")
     ap.add_argument("--cold", action="store_true",
                     help="fresh slots: worktrees and build directories created in the timed run")
+    ap.add_argument("--profile", action="store_true",
+                    help="also print where a step's time goes and each slot's idle time")
     args = ap.parse_args()
     if args.quick:
         args.commits, args.repeat = 40, 1
@@ -91,17 +125,19 @@ def main() -> None:
         signature = warm.run(CELL, hist.breaking, 0).signature  # also warms ccache
         for commit in (hist.root, hist.different, hist.last_bad):
             warm.run(CELL, commit, 0)
-        walls: dict[int, list[float]] = {1: [], 2: []}
-        outs: dict[int, BisectOutcome] = {}
+        runs: dict[int, list[Run]] = {1: [], 2: []}
         for rep in range(args.repeat):
             for slots in ((1, 2) if rep % 2 == 0 else (2, 1)):
-                out, wall = bisect_once(hist, matrix, base / f"w{slots}-{rep}", slots,
-                                        signature, cold=args.cold)
-                walls[slots].append(wall)
-                outs[slots] = out
-                print(f"rep {rep + 1} slots {slots}: builds {out.builds} rounds {out.rounds} "
-                      f"wall {wall:.2f}s", flush=True)
-        one, two = statistics.median(walls[1]), statistics.median(walls[2])
+                run = bisect_once(hist, matrix, base / f"w{slots}-{rep}", slots, signature,
+                                  cold=args.cold)
+                runs[slots].append(run)
+                print(f"rep {rep + 1} slots {slots}: builds {run.out.builds} rounds "
+                      f"{run.out.rounds} wall {run.wall:.2f}s", flush=True)
+        outs = {k: v[-1].out for k, v in runs.items()}
+        one, two = (statistics.median(r.wall for r in runs[k]) for k in (1, 2))
+        if args.profile:
+            for k in (1, 2):
+                print(f"profile, {k} slot(s): {profile_line(runs[k])}")
         bound = math.ceil(math.log2(args.commits)) + 2
         print(f"range {args.commits} commits; one worker: {outs[1].builds} builds (bound "
               f"{bound}), {outs[1].rounds} rounds, median wall {one:.2f}s; two workers: "

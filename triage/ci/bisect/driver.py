@@ -10,8 +10,10 @@ its slowest step, so W slots cut the rounds from log2 to log base W+1 of the ran
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 
 from triage.ci.bisect.algorithm import Bisection, Policy
@@ -21,6 +23,18 @@ from triage.config import BisectSettings
 from workers.failure import ENVIRONMENT
 
 StepHook = Callable[[int, StepRun], None]  # (round, run): progress, e.g. the CLI's lines
+
+
+@dataclass(frozen=True)
+class SlotSpan:
+    """When one step ran on its slot (seconds since the bisection's first step started): what
+    the bench reads to tell the steps' time from a slot's idle time between them."""
+
+    round: int
+    slot: int
+    commit: str
+    started: float
+    ended: float
 
 
 def policy_of(settings: BisectSettings) -> Policy:
@@ -41,24 +55,30 @@ def assign_slots(positions: Sequence[int], last: Sequence[int]) -> list[tuple[in
     return list(zip(sorted(slots, key=lambda s: (last[s], s)), sorted(positions), strict=True))
 
 
-def _run_one(runner: StepRunner, cell: str, commit: str, slot: int) -> StepRun:
+def _run_one(runner: StepRunner, cell: str, commit: str, slot: int
+             ) -> tuple[StepRun, float, float]:
+    """The step's run and when it started and ended (monotonic clock)."""
+    started = time.monotonic()
     try:
-        return runner.run(cell, commit, slot)
+        run = runner.run(cell, commit, slot)
     except Exception as exc:  # one broken step is a skip, not a lost bisection
-        return StepRun(commit, ENVIRONMENT, title=f"runner failed: {type(exc).__name__}: {exc}",
-                       worker=f"slot {slot}")
+        run = StepRun(commit, ENVIRONMENT, title=f"runner failed: {type(exc).__name__}: {exc}",
+                      worker=f"slot {slot}")
+    return run, started, time.monotonic()
 
 
 def run_bisection(request: BisectRequest, log: CommitLog, runner: StepRunner,
                   settings: BisectSettings, now: datetime | None = None,
                   on_step: StepHook | None = None,
-                  prior: Sequence[StepRun] = ()) -> BisectOutcome:
+                  prior: Sequence[StepRun] = (),
+                  trace: list[SlotSpan] | None = None) -> BisectOutcome:
     """Run one bisection to its outcome (found or inconclusive; never a guessed commit).
 
     ``prior``: runs already made in this bisection's range (e.g. the one that read the
     signature off the bad end); they count against the budget like any other. Raises
     ``CommitLogError`` when the revisions are unknown or ``old..new`` is not a range, before
-    any build; a step whose runner fails is a skipped step, not an exception."""
+    any build; a step whose runner fails is a skipped step, not an exception. ``trace``, when
+    given, receives a :class:`SlotSpan` per step."""
     old = log.commit(request.old)
     commits = log.between(old.id, request.new)
     # The request may name revisions by tag or short id; the outcome names full ids.
@@ -70,6 +90,7 @@ def run_bisection(request: BisectRequest, log: CommitLog, runner: StepRunner,
         bisection.rounds += 1
     slots = width(settings, runner)
     last: list[int] = [0] * slots  # position each slot built last (its build dir's state)
+    origin = time.monotonic()
     with ThreadPoolExecutor(max_workers=slots, thread_name_prefix="bisect-slot") as pool:
         while True:
             batch = bisection.next_batch(slots)
@@ -80,8 +101,11 @@ def run_bisection(request: BisectRequest, log: CommitLog, runner: StepRunner,
                 last[slot] = pos
             futures = [pool.submit(_run_one, runner, request.cell, bisection.line[pos].id, slot)
                        for slot, pos in pairs]
-            for fut in futures:
-                run = fut.result()
+            for fut, (slot, _) in zip(futures, pairs, strict=True):
+                run, started, ended = fut.result()
+                if trace is not None:
+                    trace.append(SlotSpan(bisection.rounds, slot, run.commit, started - origin,
+                                          ended - origin))
                 bisection.record(run)
                 if on_step is not None:
                     on_step(bisection.rounds, run)

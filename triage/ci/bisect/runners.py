@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from farm import fragments
@@ -37,6 +38,27 @@ from workers.failure import ENVIRONMENT
 from workers.failure.model import ALIASES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]  # where `python -m workers.cell` imports from
+
+
+@dataclass(frozen=True)
+class StepTiming:
+    """Where one step's wall time went (seconds), for the bisection bench: ``checkout`` (the
+    slot's worktrees to the commit), ``spec`` (rendering the cell spec), ``process`` (the whole
+    ``workers.cell`` run) and, from its verdict, ``configure``, ``build`` and ``boot``; what the
+    process spent outside those three (interpreter start, imports, tool checks) is ``python``."""
+
+    slot: int
+    commit: str
+    checkout: float
+    spec: float
+    process: float
+    configure: float
+    build: float
+    boot: float
+
+    @property
+    def python(self) -> float:
+        return max(0.0, self.process - self.configure - self.build - self.boot)
 
 
 class RunnerError(Exception):
@@ -67,6 +89,7 @@ class LocalRunner:
         self._lock = threading.Lock()  # git worktree add/prune share the repository's files
         self._runs = 0
         self.last_log: Path | None = None  # the newest step's log (bisect-step prints it)
+        self.timings: list[StepTiming] = []  # one per step run, in the order they ended
 
     @property
     def slots(self) -> int:
@@ -160,7 +183,9 @@ class LocalRunner:
         except (RunnerError, CommitLogError) as exc:
             return StepRun(commit, ENVIRONMENT, title=f"runner: {exc}", worker=f"local/{slot}",
                            seconds=round(time.monotonic() - started, 3))
+        checked_out = time.monotonic()
         spec = self.spec_json(built, tree, slot)
+        rendered = time.monotonic()
         log_dir = self.slot_dir(built, slot) / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         with self._lock:
@@ -179,10 +204,16 @@ class LocalRunner:
             rc: int | None = proc.returncode
         except subprocess.TimeoutExpired:
             rc = None
+        ended = time.monotonic()
         text = log.read_text(encoding="utf-8", errors="replace")
         verdict = last_marker_json(text, RESULT_MARKER) or {
             "cell_result": ENVIRONMENT,
             "title": f"no verdict from workers.cell ({'timed out' if rc is None else rc})"}
+        with self._lock:
+            self.timings.append(StepTiming(
+                slot, commit, checked_out - started, rendered - checked_out, ended - rendered,
+                *(float(verdict.get(k) or 0.0) for k in
+                  ("configure_seconds", "build_seconds", "boot_wall_seconds"))))
         result = str(verdict.get("cell_result") or ENVIRONMENT)
         return StepRun(commit=commit, result=ALIASES.get(result, result),
                        signature=str(verdict.get("signature") or ""),

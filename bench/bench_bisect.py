@@ -73,7 +73,7 @@ PHASES = ("checkout", "spec", "python", "configure", "build", "boot")
 
 
 def bisect_once(hist: History, matrix: Path, work: Path, slots: int, signature: str,
-                cold: bool = False) -> Run:
+                cold: bool = False, barrier: bool = False) -> Run:
     settings = BisectSettings(max_builds=40, workers=slots, workdir=work)
     runner = LocalRunner(load_matrix(matrix), work, slots=slots)
     if not cold:
@@ -87,7 +87,8 @@ def bisect_once(hist: History, matrix: Path, work: Path, slots: int, signature: 
     runner.timings.clear()
     trace: list[SlotSpan] = []
     started = time.perf_counter()
-    out = run_bisection(request, CommitLog(hist.path), runner, settings, trace=trace)
+    out = run_bisection(request, CommitLog(hist.path), runner, settings, trace=trace,
+                        barrier=barrier)
     wall = time.perf_counter() - started
     if out.status != FOUND or out.first_new is None or out.first_new.id != hist.breaking:
         raise SystemExit(f"wrong outcome with {slots} slot(s): {out.status} {out.reason}")
@@ -114,6 +115,8 @@ def main() -> None:
                     help="fresh slots: worktrees and build directories created in the timed run")
     ap.add_argument("--profile", action="store_true",
                     help="also print where a step's time goes and each slot's idle time")
+    ap.add_argument("--rounds", action="store_true",
+                    help="also time two workers in rounds (the scheduling before the pipeline)")
     args = ap.parse_args()
     if args.quick:
         args.commits, args.repeat = 40, 1
@@ -125,25 +128,35 @@ def main() -> None:
         signature = warm.run(CELL, hist.breaking, 0).signature  # also warms ccache
         for commit in (hist.root, hist.different, hist.last_bad):
             warm.run(CELL, commit, 0)
-        runs: dict[int, list[Run]] = {1: [], 2: []}
+        # variants: (label, slots, rounds); "two, rounds" is the scheduling before the
+        # pipeline (every slot waits for the round's slowest step), timed beside it
+        variants = [("one", 1, False), ("two", 2, False)]
+        if args.rounds:
+            variants.append(("two, rounds", 2, True))
+        runs: dict[str, list[Run]] = {label: [] for label, _, _ in variants}
         for rep in range(args.repeat):
-            for slots in ((1, 2) if rep % 2 == 0 else (2, 1)):
-                run = bisect_once(hist, matrix, base / f"w{slots}-{rep}", slots, signature,
-                                  cold=args.cold)
-                runs[slots].append(run)
-                print(f"rep {rep + 1} slots {slots}: builds {run.out.builds} rounds "
+            turn = variants[rep % len(variants):] + variants[:rep % len(variants)]
+            for label, slots, barrier in turn if rep % 2 == 0 else turn[::-1]:
+                run = bisect_once(hist, matrix, base / f"w{len(runs[label])}-{slots}{'r' if barrier else ''}", slots,
+                                  signature, cold=args.cold, barrier=barrier)
+                runs[label].append(run)
+                print(f"rep {rep + 1} {label}: builds {run.out.builds} rounds "
                       f"{run.out.rounds} wall {run.wall:.2f}s", flush=True)
-        outs = {k: v[-1].out for k, v in runs.items()}
-        one, two = (statistics.median(r.wall for r in runs[k]) for k in (1, 2))
+        walls = {label: statistics.median(r.wall for r in rs) for label, rs in runs.items()}
         if args.profile:
-            for k in (1, 2):
-                print(f"profile, {k} slot(s): {profile_line(runs[k])}")
+            for label, rs in runs.items():
+                print(f"profile, {label}: {profile_line(rs)}")
+        one = runs["one"][-1].out
         bound = math.ceil(math.log2(args.commits)) + 2
-        print(f"range {args.commits} commits; one worker: {outs[1].builds} builds (bound "
-              f"{bound}), {outs[1].rounds} rounds, median wall {one:.2f}s; two workers: "
-              f"{outs[2].builds} builds, {outs[2].rounds} rounds, median wall {two:.2f}s; "
-              f"ratio {two / one:.2f} (target <= 0.70); slots "
-              f"{'cold' if args.cold else 'persistent'}")
+        print(f"range {args.commits} commits; slots {'cold' if args.cold else 'persistent'}; "
+              f"one worker: {one.builds} builds (bound {bound}), {one.rounds} rounds, median "
+              f"wall {walls['one']:.2f}s")
+        for label, rs in runs.items():
+            if label != "one":
+                out = rs[-1].out
+                print(f"{label}: {out.builds} builds, {out.rounds} rounds, median wall "
+                      f"{walls[label]:.2f}s, ratio to one {walls[label] / walls['one']:.2f} "
+                      "(target <= 0.70)")
     finally:
         shutil.rmtree(base, ignore_errors=True)
 

@@ -33,7 +33,7 @@ from triage.ci.bisect.commits import (
     git,
 )
 from triage.ci.bisect.model import StepRun
-from workers.cell import RESULT_MARKER, last_marker_json
+from workers.cell import PHASE_MARKER, RESULT_MARKER, last_marker_json
 from workers.failure import ENVIRONMENT
 from workers.failure.model import ALIASES
 
@@ -59,6 +59,20 @@ class StepTiming:
     @property
     def python(self) -> float:
         return max(0.0, self.process - self.configure - self.build - self.boot)
+
+
+def last_phase(log: Path) -> str:
+    """The phase a running ``workers.cell`` is in, from its log ("" before the first)."""
+    try:
+        with log.open("rb") as fh:
+            fh.seek(max(0, log.stat().st_size - 65536))
+            tail = fh.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    idx = tail.rfind(PHASE_MARKER)
+    if idx < 0:
+        return ""
+    return tail[idx + len(PHASE_MARKER):].split(":", 1)[0].strip()
 
 
 class RunnerError(Exception):
@@ -90,6 +104,7 @@ class LocalRunner:
         self._runs = 0
         self.last_log: Path | None = None  # the newest step's log (bisect-step prints it)
         self.timings: list[StepTiming] = []  # one per step run, in the order they ended
+        self._steps: dict[int, tuple[subprocess.Popen[bytes], Path]] = {}  # running, by slot
 
     @property
     def slots(self) -> int:
@@ -196,14 +211,21 @@ class LocalRunner:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             [str(PROJECT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
         timeout = self.matrix.farm.build_timeout * 2 + built.boot_timeout + 60
-        try:
-            with log.open("w", encoding="utf-8") as out:
-                proc = subprocess.run([self.python, "-m", "workers.cell", "--spec-json", spec],
-                                      stdout=out, stderr=subprocess.STDOUT, env=env,
-                                      stdin=subprocess.DEVNULL, timeout=timeout, check=False)
-            rc: int | None = proc.returncode
-        except subprocess.TimeoutExpired:
-            rc = None
+        with log.open("w", encoding="utf-8") as out:
+            proc = subprocess.Popen([self.python, "-m", "workers.cell", "--spec-json", spec],
+                                    stdout=out, stderr=subprocess.STDOUT, env=env,
+                                    stdin=subprocess.DEVNULL)
+            with self._lock:
+                self._steps[slot] = (proc, log)
+            try:
+                rc: int | None = proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()  # its make and VMM die with it (workers.process: PDEATHSIG)
+                proc.wait()
+                rc = None
+            finally:
+                with self._lock:
+                    self._steps.pop(slot, None)
         ended = time.monotonic()
         text = log.read_text(encoding="utf-8", errors="replace")
         verdict = last_marker_json(text, RESULT_MARKER) or {
@@ -220,6 +242,22 @@ class LocalRunner:
                        title=str(verdict.get("title") or verdict.get("result_reason") or ""),
                        worker=f"local/{slot}", seconds=round(time.monotonic() - started, 3),
                        app_commit=app_commit, build_url="")
+
+    def cancel(self, slot: int) -> bool:
+        """Stop the slot's running step because its result is no longer needed (the driver
+        then drops it); False when nothing can be stopped now. Never during make: a compiler
+        killed mid-write leaves an object newer than its source, which the slot's next
+        incremental build would link. Before it (configure) or after it (boot) the persistent
+        build directory stays consistent: defconfig is redone by every step."""
+        with self._lock:
+            running = self._steps.get(slot)
+            if running is None or running[0].poll() is not None:
+                return False
+            proc, log = running
+            if last_phase(log) not in ("configure", "boot"):
+                return False
+            proc.kill()  # make and the VMM are the cell runner's children: PDEATHSIG
+            return True
 
     def reproduce(self, cell: str, commit: str) -> str:
         """The command that runs one step by hand (same runner, same verdict)."""

@@ -146,6 +146,24 @@ def test_the_bench_range_in_less_time_than_rounds() -> None:
     assert two.rounds < one.rounds
 
 
+def test_every_first_bad_position_of_160_in_less_median_time() -> None:
+    """Every first-bad position of the bench's range (skips at 80, 81), the fixture's step
+    times: the same outcome as one slot, a median wall time below rounds' and at most 0.65 of
+    one slot's."""
+    gains, ratios = [], []
+    for fb in range(1, 161):
+        oracle = regression(fb, frozenset({80, 81}) - {fb})
+        one, t_one = pipelined(160, oracle, 1, max_builds=40)
+        two, t_two = pipelined(160, oracle, 2, max_builds=40)
+        _, t_rounds = in_rounds(160, oracle, 2, max_builds=40)
+        assert (two.status, two.first_new, two.last_old) == (one.status, one.first_new,
+                                                               one.last_old)
+        gains.append(t_two / t_rounds)
+        ratios.append(t_two / t_one)
+    assert statistics.median(gains) < 0.98
+    assert statistics.median(ratios) <= 0.65
+
+
 @pytest.mark.parametrize("spread", [1.0, 2.0])
 def test_uneven_steps_pipeline_beats_rounds(spread: float) -> None:
     """Over every third first-bad position of 160 (skips at 80, 81), with step times that

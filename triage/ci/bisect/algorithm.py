@@ -322,21 +322,25 @@ class Bisection:
     def _test_points(self, room: int, busy: set[int], running: Sequence[int] = ()
                      ) -> list[int]:
         """New commits to test: ``p`` points cutting the untested part of the undecided range
-        into p + 1 parts of equal candidate counts, each run ``lead`` times. Commits still in
-        flight (``running``) already cut the range: the new points go into the parts they
-        leave, the largest parts first."""
+        into p + 1 parts of equal candidate counts, each run ``lead`` times. Commits in flight
+        (``running``) inside the range already cut it: the new points go into the parts they
+        leave. Those outside it (an end, a repeat) free their slots soon: the points are
+        planned for those slots too, as a round of every slot would place them, and the lowest
+        started now (the others when the slots free, unless the verdicts move the range)."""
         lo, hi = self._bounds()
         pending = busy | set(running) | {s.position for s in self._open_steps()}
         inner = [p for p in range(lo + 1, hi) if p not in self.steps and p not in pending]
         if not inner:
             return []
-        points = min(len(inner), max(1, room // self.lead))
         cuts = sorted({p for p in running if lo < p < hi})
+        spare = len(running) - sum(lo < p < hi for p in running)
+        start = min(len(inner), max(1, room // self.lead))
+        points = min(len(inner), max(1, (room + spare) // self.lead))
         parts = [[p for p in inner if a < p < b] for a, b in zip([lo, *cuts], [*cuts, hi],
                                                                    strict=True)]
         shares = spread(points, [len(part) for part in parts])
         chosen = sorted(p for part, k in zip(parts, shares, strict=True)
-                        for p in evenly(part, k))
+                        for p in evenly(part, k))[:start]
         # room < lead: one point, started with what the round has (it goes on next round)
         per = min(self.lead, room)
         return [p for p in chosen for _ in range(per)][:room]

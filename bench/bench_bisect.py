@@ -137,8 +137,9 @@ def main() -> None:
         for rep in range(args.repeat):
             turn = variants[rep % len(variants):] + variants[:rep % len(variants)]
             for label, slots, barrier in turn if rep % 2 == 0 else turn[::-1]:
-                run = bisect_once(hist, matrix, base / f"w{len(runs[label])}-{slots}{'r' if barrier else ''}", slots,
-                                  signature, cold=args.cold, barrier=barrier)
+                work = base / f"w{len(runs[label])}-{slots}{'r' if barrier else ''}"
+                run = bisect_once(hist, matrix, work, slots, signature, cold=args.cold,
+                                  barrier=barrier)
                 runs[label].append(run)
                 print(f"rep {rep + 1} {label}: builds {run.out.builds} rounds "
                       f"{run.out.rounds} wall {run.wall:.2f}s", flush=True)

@@ -4,7 +4,9 @@
 :class:`~triage.ci.bisect.model.StepRunner`: each round the algorithm names up to W commits
 (W = ``bisect.workers``, or every slot the runner has), the runner builds and boots them in
 parallel, one slot each, and every result goes back to the algorithm. A round's wall time is
-its slowest step, so W slots cut the rounds from log2 to log base W+1 of the range.
+its slowest step, so W slots cut the rounds from log2 to log base W+1 of the range. With a
+runner that can stop a step (``cancel``), there are no rounds: a slot that finishes starts the
+next step at once, and a step the others' verdicts made useless is stopped (docs/bisection.md).
 """
 
 from __future__ import annotations

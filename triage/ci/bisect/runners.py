@@ -105,6 +105,7 @@ class LocalRunner:
         self.last_log: Path | None = None  # the newest step's log (bisect-step prints it)
         self.timings: list[StepTiming] = []  # one per step run, in the order they ended
         self._steps: dict[int, tuple[subprocess.Popen[bytes], Path]] = {}  # running, by slot
+        self._checked: set[Path] = set()  # worktrees known to be sound
 
     @property
     def slots(self) -> int:
@@ -144,8 +145,10 @@ class LocalRunner:
         key = hashlib.sha256(str(repo).encode()).hexdigest()[:10]
         return self.workdir / f"{repo.name}-{key}" / f"slot-{slot}"
 
-    def _worktree(self, repo: Path, where: Path) -> Path:
+    def _worktree(self, repo: Path, where: Path, *, recheck: bool = False) -> Path:
         with self._lock:
+            if where in self._checked and not recheck:
+                return where  # checked once: a git process under the lock per step is waste
             if (where / ".git").exists() and not _is_worktree(where):
                 # Left over from a repository that was pruned, moved or re-cloned: start over.
                 shutil.rmtree(where)
@@ -153,7 +156,19 @@ class LocalRunner:
                 where.parent.mkdir(parents=True, exist_ok=True)
                 _git(repo, "worktree", "prune")
                 _git(repo, "worktree", "add", "--detach", "--force", str(where), "HEAD")
+            self._checked.add(where)
         return where
+
+    def _checked_out(self, repo: Path, where: Path, commit: str) -> Path:
+        """The slot's worktree at ``commit``; a worktree broken since it was checked (its
+        repository entry pruned, say) is made again once."""
+        tree = self._worktree(repo, where)
+        try:
+            self._checkout(tree, commit)
+        except RunnerError:
+            tree = self._worktree(repo, where, recheck=True)
+            self._checkout(tree, commit)
+        return tree
 
     def _checkout(self, tree: Path, commit: str) -> None:
         # --force and clean: a step interrupted half-way must not leak into the next one.
@@ -173,16 +188,15 @@ class LocalRunner:
         app worktree); the cell as it is built there and the app commit ("" when none)."""
         cell = self.cell(cell_name)
         repo = self.repository(cell)
-        tree = self._worktree(repo, self.slot_dir(cell, slot) / "tree")
-        self._checkout(tree, commit)
+        tree = self._checked_out(repo, self.slot_dir(cell, slot) / "tree", commit)
         app_commit = ""
         app_repo = self.app_repository(cell)
         if app_repo is not None:
             pairing = AppPairing.of(cell.app.name, app_repo)
             when = committed_times(CommitLog(repo), [CommitLog(repo).commit(commit)])
             app_commit = pairing.pair(next(iter(when.values())))
-            app_tree = self._worktree(app_repo, self.slot_dir(cell, slot) / "app")
-            self._checkout(app_tree, app_commit)
+            app_tree = self._checked_out(app_repo, self.slot_dir(cell, slot) / "app",
+                                         app_commit)
             cell = dataclasses.replace(cell, app=dataclasses.replace(cell.app,
                                                                      path=str(app_tree)))
         return cell, tree, app_commit

@@ -24,7 +24,8 @@ from triage.ci.bisect.model import BisectOutcome, BisectRequest, StepRun, StepRu
 from triage.config import BisectSettings
 from workers.failure import ENVIRONMENT
 
-StepHook = Callable[[int, StepRun], None]  # (round, run): progress, e.g. the CLI's lines
+# (round, run): progress, e.g. the CLI's lines; pipelined, "round" is the slot's step number
+StepHook = Callable[[int, StepRun], None]
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ def _pipelined(bisection: Bisection, runner: StepRunner, cell: str, slots: int,
     counts = [0] * slots
     running: dict[Future[tuple[StepRun, float, float]], tuple[int, int]] = {}
     dropped: set[Future[tuple[StepRun, float, float]]] = set()  # cancelled: results unused
+    base = bisection.rounds  # 1 after a prior run (the signature's): the hook's numbers go on
     origin = time.monotonic()
     with ThreadPoolExecutor(max_workers=slots, thread_name_prefix="bisect-slot") as pool:
         while True:
@@ -171,7 +173,8 @@ def _pipelined(bisection: Bisection, runner: StepRunner, cell: str, slots: int,
                                               started - origin, ended - origin, cancelled=True))
                     continue
                 counts[slot] += 1
-                _finish(bisection, fut.result(), slot, counts[slot], origin, on_step, trace)
+                _finish(bisection, fut.result(), slot, base + counts[slot], origin, on_step,
+                        trace)
     return counts
 
 

@@ -8,14 +8,18 @@ local runner (real git worktrees, ``python -m workers.cell``, QEMU under TCG) on
 slot and once with two, in alternating order, each in a fresh work directory (cold build
 directories; ccache warmed by one untimed run first, as a bisecting worker's would be).
 
-Figures: builds and rounds of each run (the same in every repetition: the algorithm is
-deterministic), the median wall time of each width, and the ratio two/one.
+Figures: builds and rounds of each run (the same in every repetition without a runner that
+stops steps: the algorithm is deterministic; pipelined, the order of step ends decides), the
+median wall time of each width, and the ratio two/one. ``--rounds`` also times two slots in
+rounds (the scheduling before the pipeline), in the same rotation; ``--profile`` prints where
+a step's time goes (checkout, spec, python start, configure, build, boot) and each slot's idle
+time.
 
 Targets (issue #17): one worker <= ceil(log2 160) + 2 = 10 builds; two workers' wall time
 <= 0.7 x one worker's.
 
-Run: ``python bench/bench_bisect.py [--commits 160] [--repeat 3]``; ``--quick`` is
-``--commits 40 --repeat 1``.
+Run: ``python bench/bench_bisect.py [--commits 160] [--repeat 3] [--rounds] [--profile]``;
+``--quick`` is ``--commits 40 --repeat 1``.
 """
 
 from __future__ import annotations

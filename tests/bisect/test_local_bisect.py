@@ -29,6 +29,7 @@ from triage.ci.bisect.model import (
     SKIP,
     BisectOutcome,
     BisectRequest,
+    StepRun,
 )
 from triage.ci.bisect.runners import LocalRunner
 from triage.config import BisectSettings
@@ -226,3 +227,34 @@ def test_a_broken_slot_worktree_is_made_again(hist: History, tmp_path: Path) -> 
     # and a commit the repository does not have is an environment skip, not a crash
     missing = runner.run(CELL, "0" * 40, 0)
     assert missing.result == "environment" and "runner: git checkout" in missing.title
+
+
+def test_a_step_stopped_at_boot_returns_at_once_and_the_slot_builds_on(hist: History,
+                                                                      tmp_path: Path) -> None:
+    """cancel() during a real boot: the run comes back marked stopped, and the slot's next
+    step (same build directory) still gets its right verdict."""
+    import threading
+    import time
+
+    from triage.ci.bisect.runners import last_phase
+
+    runner = _runner(hist, tmp_path, 1)
+    assert runner.run(CELL, hist.root, 0).result == PASSED
+    stopped = None
+    for _ in range(20):  # the boot lasts a fraction of a second: catch it in one of the tries
+        out: list[StepRun] = []
+        worker = threading.Thread(target=lambda: out.append(runner.run(CELL, hist.breaking, 0)))
+        worker.start()
+        while worker.is_alive():
+            log = runner.last_log
+            if log is not None and last_phase(log) == "boot" and runner.cancel(0):
+                break
+            time.sleep(0.002)
+        worker.join(timeout=60)
+        if "stopped" in out[0].title:
+            stopped = out[0]
+            break
+    assert stopped is not None, "no boot was caught in 20 tries"
+    assert runner.cancel(0) is False
+    again = runner.run(CELL, hist.breaking, 0)
+    assert again.result == BOOT_FAILED and again.signature

@@ -106,6 +106,7 @@ class LocalRunner:
         self.timings: list[StepTiming] = []  # one per step run, in the order they ended
         self._steps: dict[int, tuple[subprocess.Popen[bytes], Path]] = {}  # running, by slot
         self._checked: set[Path] = set()  # worktrees known to be sound
+        self._cancelled: set[int] = set()  # slots whose running step cancel() stopped
 
     @property
     def slots(self) -> int:
@@ -241,6 +242,12 @@ class LocalRunner:
                 with self._lock:
                     self._steps.pop(slot, None)
         ended = time.monotonic()
+        with self._lock:
+            stopped = slot in self._cancelled
+            self._cancelled.discard(slot)
+        if stopped:  # the driver drops this run: no verdict, no timing
+            return StepRun(commit, ENVIRONMENT, title="runner: stopped, no longer needed",
+                           worker=f"local/{slot}", seconds=round(ended - started, 3))
         text = log.read_text(encoding="utf-8", errors="replace")
         verdict = last_marker_json(text, RESULT_MARKER) or {
             "cell_result": ENVIRONMENT,
@@ -271,6 +278,7 @@ class LocalRunner:
             if last_phase(log) not in ("configure", "boot"):
                 return False
             proc.kill()  # make and the VMM are the cell runner's children: PDEATHSIG
+            self._cancelled.add(slot)
             return True
 
     def reproduce(self, cell: str, commit: str) -> str:

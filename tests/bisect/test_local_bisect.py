@@ -243,7 +243,10 @@ def test_a_step_stopped_at_boot_returns_at_once_and_the_slot_builds_on(hist: His
     stopped = None
     for _ in range(20):  # the boot lasts a fraction of a second: catch it in one of the tries
         out: list[StepRun] = []
-        worker = threading.Thread(target=lambda: out.append(runner.run(CELL, hist.breaking, 0)))
+
+        def step(res: list[StepRun] = out) -> None:
+            res.append(runner.run(CELL, hist.breaking, 0))
+        worker = threading.Thread(target=step)
         worker.start()
         while worker.is_alive():
             log = runner.last_log

@@ -33,7 +33,7 @@ from triage.ci.bisect.commits import (
     git,
 )
 from triage.ci.bisect.model import StepRun
-from workers.cell import PHASE_MARKER, RESULT_MARKER, last_marker_json
+from workers.cell import KEEP_CONFIG_ENV, PHASE_MARKER, RESULT_MARKER, last_marker_json
 from workers.failure import ENVIRONMENT
 from workers.failure.model import ALIASES
 
@@ -59,6 +59,30 @@ class StepTiming:
     @property
     def python(self) -> float:
         return max(0.0, self.process - self.configure - self.build - self.boot)
+
+
+# Files whose change can change what defconfig makes of the fragment (Kconfig sources, the
+# tree's configurator and build glue, saved configurations): any of them changed between two
+# commits and the slot's next step configures again. Conservative on purpose: a kept .config
+# that Kconfig would now write differently would give a wrong verdict.
+_KCONFIG_NAMES = ("Config.uk", "Makefile", "Makefile.uk", "Makefile.rules")
+
+
+def config_inputs_changed(repo: Path, old: str, new: str) -> bool:
+    """Whether a file that defconfig reads may differ between commits ``old`` and ``new``."""
+    if old == new:
+        return False
+    try:
+        changed = git(repo, "diff", "--name-only", "--no-renames", old, new,
+                      error=RunnerError).splitlines()
+    except RunnerError:
+        return True
+    for path in changed:
+        name = path.rsplit("/", 1)[-1]
+        if (name in _KCONFIG_NAMES or name.startswith(("Kconfig", "Config.")) or
+                "config" in name.lower() or path.startswith(("support/", "scripts/"))):
+            return True
+    return False
 
 
 def last_phase(log: Path) -> str:
@@ -93,7 +117,8 @@ class LocalRunner:
     """``slots`` steps at once on this machine (one worktree and build directory set each)."""
 
     def __init__(self, matrix: Matrix, workdir: Path, *, slots: int = 1,
-                 repository: Path | None = None, python: str = sys.executable) -> None:
+                 repository: Path | None = None, python: str = sys.executable,
+                 keep_config: bool = True) -> None:
         if slots < 1:
             raise RunnerError("a runner needs at least one slot")
         self.matrix, self._slots, self.python = matrix, slots, python
@@ -107,6 +132,9 @@ class LocalRunner:
         self._steps: dict[int, tuple[subprocess.Popen[bytes], Path]] = {}  # running, by slot
         self._checked: set[Path] = set()  # worktrees known to be sound
         self._cancelled: set[int] = set()  # slots whose running step cancel() stopped
+        # keep a slot's .config when no Kconfig input changed (False: defconfig every step)
+        self.keep_config = keep_config
+        self._configured_at: dict[tuple[int, str], tuple[str, str]] = {}  # (slot, cell)
 
     @property
     def slots(self) -> int:
@@ -213,6 +241,13 @@ class LocalRunner:
         except (RunnerError, CommitLogError) as exc:
             return StepRun(commit, ENVIRONMENT, title=f"runner: {exc}", worker=f"local/{slot}",
                            seconds=round(time.monotonic() - started, 3))
+        # The cell's build directory was configured at the commit its slot last started (the
+        # worker's stamp covers a configure killed half-way): no Kconfig input changed since,
+        # and the worker keeps that .config instead of running defconfig again.
+        base = self._configured_at.get((slot, built.name))
+        self._configured_at[(slot, built.name)] = (commit, app_commit)
+        keep = self.keep_config and base is not None and base[1] == app_commit and not (
+            config_inputs_changed(tree, base[0], commit))
         checked_out = time.monotonic()
         spec = self.spec_json(built, tree, slot)
         rendered = time.monotonic()
@@ -224,7 +259,8 @@ class LocalRunner:
         log = log_dir / f"{built.name}-{commit[:12]}-{seq}.log"
         self.last_log = log
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            [str(PROJECT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+            [str(PROJECT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+            KEEP_CONFIG_ENV: "1" if keep else "0"}
         timeout = self.matrix.farm.build_timeout * 2 + built.boot_timeout + 60
         with log.open("w", encoding="utf-8") as out:
             proc = subprocess.Popen([self.python, "-m", "workers.cell", "--spec-json", spec],

@@ -11,7 +11,8 @@ directories; ccache warmed by one untimed run first, as a bisecting worker's wou
 Figures: builds and rounds of each run (the same in every repetition without a runner that
 stops steps: the algorithm is deterministic; pipelined, the order of step ends decides), the
 median wall time of each width, and the ratio two/one. ``--rounds`` also times two slots in
-rounds (the scheduling before the pipeline), in the same rotation; ``--profile`` prints where
+rounds (the scheduling before the pipeline), ``--before`` one and two slots as the code ran
+before the pipeline and the kept .config, all in the same rotation; ``--profile`` prints where
 a step's time goes (checkout, spec, python start, configure, build, boot) and each slot's idle
 time.
 
@@ -77,9 +78,9 @@ PHASES = ("checkout", "spec", "python", "configure", "build", "boot")
 
 
 def bisect_once(hist: History, matrix: Path, work: Path, slots: int, signature: str,
-                cold: bool = False, barrier: bool = False) -> Run:
+                cold: bool = False, barrier: bool = False, keep_config: bool = True) -> Run:
     settings = BisectSettings(max_builds=40, workers=slots, workdir=work)
-    runner = LocalRunner(load_matrix(matrix), work, slots=slots)
+    runner = LocalRunner(load_matrix(matrix), work, slots=slots, keep_config=keep_config)
     if not cold:
         # A farm's workers are persistent: each already has its worktree and the cell's build
         # directory from earlier builds. Give every slot that state (one untimed build at the
@@ -121,6 +122,9 @@ def main() -> None:
                     help="also print where a step's time goes and each slot's idle time")
     ap.add_argument("--rounds", action="store_true",
                     help="also time two workers in rounds (the scheduling before the pipeline)")
+    ap.add_argument("--before", action="store_true",
+                    help="also time the code before this pass (rounds, defconfig every step), "
+                         "one and two workers, in the same rotation")
     args = ap.parse_args()
     if args.quick:
         args.commits, args.repeat = 40, 1
@@ -134,16 +138,20 @@ def main() -> None:
             warm.run(CELL, commit, 0)
         # variants: (label, slots, rounds); "two, rounds" is the scheduling before the
         # pipeline (every slot waits for the round's slowest step), timed beside it
-        variants = [("one", 1, False), ("two", 2, False)]
+        # "before": the code before the pipeline and the kept .config (rounds, defconfig
+        # every step), timed in the same rotation as the current code.
+        variants = [("one", 1, False, True), ("two", 2, False, True)]
         if args.rounds:
-            variants.append(("two, rounds", 2, True))
-        runs: dict[str, list[Run]] = {label: [] for label, _, _ in variants}
+            variants.append(("two, rounds", 2, True, True))
+        if args.before:
+            variants += [("one, before", 1, True, False), ("two, before", 2, True, False)]
+        runs: dict[str, list[Run]] = {v[0]: [] for v in variants}
         for rep in range(args.repeat):
             turn = variants[rep % len(variants):] + variants[:rep % len(variants)]
-            for label, slots, barrier in turn if rep % 2 == 0 else turn[::-1]:
-                work = base / f"w{len(runs[label])}-{slots}{'r' if barrier else ''}"
+            for label, slots, barrier, keep in turn if rep % 2 == 0 else turn[::-1]:
+                work = base / f"w{len(runs[label])}-{variants.index((label, slots, barrier, keep))}"
                 run = bisect_once(hist, matrix, work, slots, signature, cold=args.cold,
-                                  barrier=barrier)
+                                  barrier=barrier, keep_config=keep)
                 runs[label].append(run)
                 print(f"rep {rep + 1} {label}: builds {run.out.builds} rounds "
                       f"{run.out.rounds} wall {run.wall:.2f}s", flush=True)
@@ -159,9 +167,10 @@ def main() -> None:
         for label, rs in runs.items():
             if label != "one":
                 out = rs[-1].out
+                base_one = "one, before" if label == "two, before" else "one"
                 print(f"{label}: {out.builds} builds, {out.rounds} rounds, median wall "
-                      f"{walls[label]:.2f}s, ratio to one {walls[label] / walls['one']:.2f} "
-                      "(target <= 0.70)")
+                      f"{walls[label]:.2f}s, ratio to {base_one} "
+                      f"{walls[label] / walls[base_one]:.2f} (target <= 0.70)")
     finally:
         shutil.rmtree(base, ignore_errors=True)
 

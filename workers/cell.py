@@ -35,11 +35,9 @@ PHASE_MARKER = "XENTRIAGE-PHASE "
 RESULT_MARKER = "XENTRIAGE-CELL-RESULT "
 FRAGMENT_NAME = "xentriage.fragment"
 CONSOLE_NAME = "console.log"
-# Set to "1" by a caller that knows no Kconfig input changed since this build directory's
-# last configure (the bisection runner, from git): the .config that configure left is kept.
-# The farm never sets it. CONFIGURED_NAME, written only after a configure and its check
-# succeeded, says what that configure was run with; without it (a configure killed half-way,
-# another fragment) configure runs as usual.
+# "1" from a caller that knows no Kconfig input changed since the last configure here (the
+# bisection runner, from git; never the farm): that .config is kept, if CONFIGURED_NAME (written
+# once a configure and its check succeeded) says it was made from the same spec.
 KEEP_CONFIG_ENV = "XENTRIAGE_KEEP_CONFIG"
 CONFIGURED_NAME = ".xentriage-configured"
 

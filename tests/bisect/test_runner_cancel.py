@@ -111,3 +111,47 @@ def test_the_pipeline_drops_cancelled_steps_and_agrees() -> None:
     assert out.builds == len(trace) - len(dropped) == sum(len(s.runs) for s in out.steps)
     assert out.rounds == max(sum(1 for s in trace if s.slot == k and not s.cancelled)
                              for k in (0, 1))
+
+
+class _RefusesFirst(_SlowOnBadRuns):
+    """Every step lasts 1.5 s unless stopped, but the new end (c040) 0.05 s and c020 0.5 s; the
+    first ask to stop a step is refused (as the local runner refuses while make runs). So c010,
+    started when the new end came back, is useless once c020 passes at 0.5 s, and no other step
+    ends before its own end at 1.55 s: only the driver asking again stops it early."""
+
+    def __init__(self, first_bad: int) -> None:
+        super().__init__(first_bad)
+        self.refused = 0
+
+    def run(self, cell: str, commit: str, slot: int) -> StepRun:
+        pos = int(commit[1:])
+        stop = threading.Event()
+        with self._lock:
+            self._running[slot] = stop
+        stop.wait({40: 0.05, 20: 0.5}.get(pos, 1.5))
+        if pos >= self.first_bad:
+            return StepRun(commit, BOOT_FAILED, signature="S", worker=f"fake/{slot}")
+        return StepRun(commit, PASSED, worker=f"fake/{slot}")
+
+    def cancel(self, slot: int) -> bool:
+        with self._lock:
+            stop = self._running.get(slot)
+        if stop is None or stop.is_set():
+            return False
+        if self.refused < 1:
+            self.refused += 1
+            return False
+        return super().cancel(slot)
+
+
+def test_a_step_that_could_not_be_stopped_is_asked_again() -> None:
+    runner = _RefusesFirst(first_bad=30)
+    trace: list[SlotSpan] = []
+    out = run_bisection(BisectRequest(CAUSE, "cell", "c000", "c040", "S"),
+                        _Log(40), runner,  # type: ignore[arg-type]
+                        BisectSettings(max_builds=30, workers=2), trace=trace)
+    assert out.status == FOUND and out.first_new is not None and out.first_new.id == "c030"
+    assert runner.refused == 1
+    stopped = [s for s in trace if s.cancelled]
+    assert stopped and stopped[0].commit == "c010"
+    assert stopped[0].ended - stopped[0].started < 1.2  # asked again after the refusal

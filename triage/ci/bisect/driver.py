@@ -41,6 +41,9 @@ class SlotSpan:
     cancelled: bool = False  # stopped once useless: not a build, its result unused
 
 
+RETRY_CANCEL = 0.25  # seconds between asks to stop a step the runner could not stop yet
+
+
 def policy_of(settings: BisectSettings) -> Policy:
     return Policy(max_builds=settings.max_builds, confidence=settings.confidence,
                   flake_threshold=settings.flake_threshold, max_repeats=settings.max_repeats)
@@ -147,8 +150,10 @@ def _pipelined(bisection: Bisection, runner: StepRunner, cell: str, slots: int,
     origin = time.monotonic()
     with ThreadPoolExecutor(max_workers=slots, thread_name_prefix="bisect-slot") as pool:
         while True:
-            for fut, (slot, pos) in running.items():
-                if fut not in dropped and not bisection.wanted(pos) and cancel(slot):
+            useless = [f for f, (_, pos) in running.items()
+                       if f not in dropped and not bisection.wanted(pos)]
+            for fut in useless:
+                if cancel(running[fut][0]):
                     dropped.add(fut)
             busy = {slot for slot, _ in running.values()}
             free = [s for s in range(slots) if s not in busy]
@@ -162,7 +167,9 @@ def _pipelined(bisection: Bisection, runner: StepRunner, cell: str, slots: int,
                 running[fut] = (slot, pos)
             if not running:
                 break  # nothing to start and nothing running: next_steps has set the outcome
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            # A useless step the runner would not stop yet (in make) is asked again soon.
+            retry = RETRY_CANCEL if any(f not in dropped for f in useless) else None
+            done, _ = wait(running, timeout=retry, return_when=FIRST_COMPLETED)
             for fut in sorted(done, key=lambda f: running[f][0]):
                 slot, pos = running.pop(fut)
                 if fut in dropped:

@@ -103,16 +103,13 @@ def run_bisection(request: BisectRequest, log: CommitLog, runner: StepRunner,
         bisection.rounds += 1
     slots = width(settings, runner)
     cancel = getattr(runner, "cancel", None)
-    pipeline = slots > 1 and cancel is not None and not barrier
-    if pipeline:
-        assert cancel is not None
+    if slots > 1 and cancel is not None and not barrier:
         steps = _pipelined(bisection, runner, request.cell, slots, on_step, trace, cancel)
-    else:
-        steps = _in_rounds(bisection, runner, request.cell, slots, on_step, trace)
-    if pipeline:
         # No rounds to count: the most steps one slot ran one after the other (with steps of
         # equal length, the wall time in steps).
         bisection.rounds += max(steps)
+    else:
+        _in_rounds(bisection, runner, request.cell, slots, on_step, trace)
     return bisection.outcome(now, app_pairing=_pairing(runner, request.cell),
                              reproduce=_reproduce(runner, request, bisection))
 

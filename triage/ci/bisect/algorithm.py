@@ -8,10 +8,8 @@ the batch is empty; :meth:`outcome` then says which commit is the first *new* on
 bisection cannot say.
 
 * **Multisection**: with W slots the undecided range is cut into W+1 parts by W test points
-  (W = 1 is plain binary bisection), so rounds fall as log base W+1 of the range. Without
-  rounds, :meth:`Bisection.next_steps` names the next commits while others are in flight
-  (they cut the range like test points) and :meth:`Bisection.wanted` says which running
-  steps have become useless; the outcome is settled only with nothing in flight.
+  (W = 1 is plain binary bisection), so rounds fall as log base W+1 of the range; pipelined,
+  :meth:`Bisection.next_steps` and :meth:`Bisection.wanted` (docs/bisection.md).
 * **Both ends are tested here**, because the runner is not the farm's worker: the new end
   first (does S reproduce on this runner at all? if not, stop at once), the old end when the
   answer would rest on it (the first new commit would be right after it) or when a slot of

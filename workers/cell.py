@@ -35,6 +35,11 @@ PHASE_MARKER = "XENTRIAGE-PHASE "
 RESULT_MARKER = "XENTRIAGE-CELL-RESULT "
 FRAGMENT_NAME = "xentriage.fragment"
 CONSOLE_NAME = "console.log"
+# "1" from a caller that knows no Kconfig input changed since the last configure here (the
+# bisection runner, from git; never the farm): that .config is kept, if CONFIGURED_NAME (written
+# once a configure and its check succeeded) says it was made from the same spec.
+KEEP_CONFIG_ENV = "XENTRIAGE_KEEP_CONFIG"
+CONFIGURED_NAME = ".xentriage-configured"
 
 # cell_result values, in the words the result table and the triage service use
 # (workers.failure says what each means and picks the cause's line and signature).
@@ -204,6 +209,14 @@ def configure(spec: CellSpec, res: CellResult, out: TextIO, env: Mapping[str, st
     started = time.monotonic()
     build_dir = Path(spec.build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
+    stamp, configured = build_dir / CONFIGURED_NAME, _configured_with(spec)
+    if env.get(KEEP_CONFIG_ENV) == "1" and _read(stamp) == configured and (
+            build_dir / ".config").is_file():
+        out.write("kept the .config of the last configure: same fragment and defconfig, and "
+                  "the caller says no Kconfig input changed\n")
+        res.configure_seconds = round(time.monotonic() - started, 3)
+        return True
+    stamp.unlink(missing_ok=True)
     fragment = build_dir / FRAGMENT_NAME
     fragment.write_text(spec.fragment, encoding="utf-8")
     rc, timed_out = _run(spec.defconfig, _Relay(out, clf), spec.build_timeout, env)
@@ -234,7 +247,21 @@ def configure(spec: CellSpec, res: CellResult, out: TextIO, env: Mapping[str, st
         clf.add_dropped(res.dropped)
         res.classified(clf.result())
         return False
+    stamp.write_text(configured, encoding="utf-8")
     return True
+
+
+def _configured_with(spec: CellSpec) -> str:
+    return json.dumps({"fragment": spec.fragment, "defconfig": spec.defconfig,
+                       "kconfig": [spec.kconfig_root, spec.kconfig_app, spec.kconfig_libs]},
+                      sort_keys=True)
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return None
 
 
 def build(spec: CellSpec, res: CellResult, out: TextIO, env: Mapping[str, str],

@@ -6,6 +6,7 @@ with the farm's spec: make, the fixture tree's compiler, QEMU under TCG.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -29,6 +30,7 @@ from triage.ci.bisect.model import (
     SKIP,
     BisectOutcome,
     BisectRequest,
+    StepRun,
 )
 from triage.ci.bisect.runners import LocalRunner
 from triage.config import BisectSettings
@@ -226,3 +228,79 @@ def test_a_broken_slot_worktree_is_made_again(hist: History, tmp_path: Path) -> 
     # and a commit the repository does not have is an environment skip, not a crash
     missing = runner.run(CELL, "0" * 40, 0)
     assert missing.result == "environment" and "runner: git checkout" in missing.title
+
+
+def test_a_step_stopped_at_boot_returns_at_once_and_the_slot_builds_on(hist: History,
+                                                                      tmp_path: Path) -> None:
+    """cancel() during a real boot: the run comes back marked stopped, and the slot's next
+    step (same build directory) still gets its right verdict."""
+    import threading
+    import time
+
+    from triage.ci.bisect.runners import last_phase
+
+    runner = _runner(hist, tmp_path, 1)
+    assert runner.run(CELL, hist.root, 0).result == PASSED
+    stopped = None
+    for _ in range(20):  # the boot lasts a fraction of a second: catch it in one of the tries
+        out: list[StepRun] = []
+
+        def step(res: list[StepRun] = out) -> None:
+            res.append(runner.run(CELL, hist.breaking, 0))
+        worker = threading.Thread(target=step)
+        worker.start()
+        while worker.is_alive():
+            log = runner.last_log
+            if log is not None and last_phase(log) == "boot" and runner.cancel(0):
+                break
+            time.sleep(0.002)
+        worker.join(timeout=60)
+        if "stopped" in out[0].title:
+            stopped = out[0]
+            break
+    assert stopped is not None, "no boot was caught in 20 tries"
+    assert runner.cancel(0) is False
+    again = runner.run(CELL, hist.breaking, 0)
+    assert again.result == BOOT_FAILED and again.signature
+
+
+def test_a_slot_keeps_its_config_while_no_kconfig_input_changes(hist: History, signature: str,
+                                                               tmp_path: Path) -> None:
+    runner = _runner(hist, tmp_path, 1)
+    kept = "kept the .config of the last configure"
+    verdicts = []
+    for commit in (hist.root, hist.commits[1], hist.breaking, hist.root):
+        run = runner.run(CELL, commit, 0)
+        assert runner.last_log is not None
+        verdicts.append((run.result, run.signature, kept in runner.last_log.read_text()))
+    assert verdicts[0] == (PASSED, "", False)  # the slot's first configure
+    assert verdicts[1] == (PASSED, "", True)  # a README/source change: .config kept
+    assert verdicts[2] == (BOOT_FAILED, signature, True)  # same verdict as configured afresh
+    assert verdicts[3] == (PASSED, "", True)  # and back
+    off = LocalRunner(runner.matrix, tmp_path / "off", keep_config=False)
+    for commit in (hist.root, hist.breaking):
+        assert off.run(CELL, commit, 0).result in (PASSED, BOOT_FAILED)
+        assert off.last_log is not None and kept not in off.last_log.read_text()
+
+
+def test_kconfig_inputs_that_change_force_a_configure(tmp_path: Path) -> None:
+    from triage.ci.bisect.runners import config_inputs_changed
+
+    repo = tmp_path / "r"
+    env = {**os.environ, "GIT_AUTHOR_NAME": "A", "GIT_AUTHOR_EMAIL": "a@example.org",
+           "GIT_COMMITTER_NAME": "A", "GIT_COMMITTER_EMAIL": "a@example.org"}
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    ids = []
+    for rel in ("lib/a/a.c", "README.md", "lib/a/Config.uk", "lib/a/a.h", "support/kconfig/x",
+                "lib/b/Makefile.uk", "configs/x86_defconfig", "apps/hello/main.c"):
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_text(f"{rel}\n")
+        subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True)
+        subprocess.run(["git", "-C", str(repo), "commit", "-qm", rel], check=True, env=env)
+        ids.append(subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], check=True,
+                                  capture_output=True, text=True).stdout.strip())
+    changed = [config_inputs_changed(repo, a, b) for a, b in itertools.pairwise(ids)]
+    assert changed == [False, True, False, True, True, True, False]
+    assert config_inputs_changed(repo, ids[3], ids[1]) is True  # either direction
+    assert config_inputs_changed(repo, ids[0], ids[0]) is False
+    assert config_inputs_changed(repo, ids[0], "0" * 40) is True  # git cannot tell: configure

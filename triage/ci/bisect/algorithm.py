@@ -8,7 +8,8 @@ the batch is empty; :meth:`outcome` then says which commit is the first *new* on
 bisection cannot say.
 
 * **Multisection**: with W slots the undecided range is cut into W+1 parts by W test points
-  (W = 1 is plain binary bisection), so rounds fall as log base W+1 of the range.
+  (W = 1 is plain binary bisection), so rounds fall as log base W+1 of the range; pipelined,
+  :meth:`Bisection.next_steps` and :meth:`Bisection.wanted` (docs/bisection.md).
 * **Both ends are tested here**, because the runner is not the farm's worker: the new end
   first (does S reproduce on this runner at all? if not, stop at once), the old end when the
   answer would rest on it (the first new commit would be right after it) or when a slot of
@@ -38,7 +39,7 @@ bisection cannot say.
 
 from __future__ import annotations
 
-import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -58,9 +59,11 @@ from triage.ci.bisect.model import (
     StepRun,
     StepVerdict,
 )
+from triage.ci.bisect.points import evenly, spread
 from workers.failure import BOOT_FAILED, BOOT_TIMEOUT, BUILD_FAILED, PASSED
 
 FAILURES = frozenset({BUILD_FAILED, BOOT_FAILED, BOOT_TIMEOUT})
+_Final = tuple[str, str, tuple[Commit, ...]]  # status, reason, candidates
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,7 @@ class Bisection:
         self.order: list[int] = []  # positions in the order first tested
         self.builds = 0
         self.rounds = 0
-        self._final: tuple[str, str, tuple[Commit, ...]] | None = None  # status, reason, cands
+        self._final: _Final | None = None
         if self.lead > policy.max_repeats:
             self._final = (INCONCLUSIVE, (
                 f"flake rate {request.flake_rate:.2f} needs {self.lead} agreeing runs per step "
@@ -144,39 +147,66 @@ class Bisection:
 
     def next_batch(self, slots: int) -> list[Commit]:
         """Up to ``slots`` commits to run now (a commit twice: two repeats at once); empty when
-        the bisection is over. Each call is one round."""
+        the bisection is over. Each call is one round: every run it names is recorded before
+        the next call."""
+        batch = self.next_steps(slots, ())
+        if batch:
+            self.rounds += 1
+        return batch
+
+    def next_steps(self, free: int, running: Sequence[int]) -> list[Commit]:
+        """Up to ``free`` commits to start now while the runs at positions ``running`` are
+        still in flight (a slot that finishes first starts the next most useful step instead
+        of waiting for the others). Empty: wait for a running step (``running`` not empty) or
+        the bisection is over (``done``). The outcome is only settled with nothing in flight,
+        so it rests on every run started."""
         if self._final is not None:
             return []
-        self._settle()
-        if self._final is not None:
+        final = self._settle()
+        if final is not None:
+            if not running:
+                self._final = final
             return []
-        room = min(slots, self.policy.max_builds - self.builds)
+        in_flight = Counter(running)
+        room = min(free, self.policy.max_builds - self.builds - len(running))
         if room <= 0:
-            lo, hi = self._bounds()
-            self._final = (INCONCLUSIVE, f"budget spent: {self.builds} builds "
-                           f"(bisect.max_builds={self.policy.max_builds})",
-                           tuple(self.line[lo + 1:hi + 1]))
+            if not running:
+                lo, hi = self._bounds()
+                self._final = (INCONCLUSIVE, f"budget spent: {self.builds} builds "
+                               f"(bisect.max_builds={self.policy.max_builds})",
+                               tuple(self.line[lo + 1:hi + 1]))
             return []
         batch: list[int] = []
         # Steps already started first (repeats), then the new end, then new test points, then
         # the old end when the answer would rest on it or a slot is spare.
         for step in self._open_steps():
-            batch += [step.position] * self._runs_wanted(step)
+            batch += [step.position] * max(0, self._runs_wanted(step) - in_flight[step.position])
         n = len(self.line) - 1
         if n not in self.steps:
-            batch += [n] * self.lead
+            batch += [n] * max(0, self.lead - in_flight[n])
         batch = batch[:room]
         if len(batch) < room:
-            batch += self._test_points(room - len(batch), busy=set(batch))
+            batch += self._test_points(room - len(batch), set(batch), running)
         if len(batch) < room and 0 not in self.steps and self._bounds()[0] == 0:
-            batch += [0] * min(self.lead, room - len(batch))
-        if not batch:  # nothing left to test: the verdicts decide
-            self._settle()
+            batch += [0] * max(0, min(self.lead - in_flight[0], room - len(batch)))
+        if not batch and not running:  # nothing left to test: the verdicts decide
+            self._final = self._settle()
             if self._final is None:
                 raise AssertionError("bisection stalled with nothing to test")
-            return []
-        self.rounds += 1
         return [self.line[p] for p in batch[:room]]
+
+    def wanted(self, pos: int) -> bool:
+        """Whether a run of ``pos`` started earlier can still tell anything: False once the
+        verdicts so far have put it outside the undecided range, or decided it (a runner may
+        then stop that step and give its slot to a useful one)."""
+        if self._final is not None:
+            return False
+        step = self.steps.get(pos)
+        if step is not None and step.verdict:
+            return False
+        n = len(self.line) - 1
+        lo, hi = self._bounds()
+        return pos == n or (pos == 0 and lo == 0) or lo < pos < hi
 
     # --- verdicts ------------------------------------------------------------------------
 
@@ -228,47 +258,45 @@ class Bisection:
         goods = [p for p, s in self.steps.items() if s.verdict == GOOD and p < hi]
         return (max(goods) if goods else 0), hi
 
-    def _settle(self) -> None:
-        """Decide the outcome when the verdicts so far already do."""
+    def _settle(self) -> _Final | None:
+        """The outcome when the verdicts so far already decide it (None: not yet)."""
         n = len(self.line) - 1
         words = self._words()
         end_old, end_new = self._verdict(0), self._verdict(n)
         if end_old in (BAD, SKIP):
             state = "the new state" if end_old == BAD else "no verdict"
-            self._final = (INCONCLUSIVE, f"{words[0]} {self.line[0].id} shows {state} on this "
-                           f"runner ({self.steps[0].reason or self._first_reason(0)})", ())
-            return
+            return (INCONCLUSIVE, f"{words[0]} {self.line[0].id} shows {state} on this "
+                    f"runner ({self.steps[0].reason or self._first_reason(0)})", ())
         if end_new in (GOOD, SKIP):
             state = "the old state" if end_new == GOOD else "no verdict"
-            self._final = (INCONCLUSIVE, f"{words[1]} {self.line[n].id} shows {state} on this "
-                           f"runner ({self.steps[n].reason or self._first_reason(n)})", ())
-            return
+            return (INCONCLUSIVE, f"{words[1]} {self.line[n].id} shows {state} on this "
+                    f"runner ({self.steps[n].reason or self._first_reason(n)})", ())
         lo, hi = self._bounds()
         later_good = [p for p, s in self.steps.items() if s.verdict == GOOD and p > hi]
         if later_good and self.flake > 0 and self._reopen(hi, min(later_good)):
-            return  # on a flaky cell, a contradiction is first re-tested
+            return None  # on a flaky cell, a contradiction is first re-tested
         if later_good:
-            self._final = (INCONCLUSIVE, (
+            return (INCONCLUSIVE, (
                 f"not monotonic: {self.line[hi].id} shows the new state but the later "
                 f"{self.line[min(later_good)].id} the old one (the failure came and went)"),
                 (self.line[hi], self.line[min(later_good)]))
-            return
         if end_new != BAD or self._open_steps() or (lo == 0 and end_old != GOOD):
-            return  # the answer must rest on verdicts seen here, the old end's included
+            return None  # the answer must rest on verdicts seen here, the old end's included
         if hi - lo == 1:
             confidence = self.confidence()
             if confidence >= self.policy.confidence:
-                self._final = (FOUND, "", (self.line[hi],))
-            elif not self._reopen(lo, hi):
-                self._final = (INCONCLUSIVE, (
+                return (FOUND, "", (self.line[hi],))
+            if not self._reopen(lo, hi):
+                return (INCONCLUSIVE, (
                     f"confidence {confidence:.3f} is below bisect.confidence "
                     f"{self.policy.confidence:g} after {self.policy.max_repeats} runs of the "
                     "last old and first new commits"), (self.line[lo], self.line[hi]))
-            return
+            return None
         if all(self._verdict(p) == SKIP for p in range(lo + 1, hi)):
-            self._final = (INCONCLUSIVE, (
+            return (INCONCLUSIVE, (
                 f"only skipped commits between {self.line[lo].id} and {self.line[hi].id}: "
                 "the first new commit is one of the candidates"), tuple(self.line[lo + 1:hi + 1]))
+        return None
 
     def _reopen(self, *positions: int) -> bool:
         """Ask for more runs of these commits (one more of lead each); False when none can
@@ -292,18 +320,28 @@ class Bisection:
             return "the last failing revision", "the first passing revision"
         return "the last good revision", "the first bad revision"
 
-    def _test_points(self, room: int, busy: set[int]) -> list[int]:
+    def _test_points(self, room: int, busy: set[int], running: Sequence[int] = ()
+                     ) -> list[int]:
         """New commits to test: ``p`` points cutting the untested part of the undecided range
-        into p + 1 parts of equal candidate counts, each run ``lead`` times."""
+        into p + 1 parts of equal candidate counts, each run ``lead`` times. Commits in flight
+        (``running``) inside the range already cut it: the new points go into the parts they
+        leave. Those outside it (an end, a repeat) free their slots soon: the points are
+        planned for those slots too, as a round of every slot would place them, and the lowest
+        started now (the others when the slots free, unless the verdicts move the range)."""
         lo, hi = self._bounds()
-        pending = busy | {s.position for s in self._open_steps()}
+        pending = busy | set(running) | {s.position for s in self._open_steps()}
         inner = [p for p in range(lo + 1, hi) if p not in self.steps and p not in pending]
         if not inner:
             return []
-        points = min(len(inner), max(1, room // self.lead))
-        m = len(inner)
-        chosen = sorted({inner[max(0, math.ceil(j * (m + 1) / (points + 1)) - 1)]
-                         for j in range(1, points + 1)})
+        cuts = sorted({p for p in running if lo < p < hi})
+        spare = len(running) - sum(lo < p < hi for p in running)
+        start = min(len(inner), max(1, room // self.lead))
+        points = min(len(inner), max(1, (room + spare) // self.lead))
+        parts = [[p for p in inner if a < p < b] for a, b in zip([lo, *cuts], [*cuts, hi],
+                                                                   strict=True)]
+        shares = spread(points, [len(part) for part in parts])
+        chosen = sorted(p for part, k in zip(parts, shares, strict=True)
+                        for p in evenly(part, k))[:start]
         # room < lead: one point, started with what the round has (it goes on next round)
         per = min(self.lead, room)
         return [p for p in chosen for _ in range(per)][:room]

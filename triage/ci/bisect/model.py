@@ -92,7 +92,12 @@ class BisectOutcome:
 
 class StepRunner(Protocol):
     """Builds and boots one cell at one commit. ``slots`` runs may be in flight at once (one per
-    capable worker); each slot keeps its own persistent build directory and ccache."""
+    capable worker); each slot keeps its own persistent build directory and ccache.
+
+    Optional, looked up by the driver: ``pairing_text(cell)``, ``reproduce(cell, commit)`` and
+    ``cancel(slot) -> bool`` (stop the slot's running step, whose run then returns at once and
+    is dropped; False when it cannot be stopped now). A runner with ``cancel`` is driven as a
+    pipeline, one without in rounds."""
 
     @property
     def slots(self) -> int: ...

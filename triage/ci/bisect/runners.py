@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from farm import fragments
@@ -32,11 +33,70 @@ from triage.ci.bisect.commits import (
     git,
 )
 from triage.ci.bisect.model import StepRun
-from workers.cell import RESULT_MARKER, last_marker_json
+from workers.cell import KEEP_CONFIG_ENV, PHASE_MARKER, RESULT_MARKER, last_marker_json
 from workers.failure import ENVIRONMENT
 from workers.failure.model import ALIASES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]  # where `python -m workers.cell` imports from
+
+
+@dataclass(frozen=True)
+class StepTiming:
+    """Where one step's wall time went (seconds), for the bisection bench: ``checkout`` (the
+    slot's worktrees to the commit), ``spec`` (rendering the cell spec), ``process`` (the whole
+    ``workers.cell`` run) and, from its verdict, ``configure``, ``build`` and ``boot``; what the
+    process spent outside those three (interpreter start, imports, tool checks) is ``python``."""
+
+    slot: int
+    commit: str
+    checkout: float
+    spec: float
+    process: float
+    configure: float
+    build: float
+    boot: float
+
+    @property
+    def python(self) -> float:
+        return max(0.0, self.process - self.configure - self.build - self.boot)
+
+
+# Files whose change can change what defconfig makes of the fragment (Kconfig sources, the
+# tree's configurator and build glue, saved configurations): any of them changed between two
+# commits and the slot's next step configures again. Conservative on purpose: a kept .config
+# that Kconfig would now write differently would give a wrong verdict.
+_KCONFIG_NAMES = ("Config.uk", "Makefile", "Makefile.uk", "Makefile.rules")
+
+
+def config_inputs_changed(repo: Path, old: str, new: str) -> bool:
+    """Whether a file that defconfig reads may differ between commits ``old`` and ``new``."""
+    if old == new:
+        return False
+    try:
+        changed = git(repo, "diff", "--name-only", "--no-renames", old, new,
+                      error=RunnerError).splitlines()
+    except RunnerError:
+        return True
+    for path in changed:
+        name = path.rsplit("/", 1)[-1]
+        if (name in _KCONFIG_NAMES or name.startswith(("Kconfig", "Config.")) or
+                "config" in name.lower() or path.startswith(("support/", "scripts/"))):
+            return True
+    return False
+
+
+def last_phase(log: Path) -> str:
+    """The phase a running ``workers.cell`` is in, from its log ("" before the first)."""
+    try:
+        with log.open("rb") as fh:
+            fh.seek(max(0, log.stat().st_size - 65536))
+            tail = fh.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    idx = tail.rfind(PHASE_MARKER)
+    if idx < 0:
+        return ""
+    return tail[idx + len(PHASE_MARKER):].split(":", 1)[0].strip()
 
 
 class RunnerError(Exception):
@@ -62,7 +122,8 @@ class LocalRunner:
     """``slots`` steps at once on this machine (one worktree and build directory set each)."""
 
     def __init__(self, matrix: Matrix, workdir: Path, *, slots: int = 1,
-                 repository: Path | None = None, python: str = sys.executable) -> None:
+                 repository: Path | None = None, python: str = sys.executable,
+                 keep_config: bool = True) -> None:
         if slots < 1:
             raise RunnerError("a runner needs at least one slot")
         self.matrix, self._slots, self.python = matrix, slots, python
@@ -72,6 +133,13 @@ class LocalRunner:
         self._lock = threading.Lock()  # git worktree add/prune share the repository's files
         self._runs = 0
         self.last_log: Path | None = None  # the newest step's log (bisect-step prints it)
+        self.timings: list[StepTiming] = []  # one per step run, in the order they ended
+        self._steps: dict[int, tuple[subprocess.Popen[bytes], Path]] = {}  # running, by slot
+        self._checked: set[Path] = set()  # worktrees known to be sound
+        self._cancelled: set[int] = set()  # slots whose running step cancel() stopped
+        # keep a slot's .config when no Kconfig input changed (False: defconfig every step)
+        self.keep_config = keep_config
+        self._configured_at: dict[tuple[int, str], tuple[str, str]] = {}  # (slot, cell)
 
     @property
     def slots(self) -> int:
@@ -111,8 +179,10 @@ class LocalRunner:
         key = hashlib.sha256(str(repo).encode()).hexdigest()[:10]
         return self.workdir / f"{repo.name}-{key}" / f"slot-{slot}"
 
-    def _worktree(self, repo: Path, where: Path) -> Path:
+    def _worktree(self, repo: Path, where: Path, *, recheck: bool = False) -> Path:
         with self._lock:
+            if where in self._checked and not recheck:
+                return where  # checked once: a git process under the lock per step is waste
             if (where / ".git").exists() and not _is_worktree(where):
                 # Left over from a repository that was pruned, moved or re-cloned: start over.
                 shutil.rmtree(where)
@@ -120,7 +190,19 @@ class LocalRunner:
                 where.parent.mkdir(parents=True, exist_ok=True)
                 _git(repo, "worktree", "prune")
                 _git(repo, "worktree", "add", "--detach", "--force", str(where), "HEAD")
+            self._checked.add(where)
         return where
+
+    def _checked_out(self, repo: Path, where: Path, commit: str) -> Path:
+        """The slot's worktree at ``commit``; a worktree broken since it was checked (its
+        repository entry pruned, say) is made again once."""
+        tree = self._worktree(repo, where)
+        try:
+            self._checkout(tree, commit)
+        except RunnerError:
+            tree = self._worktree(repo, where, recheck=True)
+            self._checkout(tree, commit)
+        return tree
 
     def _checkout(self, tree: Path, commit: str) -> None:
         # --force and clean: a step interrupted half-way must not leak into the next one.
@@ -140,16 +222,15 @@ class LocalRunner:
         app worktree); the cell as it is built there and the app commit ("" when none)."""
         cell = self.cell(cell_name)
         repo = self.repository(cell)
-        tree = self._worktree(repo, self.slot_dir(cell, slot) / "tree")
-        self._checkout(tree, commit)
+        tree = self._checked_out(repo, self.slot_dir(cell, slot) / "tree", commit)
         app_commit = ""
         app_repo = self.app_repository(cell)
         if app_repo is not None:
             pairing = AppPairing.of(cell.app.name, app_repo)
             when = committed_times(CommitLog(repo), [CommitLog(repo).commit(commit)])
             app_commit = pairing.pair(next(iter(when.values())))
-            app_tree = self._worktree(app_repo, self.slot_dir(cell, slot) / "app")
-            self._checkout(app_tree, app_commit)
+            app_tree = self._checked_out(app_repo, self.slot_dir(cell, slot) / "app",
+                                         app_commit)
             cell = dataclasses.replace(cell, app=dataclasses.replace(cell.app,
                                                                      path=str(app_tree)))
         return cell, tree, app_commit
@@ -165,7 +246,16 @@ class LocalRunner:
         except (RunnerError, CommitLogError) as exc:
             return StepRun(commit, ENVIRONMENT, title=f"runner: {exc}", worker=f"local/{slot}",
                            seconds=round(time.monotonic() - started, 3))
+        # The cell's build directory was configured at the commit its slot last started (the
+        # worker's stamp covers a configure killed half-way): no Kconfig input changed since,
+        # and the worker keeps that .config instead of running defconfig again.
+        base = self._configured_at.get((slot, built.name))
+        self._configured_at[(slot, built.name)] = (commit, app_commit)
+        keep = self.keep_config and base is not None and base[1] == app_commit and not (
+            config_inputs_changed(tree, base[0], commit))
+        checked_out = time.monotonic()
         spec = self.spec_json(built, tree, slot)
+        rendered = time.monotonic()
         log_dir = self.slot_dir(built, slot) / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         with self._lock:
@@ -174,26 +264,63 @@ class LocalRunner:
         log = log_dir / f"{built.name}-{commit[:12]}-{seq}.log"
         self.last_log = log
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            [str(PROJECT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+            [str(PROJECT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+            KEEP_CONFIG_ENV: "1" if keep else "0"}
         timeout = self.matrix.farm.build_timeout * 2 + built.boot_timeout + 60
-        try:
-            with log.open("w", encoding="utf-8") as out:
-                proc = subprocess.run([self.python, "-m", "workers.cell", "--spec-json", spec],
-                                      stdout=out, stderr=subprocess.STDOUT, env=env,
-                                      stdin=subprocess.DEVNULL, timeout=timeout, check=False)
-            rc: int | None = proc.returncode
-        except subprocess.TimeoutExpired:
-            rc = None
+        with log.open("w", encoding="utf-8") as out:
+            proc = subprocess.Popen([self.python, "-m", "workers.cell", "--spec-json", spec],
+                                    stdout=out, stderr=subprocess.STDOUT, env=env,
+                                    stdin=subprocess.DEVNULL)
+            with self._lock:
+                self._steps[slot] = (proc, log)
+            try:
+                rc: int | None = proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()  # its make and VMM die with it (workers.process: PDEATHSIG)
+                proc.wait()
+                rc = None
+            finally:
+                with self._lock:
+                    self._steps.pop(slot, None)
+        ended = time.monotonic()
+        with self._lock:
+            stopped = slot in self._cancelled
+            self._cancelled.discard(slot)
+        if stopped:  # the driver drops this run: no verdict, no timing
+            return StepRun(commit, ENVIRONMENT, title="runner: stopped, no longer needed",
+                           worker=f"local/{slot}", seconds=round(ended - started, 3))
         text = log.read_text(encoding="utf-8", errors="replace")
         verdict = last_marker_json(text, RESULT_MARKER) or {
             "cell_result": ENVIRONMENT,
             "title": f"no verdict from workers.cell ({'timed out' if rc is None else rc})"}
+        with self._lock:
+            self.timings.append(StepTiming(
+                slot, commit, checked_out - started, rendered - checked_out, ended - rendered,
+                *(float(verdict.get(k) or 0.0) for k in
+                  ("configure_seconds", "build_seconds", "boot_wall_seconds"))))
         result = str(verdict.get("cell_result") or ENVIRONMENT)
         return StepRun(commit=commit, result=ALIASES.get(result, result),
                        signature=str(verdict.get("signature") or ""),
                        title=str(verdict.get("title") or verdict.get("result_reason") or ""),
                        worker=f"local/{slot}", seconds=round(time.monotonic() - started, 3),
                        app_commit=app_commit, build_url="")
+
+    def cancel(self, slot: int) -> bool:
+        """Stop the slot's running step because its result is no longer needed (the driver
+        then drops it); False when nothing can be stopped now. Never during make: a compiler
+        killed mid-write leaves an object newer than its source, which the slot's next
+        incremental build would link. Before it (configure) or after it (boot) the persistent
+        build directory stays consistent: defconfig is redone by every step."""
+        with self._lock:
+            running = self._steps.get(slot)
+            if running is None or running[0].poll() is not None:
+                return False
+            proc, log = running
+            if last_phase(log) not in ("configure", "boot"):
+                return False
+            proc.kill()  # make and the VMM are the cell runner's children: PDEATHSIG
+            self._cancelled.add(slot)
+            return True
 
     def reproduce(self, cell: str, commit: str) -> str:
         """The command that runs one step by hand (same runner, same verdict)."""

@@ -470,7 +470,21 @@ def parse_headers_only(raw_head: bytes) -> ParsedMail:
 def parse_mail(
     raw: bytes, *, bot_email: str = "", limits: ParseLimits = ParseLimits()
 ) -> ParsedMail:
-    """Classify one mail. Never raises on bad input: see ``problem`` and ``ignored``."""
+    """Classify one mail. Never raises on bad input: see ``problem`` and ``ignored``.
+
+    A Bugzilla notification in one of the usual shapes is read by the fast path
+    (:mod:`triage.mailfast`); everything else, and everything it declines, by
+    :func:`parse_mail_general`. Both give the same result for what the fast path accepts."""
+    fast = mailfast.parse_notification(raw, bot_email, limits)
+    if fast is not None:
+        return fast
+    return parse_mail_general(raw, bot_email=bot_email, limits=limits)
+
+
+def parse_mail_general(
+    raw: bytes, *, bot_email: str = "", limits: ParseLimits = ParseLimits()
+) -> ParsedMail:
+    """:func:`parse_mail` without the fast path: every mail through the general MIME code."""
     block, problem_8bit = _header_problem(raw)
     if len(raw) > limits.max_message_bytes:
         base = parse_headers_only(block + b"\n\n")
@@ -583,3 +597,8 @@ def _bugzilla(base: ParsedMail, h: Headers, text: str, limits: ParseLimits) -> P
     )
     return _with(base, kind=kind.value, bug_id=bug_id, events=(event,))
 
+
+
+# At the end: the fast path reads this module's helpers (its import of this module finds them
+# defined), and parse_mail only calls it at run time.
+from triage import mailfast  # noqa: E402

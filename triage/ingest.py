@@ -60,8 +60,8 @@ from triage.store import Store
 from triage.store import bugs as bug_repo
 from triage.store import mail as mail_repo
 from triage.store.checkpoints import get_checkpoint, set_checkpoint
-from triage.store.queue import enqueue, upsert_rows
-from triage.store.tables import Checkpoint, MailEventRow, MailMessage
+from triage.store.queue import upsert_rows
+from triage.store.tables import Checkpoint, MailEventRow
 from triage.sync import CHECKPOINT as SYNC_CHECKPOINT
 from triage.sync import SETTLE_MARGIN
 from triage.written_bugs import WrittenBugs
@@ -241,8 +241,7 @@ class Ingestor:
         parsed = self._parse(chunk)
         ids = list({p.message_id for _m, p in parsed})
         with self.store.session() as s:
-            known = set(s.scalars(select(MailMessage.message_id)
-                                  .where(MailMessage.message_id.in_(ids))))
+            known = mail_repo.known_message_ids(s, ids)
         fresh: list[tuple[SourceMessage, ParsedMail]] = []
         for msg, p in parsed:
             if p.message_id in known:
@@ -338,7 +337,7 @@ class Ingestor:
             if sync_cp is not None:  # without one, the next sync is a full one anyway
                 sync_cp["unsettled"] = sorted(set(sync_cp.get("unsettled", [])) | unsettled)
                 set_checkpoint(s, SYNC_CHECKPOINT, sync_cp)
-        enqueue(s, queue, stamp)
+        mail_repo.enqueue(s, queue, stamp)
         self._fault("after-queue")
         upsert_rows(s, Checkpoint.__table__,  # type: ignore[arg-type]
                 [{"name": checkpoint_name(batch.source_id), "value": chunk[-1].checkpoint,

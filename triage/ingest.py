@@ -319,8 +319,9 @@ class Ingestor:
         if rows:
             # The chunk's one timestamp converted for the driver once, not once per row.
             received = mail_repo.message_writer(s).convert("received_at", stamp)
-            ids = mail_repo.insert_messages(s, [{**row, "received_at": received} for row in rows],
-                                            converted=("received_at",))
+            for row in rows:  # the rows are this chunk's own: set in place, not copied
+                row["received_at"] = received
+            ids = mail_repo.insert_messages(s, rows, converted=("received_at",))
             self._fault("after-messages")
             created = mail_repo.event_writer(s).convert("created_at", stamp)
             mail_repo.insert_events(s, [

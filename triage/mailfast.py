@@ -41,6 +41,9 @@ _TEXT_PLAIN: tuple[str, dict[str, str]] = ("text/plain", {})
 # part's value is the same in every notification; a multipart's differs by its boundary, so
 # the cache is small and simply emptied when full.
 _ctypes: dict[str, tuple[str, dict[str, str]] | None] = {}
+# Bugzilla's multipart value, which the general expression reads to the same answer (a
+# lower-case type, one unquoted token parameter) at a fifth of the cost.
+_MULTIPART = re.compile(r"(multipart/[a-z]+); boundary=([0-9A-Za-z.+_-]+)")
 
 
 def plain_headers(block: bytes) -> Headers | None:
@@ -49,11 +52,11 @@ def plain_headers(block: bytes) -> Headers | None:
     the block is not plain or uses CRLF. Plain: only TAB, LF and printable ASCII, every line a
     ``Name:`` line or a continuation (SP/TAB first) of one, the first line not a continuation.
 
-    Without the block and header regular expressions: the byte class by ``bytes.translate``,
-    the headers by splitting at every line break that no SP/TAB follows (a header with its
-    continuation lines, which compat32 keeps in the value); a name that is empty or holds a
-    space or TAB (a line without a colon, a first line that is a continuation, an envelope
-    ``From `` line) makes the block not plain."""
+    Without the block and header regular expressions (measured slower than this loop): the
+    byte class by ``bytes.translate``, the headers by splitting at every line break that no
+    SP/TAB follows (a header with its continuation lines, which compat32 keeps in the value);
+    a name that is empty or holds a blank (a line without a colon, a first line that is a
+    continuation, an envelope ``From `` line) makes the block not plain."""
     if not block or block.translate(None, _PLAIN_BYTES):
         return None
     first: Headers = {}
@@ -77,6 +80,9 @@ def _content_type(value: str | None) -> tuple[str, dict[str, str]] | None:
         return _ctypes[value]
     except KeyError:
         pass
+    common = _MULTIPART.fullmatch(value)
+    if common is not None:  # a boundary of its own in every mail: read, not cached
+        return common.group(1), {"boundary": common.group(2)}
     found: tuple[str, dict[str, str]] | None = None
     m = _SIMPLE_CONTENT_TYPE.fullmatch(value)
     if m is not None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from email.header import decode_header, make_header
 
@@ -457,8 +457,19 @@ def _basic(raw: bytes, h: Headers) -> ParsedMail:
     )
 
 
+_PARSED_FIELDS = frozenset(f.name for f in fields(ParsedMail))
+
+
 def _with(base: ParsedMail, **changes: object) -> ParsedMail:
-    return ParsedMail(**{**base.__dict__, **changes})  # type: ignore[arg-type]
+    """``base`` with ``changes``: a copy of its fields, as ``dataclasses.replace`` makes it but
+    without the frozen ``__init__`` (one guarded ``__setattr__`` per field cost more than the
+    rest of a notification's classification). ParsedMail has no ``__post_init__`` to skip;
+    unknown names are refused as the constructor would refuse them."""
+    if not changes.keys() <= _PARSED_FIELDS:
+        raise TypeError(f"ParsedMail has no field(s) {sorted(changes.keys() - _PARSED_FIELDS)}")
+    new = object.__new__(ParsedMail)
+    new.__dict__.update(base.__dict__, **changes)
+    return new
 
 
 def parse_headers_only(raw_head: bytes) -> ParsedMail:

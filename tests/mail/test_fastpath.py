@@ -34,7 +34,7 @@ from tests.mail.make_sample_mbox import (
 )
 from tests.mail.test_headers import header_blocks
 from tests.mail.test_ingest import story_mails
-from triage.mailfast import parse_notification, plain_headers
+from triage.mailfast import _content_type, parse_notification, plain_headers
 from triage.mailheaders import is_plain, parse_header_block
 from triage.mailparse import ParseLimits, parse_mail, parse_mail_general
 
@@ -193,6 +193,20 @@ def test_plain_headers_is_a_plain_blocks_first_values(block: bytes) -> None:
     if found is not None:
         assert is_plain(block)
         assert found == parse_header_block(block).first
+
+
+@PROPS
+@given(st.one_of(
+    st.from_regex(r"[Mm]ultipart/[a-zA-Z]{1,12}; ?[Bb]oundary=[ -~]{0,24}", fullmatch=True),
+    st.from_regex(r"text/plain(; charset=[A-Za-z0-9\"-]{0,10})?", fullmatch=True),
+    st.text(max_size=30)))
+def test_content_type_reading_is_the_general_paths(value: str) -> None:
+    head = parse_header_block(b"Content-Type: " + value.encode("utf-8", "surrogatepass"))
+    found = _content_type(value)
+    if found is not None:
+        assert found[0] == head.content_type()
+        assert (found[1].get("boundary") or "").rstrip() == (head.boundary() or "")
+        assert found[1].get("charset", "").lower() == (head.charset() or "")
 
 
 @pytest.mark.parametrize("block", [

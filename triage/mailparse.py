@@ -47,6 +47,7 @@ _SIMPLE_ADDRESS = re.compile(r"^\s*(?:[\w .'-]*<)?([\w.+'-]+@[\w-]+(?:\.[\w-]+)+
 _MSGID_CHARS = re.compile(r"(?:<[\x21-\x7e]{1,996}>)?")
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
 _SUBJECT_BUG = re.compile(r"\[Bug ([0-9]+)\]")
+_BUG_ID_LINE = re.compile(r"\s+Bug ID: \d+")  # a new bug's field block starts here
 _COMMENT_START = re.compile(r"^--- Comment #(\d+) from (.*?) ---$", re.M)
 _REQUESTER = re.compile(
     r"^(.*?) has (?:asked|canceled|granted|denied) (\S+)\s+for\s+(\S+?):", re.M
@@ -309,6 +310,8 @@ def parse_change_table(body: str) -> list[FieldChange]:
     """The ``What | Removed | Added`` table Bugzilla writes for a change. Wrapped cells continue on
     lines with an empty *What*; a cell filled to the column's width was cut mid-word (an e-mail
     address), a shorter one at a space."""
+    if "|" not in body:
+        return []  # no table (a comment, a flag mail): its header line has two bars
     lines = body.split("\n")
     start = next((i for i, line in enumerate(lines)
                   if line.strip().startswith("What") and line.count("|") == 2), None)
@@ -344,6 +347,8 @@ def parse_change_table(body: str) -> list[FieldChange]:
 
 def _comments(body: str, limit: int) -> str:
     """Text of every ``--- Comment #N from X ---`` block (a change can carry a comment)."""
+    if "--- Comment #" not in body:
+        return ""  # a change without a comment: no block to look for line by line
     body = _strip_signature(body)
     starts = list(_COMMENT_START.finditer(body))
     texts = []
@@ -358,7 +363,7 @@ def _new_bug_description(body: str, limit: int) -> str:
     body = _strip_signature(body)
     lines = body.split("\n")
     i = 0
-    while i < len(lines) and not re.match(r"^\s+Bug ID: \d+", lines[i]):
+    while i < len(lines) and not _BUG_ID_LINE.match(lines[i]):
         i += 1
     if i == len(lines):
         return body.strip()[:limit]
@@ -383,15 +388,20 @@ def _request_change(text: str) -> tuple[list[FieldChange], str]:
     return [], ""
 
 
+_DEPENDENCY_FIELDS = frozenset({"dependson", "blocked"})
+
+
 def _classify(bz_type: str, changed: list[str], comment: str) -> MailEventKind:
     if bz_type == "new":
         return MailEventKind.NEW_BUG
     if bz_type == "request":
         return MailEventKind.FLAG_REQUEST
+    if not changed:
+        return MailEventKind.COMMENT if comment else MailEventKind.FIELD_CHANGE
     names = set(changed)
     if any(n.startswith("attachments.") for n in names):
         return MailEventKind.ATTACHMENT
-    if names & {"dependson", "blocked"}:
+    if not names.isdisjoint(_DEPENDENCY_FIELDS):
         return MailEventKind.DEPENDENCY
     if "flagtypes.name" in names:
         return MailEventKind.FLAG_REQUEST

@@ -41,6 +41,7 @@ _TEXT_PLAIN: tuple[str, dict[str, str]] = ("text/plain", {})
 # part's value is the same in every notification; a multipart's differs by its boundary, so
 # the cache is small and simply emptied when full.
 _ctypes: dict[str, tuple[str, dict[str, str]] | None] = {}
+_UNSEEN = object()
 # Bugzilla's multipart value, which the general expression reads to the same answer (a
 # lower-case type, one unquoted token parameter) at a fifth of the cost.
 _MULTIPART = re.compile(r"(multipart/[a-z]+); boundary=([0-9A-Za-z.+_-]+)")
@@ -76,10 +77,9 @@ def _content_type(value: str | None) -> tuple[str, dict[str, str]] | None:
     parameters must not be changed by the caller: they may be shared); None otherwise."""
     if value is None:
         return _TEXT_PLAIN
-    try:
-        return _ctypes[value]
-    except KeyError:
-        pass
+    cached = _ctypes.get(value, _UNSEEN)
+    if cached is not _UNSEEN:
+        return cached  # type: ignore[return-value]
     common = _MULTIPART.fullmatch(value)
     if common is not None:  # a boundary of its own in every mail: read, not cached
         return common.group(1), {"boundary": common.group(2)}

@@ -307,3 +307,15 @@ def test_driver_level_lookups_answer_what_the_core_queries_answer(any_store: Sto
                 enqueue(s, reasons, when)
         results.append(queue_rows())
     assert results[0] == results[1] and len(results[0]) == n + 19
+
+
+@pytest.mark.parametrize("when", [
+    datetime(2019, 1, 1, 0, 4, tzinfo=UTC), datetime(2019, 1, 1, 0, 4, 0, 1, tzinfo=UTC),
+    datetime(999, 12, 31, 23, 59, 59, tzinfo=UTC), datetime(1000, 1, 1, tzinfo=UTC),
+    datetime(2019, 1, 1, 1, 4, tzinfo=timezone(timedelta(hours=1))),
+    datetime(2019, 1, 1, 0, 4), datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),
+])
+def test_payload_dates_are_format_bz_time(when: datetime) -> None:
+    from triage.store.mail import _bz_time
+
+    assert _bz_time(when) == format_bz_time(when)

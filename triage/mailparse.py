@@ -456,7 +456,8 @@ def _basic(raw: bytes, h: Headers) -> ParsedMail:
         mid = ""  # control or 8-bit characters: stored under the synthetic id, never raw
     refs = tuple(normalise_message_id(r) for r in (h.get("references") or "").split() if r)
     date = mail_date(h.get("date"))
-    return ParsedMail(
+    return _with(
+        _BLANK,
         message_id=mid or synthetic_message_id(raw),
         synthetic_id=not mid,
         subject=_decode(h.get("subject")),
@@ -468,6 +469,7 @@ def _basic(raw: bytes, h: Headers) -> ParsedMail:
 
 
 _PARSED_FIELDS = frozenset(f.name for f in fields(ParsedMail))
+_BLANK = ParsedMail(message_id="", synthetic_id=True)  # the defaults, which _basic fills in
 
 
 def _with(base: ParsedMail, **changes: object) -> ParsedMail:

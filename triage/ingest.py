@@ -44,6 +44,7 @@ from triage.adapters.tracker import (
     TrackerError,
     TrackerUnavailable,
 )
+from triage.heap import long_lived_heap_frozen
 from triage.mailparse import ParsedMail, ParseLimits, parse_mail
 from triage.model import (
     AuthResult,
@@ -207,10 +208,11 @@ class Ingestor:
             progress: Callable[[IngestReport], None] | None = None) -> IngestReport:
         """Everything the source has after its stored checkpoint."""
         report = IngestReport()
-        for batch in source.batches(load_checkpoint(self.store, source.source_id)):
-            report.merge(self.ingest(batch))
-            if progress is not None:
-                progress(report)
+        with long_lived_heap_frozen():
+            for batch in source.batches(load_checkpoint(self.store, source.source_id)):
+                report.merge(self.ingest(batch))
+                if progress is not None:
+                    progress(report)
         return report
 
     def ingest(self, batch: MailBatch) -> IngestReport:

@@ -319,3 +319,35 @@ def test_payload_dates_are_format_bz_time(when: datetime) -> None:
     from triage.store.mail import _bz_time
 
     assert _bz_time(when) == format_bz_time(when)
+
+
+def test_a_run_freezes_the_start_up_heap_only_while_it_runs(store: Store, tmp_path: Path,
+                                                            make_mbox: Any) -> None:
+    """The backfill keeps its start-up heap out of full collections during the run and gives
+    it back afterwards (also when the run fails); a heap frozen by someone else stays so."""
+    import gc
+
+    from triage.adapters.mail.archive import MboxSource
+
+    mbox = make_mbox(story_mails())
+    seen: list[int] = []
+    ingestor = Ingestor(store, quarantine_dir=tmp_path / "q", chunk_size=5)
+    assert gc.get_freeze_count() == 0
+    ingestor.run(MboxSource(mbox, batch_size=5), progress=lambda _r: seen.append(
+        gc.get_freeze_count()))
+    assert seen and all(n > 0 for n in seen) and gc.get_freeze_count() == 0
+
+    def fail(_report: object) -> None:
+        raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError):
+        Ingestor(store, quarantine_dir=tmp_path / "q2").run(
+            MboxSource(make_mbox(story_mails()), batch_size=5), progress=fail)
+    assert gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        Ingestor(store, quarantine_dir=tmp_path / "q3").run(MboxSource(mbox, batch_size=5))
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()

@@ -44,6 +44,7 @@ from triage.adapters.tracker import (
     TrackerError,
     TrackerUnavailable,
 )
+from triage.heap import long_lived_heap_frozen
 from triage.mailparse import ParsedMail, ParseLimits, parse_mail
 from triage.model import (
     AuthResult,
@@ -60,8 +61,8 @@ from triage.store import Store
 from triage.store import bugs as bug_repo
 from triage.store import mail as mail_repo
 from triage.store.checkpoints import get_checkpoint, set_checkpoint
-from triage.store.queue import enqueue, upsert_rows
-from triage.store.tables import Checkpoint, MailEventRow, MailMessage
+from triage.store.queue import upsert_rows
+from triage.store.tables import Checkpoint, MailEventRow
 from triage.sync import CHECKPOINT as SYNC_CHECKPOINT
 from triage.sync import SETTLE_MARGIN
 from triage.written_bugs import WrittenBugs
@@ -207,10 +208,11 @@ class Ingestor:
             progress: Callable[[IngestReport], None] | None = None) -> IngestReport:
         """Everything the source has after its stored checkpoint."""
         report = IngestReport()
-        for batch in source.batches(load_checkpoint(self.store, source.source_id)):
-            report.merge(self.ingest(batch))
-            if progress is not None:
-                progress(report)
+        with long_lived_heap_frozen():
+            for batch in source.batches(load_checkpoint(self.store, source.source_id)):
+                report.merge(self.ingest(batch))
+                if progress is not None:
+                    progress(report)
         return report
 
     def ingest(self, batch: MailBatch) -> IngestReport:
@@ -241,8 +243,7 @@ class Ingestor:
         parsed = self._parse(chunk)
         ids = list({p.message_id for _m, p in parsed})
         with self.store.session() as s:
-            known = set(s.scalars(select(MailMessage.message_id)
-                                  .where(MailMessage.message_id.in_(ids))))
+            known = mail_repo.known_message_ids(s, ids)
         fresh: list[tuple[SourceMessage, ParsedMail]] = []
         for msg, p in parsed:
             if p.message_id in known:
@@ -320,8 +321,9 @@ class Ingestor:
         if rows:
             # The chunk's one timestamp converted for the driver once, not once per row.
             received = mail_repo.message_writer(s).convert("received_at", stamp)
-            ids = mail_repo.insert_messages(s, [{**row, "received_at": received} for row in rows],
-                                            converted=("received_at",))
+            for row in rows:  # the rows are this chunk's own: set in place, not copied
+                row["received_at"] = received
+            ids = mail_repo.insert_messages(s, rows, converted=("received_at",))
             self._fault("after-messages")
             created = mail_repo.event_writer(s).convert("created_at", stamp)
             mail_repo.insert_events(s, [
@@ -338,7 +340,7 @@ class Ingestor:
             if sync_cp is not None:  # without one, the next sync is a full one anyway
                 sync_cp["unsettled"] = sorted(set(sync_cp.get("unsettled", [])) | unsettled)
                 set_checkpoint(s, SYNC_CHECKPOINT, sync_cp)
-        enqueue(s, queue, stamp)
+        mail_repo.enqueue(s, queue, stamp)
         self._fault("after-queue")
         upsert_rows(s, Checkpoint.__table__,  # type: ignore[arg-type]
                 [{"name": checkpoint_name(batch.source_id), "value": chunk[-1].checkpoint,

@@ -196,21 +196,35 @@ _MONTHS = {name: n for n, name in enumerate(
     "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
 
 
+# "+0100" → its timezone: building one per mail cost more than the rest of the date. At most
+# 2 x 100 x 100 keys (the expression allows two digits each), in practice a handful.
+_ZONES: dict[str, timezone] = {}
+
+
+def _zone(zone: str) -> timezone:
+    offset = int(zone[1:3]) * 3600 + int(zone[3:5]) * 60
+    tz = UTC if offset == 0 else timezone(timedelta(seconds=-offset if zone[0] == "-" else offset))
+    _ZONES[zone] = tz  # after the constructor: an offset it refuses is never cached
+    return tz
+
+
 def mail_date(value: str | None) -> datetime | None:
     """A Date header as an aware UTC datetime; None when absent or unreadable (as
     ``utc(parsedate_to_datetime(value))`` with its errors caught)."""
     if not value:
         return None
     m = _DATE.fullmatch(value)
-    if m is not None and m.group(7, 8, 9) != ("-", "00", "00"):  # -0000: no zone (naive)
+    if m is not None:
         day, month, year, hh, mm, ss, sign, zh, zm = m.groups()
-        offset = int(zh) * 3600 + int(zm) * 60
-        try:
-            local = datetime(int(year), _MONTHS[month], int(day), int(hh), int(mm), int(ss),
-                             tzinfo=timezone(timedelta(seconds=-offset if sign == "-" else offset)))
-            return local.astimezone(UTC)
-        except (ValueError, OverflowError):
-            pass  # out of range here: the stdlib decides (and most likely refuses too)
+        zone = sign + zh + zm
+        if zone != "-0000":  # -0000: no zone (naive), the stdlib's case
+            try:
+                tz = _ZONES.get(zone) or _zone(zone)
+                local = datetime(int(year), _MONTHS[month], int(day), int(hh), int(mm), int(ss),
+                                 tzinfo=tz)
+                return local if tz is UTC else local.astimezone(UTC)
+            except (ValueError, OverflowError):
+                pass  # out of range here: the stdlib decides (and most likely refuses too)
     try:
         parsed = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from email.header import decode_header, make_header
 
@@ -47,6 +47,7 @@ _SIMPLE_ADDRESS = re.compile(r"^\s*(?:[\w .'-]*<)?([\w.+'-]+@[\w-]+(?:\.[\w-]+)+
 _MSGID_CHARS = re.compile(r"(?:<[\x21-\x7e]{1,996}>)?")
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
 _SUBJECT_BUG = re.compile(r"\[Bug ([0-9]+)\]")
+_BUG_ID_LINE = re.compile(r"\s+Bug ID: \d+")  # a new bug's field block starts here
 _COMMENT_START = re.compile(r"^--- Comment #(\d+) from (.*?) ---$", re.M)
 _REQUESTER = re.compile(
     r"^(.*?) has (?:asked|canceled|granted|denied) (\S+)\s+for\s+(\S+?):", re.M
@@ -309,6 +310,8 @@ def parse_change_table(body: str) -> list[FieldChange]:
     """The ``What | Removed | Added`` table Bugzilla writes for a change. Wrapped cells continue on
     lines with an empty *What*; a cell filled to the column's width was cut mid-word (an e-mail
     address), a shorter one at a space."""
+    if "|" not in body:
+        return []  # no table (a comment, a flag mail): its header line has two bars
     lines = body.split("\n")
     start = next((i for i, line in enumerate(lines)
                   if line.strip().startswith("What") and line.count("|") == 2), None)
@@ -344,6 +347,8 @@ def parse_change_table(body: str) -> list[FieldChange]:
 
 def _comments(body: str, limit: int) -> str:
     """Text of every ``--- Comment #N from X ---`` block (a change can carry a comment)."""
+    if "--- Comment #" not in body:
+        return ""  # a change without a comment: no block to look for line by line
     body = _strip_signature(body)
     starts = list(_COMMENT_START.finditer(body))
     texts = []
@@ -358,7 +363,7 @@ def _new_bug_description(body: str, limit: int) -> str:
     body = _strip_signature(body)
     lines = body.split("\n")
     i = 0
-    while i < len(lines) and not re.match(r"^\s+Bug ID: \d+", lines[i]):
+    while i < len(lines) and not _BUG_ID_LINE.match(lines[i]):
         i += 1
     if i == len(lines):
         return body.strip()[:limit]
@@ -383,15 +388,20 @@ def _request_change(text: str) -> tuple[list[FieldChange], str]:
     return [], ""
 
 
+_DEPENDENCY_FIELDS = frozenset({"dependson", "blocked"})
+
+
 def _classify(bz_type: str, changed: list[str], comment: str) -> MailEventKind:
     if bz_type == "new":
         return MailEventKind.NEW_BUG
     if bz_type == "request":
         return MailEventKind.FLAG_REQUEST
+    if not changed:
+        return MailEventKind.COMMENT if comment else MailEventKind.FIELD_CHANGE
     names = set(changed)
     if any(n.startswith("attachments.") for n in names):
         return MailEventKind.ATTACHMENT
-    if names & {"dependson", "blocked"}:
+    if not names.isdisjoint(_DEPENDENCY_FIELDS):
         return MailEventKind.DEPENDENCY
     if "flagtypes.name" in names:
         return MailEventKind.FLAG_REQUEST
@@ -446,7 +456,8 @@ def _basic(raw: bytes, h: Headers) -> ParsedMail:
         mid = ""  # control or 8-bit characters: stored under the synthetic id, never raw
     refs = tuple(normalise_message_id(r) for r in (h.get("references") or "").split() if r)
     date = mail_date(h.get("date"))
-    return ParsedMail(
+    return _with(
+        _BLANK,
         message_id=mid or synthetic_message_id(raw),
         synthetic_id=not mid,
         subject=_decode(h.get("subject")),
@@ -457,8 +468,20 @@ def _basic(raw: bytes, h: Headers) -> ParsedMail:
     )
 
 
+_PARSED_FIELDS = frozenset(f.name for f in fields(ParsedMail))
+_BLANK = ParsedMail(message_id="", synthetic_id=True)  # the defaults, which _basic fills in
+
+
 def _with(base: ParsedMail, **changes: object) -> ParsedMail:
-    return ParsedMail(**{**base.__dict__, **changes})  # type: ignore[arg-type]
+    """``base`` with ``changes``: a copy of its fields, as ``dataclasses.replace`` makes it but
+    without the frozen ``__init__`` (one guarded ``__setattr__`` per field cost more than the
+    rest of a notification's classification). ParsedMail has no ``__post_init__`` to skip;
+    unknown names are refused as the constructor would refuse them."""
+    if not changes.keys() <= _PARSED_FIELDS:
+        raise TypeError(f"ParsedMail has no field(s) {sorted(changes.keys() - _PARSED_FIELDS)}")
+    new = object.__new__(ParsedMail)
+    new.__dict__.update(base.__dict__, **changes)
+    return new
 
 
 def parse_headers_only(raw_head: bytes) -> ParsedMail:
@@ -470,7 +493,21 @@ def parse_headers_only(raw_head: bytes) -> ParsedMail:
 def parse_mail(
     raw: bytes, *, bot_email: str = "", limits: ParseLimits = ParseLimits()
 ) -> ParsedMail:
-    """Classify one mail. Never raises on bad input: see ``problem`` and ``ignored``."""
+    """Classify one mail. Never raises on bad input: see ``problem`` and ``ignored``.
+
+    A Bugzilla notification in one of the usual shapes is read by the fast path
+    (:mod:`triage.mailfast`); everything else, and everything it declines, by
+    :func:`parse_mail_general`. Both give the same result for what the fast path accepts."""
+    fast = mailfast.parse_notification(raw, bot_email, limits)
+    if fast is not None:
+        return fast
+    return parse_mail_general(raw, bot_email=bot_email, limits=limits)
+
+
+def parse_mail_general(
+    raw: bytes, *, bot_email: str = "", limits: ParseLimits = ParseLimits()
+) -> ParsedMail:
+    """:func:`parse_mail` without the fast path: every mail through the general MIME code."""
     block, problem_8bit = _header_problem(raw)
     if len(raw) > limits.max_message_bytes:
         base = parse_headers_only(block + b"\n\n")
@@ -583,3 +620,8 @@ def _bugzilla(base: ParsedMail, h: Headers, text: str, limits: ParseLimits) -> P
     )
     return _with(base, kind=kind.value, bug_id=bug_id, events=(event,))
 
+
+
+# At the end: the fast path reads this module's helpers (its import of this module finds them
+# defined), and parse_mail only calls it at run time.
+from triage import mailfast  # noqa: E402

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
-from triage.model import Bug, utc
-from triage.store import bugs as bug_repo
+from triage.model import Bug
+from triage.store import mail as mail_repo
 
 
 def _digest(bug: Bug) -> int | None:
@@ -38,10 +38,7 @@ class WrittenBugs:
         known = [b for b in bugs if (d := _digest(b)) is not None and self._seen.get(b.id) == d]
         if not known:
             return list(bugs)
-        states = bug_repo.stored_states(session, [b.id for b in known])
-        same = {b.id for b in known
-                if (state := states.get(b.id)) is not None and not state.unavailable_reason
-                and state.last_change_time == utc(b.last_change_time)}
+        same = mail_repo.current_bug_ids(session, {b.id: b.last_change_time for b in known})
         self.skipped += len(same)
         return [b for b in bugs if b.id not in same]
 

@@ -9,7 +9,7 @@ import dataclasses
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -251,3 +251,103 @@ def test_event_payload_is_to_jsonable_of_the_event() -> None:
 
     odd = replace(events[0], who=Text("x@y"))
     assert json.dumps(event_payload(odd)) == json.dumps(reference_to_jsonable(odd))
+
+
+def test_driver_level_lookups_answer_what_the_core_queries_answer(any_store: Store) -> None:
+    """The ingester's lookups below SQLAlchemy's result layer, on SQLite and PostgreSQL:
+    Message-ID dedupe, the bugs' "stored copy is current" check (against ``stored_states``)
+    and the queue upsert (against ``queue.enqueue``), across several IN slices."""
+    from triage.store import mail as mail_repo
+    from triage.store import queue as queue_repo
+    from triage.store.chunks import IN_CHUNK
+    from triage.store.tables import TriageQueueEntry
+
+    t0 = datetime(2026, 11, 1, 12, 0, 0, 250000, tzinfo=UTC)
+    n = IN_CHUNK + 7
+    bugs = [replace(make_bug(i), last_change_time=t0 + timedelta(seconds=i % 3))
+            for i in range(1, n + 1)]
+    with any_store.session() as s:
+        bug_repo.upsert_bugs(s, bugs, fetched_at=t0)
+        assert bug_repo.mark_unavailable(s, 5, "private since")
+        mids = [f"<m{i}@x>" for i in range(n)]
+        mail_repo.insert_messages(s, [
+            {"message_id": mid, "source": "imap:bf", "uidvalidity": 1, "uid": i,
+             "kind": "comment", "bug_id": None, "status": "processed", "reason": "",
+             "subject": "", "raw_path": "", "received_at": t0} for i, mid in enumerate(mids)])
+    with any_store.session() as s:
+        asked = [*mids[::2], "<new@x>", "<m1@x >"]
+        assert mail_repo.known_message_ids(s, asked) == set(mids[::2])
+        assert mail_repo.known_message_ids(s, []) == set()
+        # Fetched copies: most as stored, some newer or older, one unknown, one as UTC+1.
+        fetched = {b.id: b.last_change_time for b in bugs}
+        fetched[7] += timedelta(microseconds=1)
+        fetched[8] -= timedelta(seconds=1)
+        fetched[9] = fetched[9].astimezone(timezone(timedelta(hours=1)))
+        fetched[n + 50] = t0
+        states = bug_repo.stored_states(s, list(fetched))
+        expected = {i for i, when in fetched.items() if (st := states.get(i)) is not None
+                    and not st.unavailable_reason and st.last_change_time == when}
+        assert 9 in expected and not {5, 7, 8, n + 50} & expected
+        assert mail_repo.current_bug_ids(s, fetched) == expected
+
+    def queue_rows() -> list[tuple[int, str, datetime]]:
+        with any_store.session() as s:
+            return [tuple(r) for r in s.execute(  # type: ignore[misc]
+                select(TriageQueueEntry.bug_id, TriageQueueEntry.reason,
+                       TriageQueueEntry.queued_at).order_by(TriageQueueEntry.bug_id))]
+
+    first = {i: f"mail comment <m{i}@x>" for i in range(1, n + 1)}
+    again = {i: f"again {i}" for i in range(n - 10, n + 20)}
+    results = []
+    for enqueue in (queue_repo.enqueue, mail_repo.enqueue):
+        with any_store.session() as s:
+            s.execute(TriageQueueEntry.__table__.delete())
+        for reasons, when in ((first, t0), (again, t0 + timedelta(minutes=5))):
+            with any_store.session() as s:
+                enqueue(s, reasons, when)
+        results.append(queue_rows())
+    assert results[0] == results[1] and len(results[0]) == n + 19
+
+
+@pytest.mark.parametrize("when", [
+    datetime(2019, 1, 1, 0, 4, tzinfo=UTC), datetime(2019, 1, 1, 0, 4, 0, 1, tzinfo=UTC),
+    datetime(999, 12, 31, 23, 59, 59, tzinfo=UTC), datetime(1000, 1, 1, tzinfo=UTC),
+    datetime(2019, 1, 1, 1, 4, tzinfo=timezone(timedelta(hours=1))),
+    datetime(2019, 1, 1, 0, 4), datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),
+])
+def test_payload_dates_are_format_bz_time(when: datetime) -> None:
+    from triage.store.mail import _bz_time
+
+    assert _bz_time(when) == format_bz_time(when)
+
+
+def test_a_run_freezes_the_start_up_heap_only_while_it_runs(store: Store, tmp_path: Path,
+                                                            make_mbox: Any) -> None:
+    """The backfill keeps its start-up heap out of full collections during the run and gives
+    it back afterwards (also when the run fails); a heap frozen by someone else stays so."""
+    import gc
+
+    from triage.adapters.mail.archive import MboxSource
+
+    mbox = make_mbox(story_mails())
+    seen: list[int] = []
+    ingestor = Ingestor(store, quarantine_dir=tmp_path / "q", chunk_size=5)
+    assert gc.get_freeze_count() == 0
+    ingestor.run(MboxSource(mbox, batch_size=5), progress=lambda _r: seen.append(
+        gc.get_freeze_count()))
+    assert seen and all(n > 0 for n in seen) and gc.get_freeze_count() == 0
+
+    def fail(_report: object) -> None:
+        raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError):
+        Ingestor(store, quarantine_dir=tmp_path / "q2").run(
+            MboxSource(make_mbox(story_mails()), batch_size=5), progress=fail)
+    assert gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        Ingestor(store, quarantine_dir=tmp_path / "q3").run(MboxSource(mbox, batch_size=5))
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()

@@ -18,19 +18,25 @@ writes), so one ``IN`` query per slice of the chunk maps them back to their ids 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Dialect, Table, insert, select
+from sqlalchemy import Dialect, Table, insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
 
 from triage.model import MailEvent, format_bz_time, to_jsonable
 from triage.store.chunks import chunked
-from triage.store.tables import MailEventRow, MailMessage
+from triage.store.tables import BugRow, MailEventRow, MailMessage, TriageQueueEntry
 
 _MESSAGES: Table = MailMessage.__table__  # type: ignore[assignment]
 _EVENTS: Table = MailEventRow.__table__  # type: ignore[assignment]
+_QUEUE: Table = TriageQueueEntry.__table__  # type: ignore[assignment]
+_BUGS: Table = BugRow.__table__  # type: ignore[assignment]
+QUEUE_COLUMNS = ("bug_id", "reason", "queued_at")
 
 MESSAGE_COLUMNS = ("message_id", "source", "uidvalidity", "uid", "kind", "bug_id", "status",
                    "reason", "subject", "raw_path", "received_at")
@@ -50,29 +56,40 @@ def event_payload(ev: MailEvent) -> dict[str, Any]:
     if not (type(subject) is str and type(sender) is str and type(product) is str
             and type(component) is str and type(who) is str and type(bz_type) is str
             and type(comment) is str and type(ev.message_id) is str
-            and type(ev.bug_id) in _INT_OR_NONE and type(ev.commands_dropped) is int
-            and all(type(c.field) is str and type(c.old) is str and type(c.new) is str
-                    for c in ev.changed_fields)):
+            and type(ev.bug_id) in _INT_OR_NONE and type(ev.commands_dropped) is int):
         return to_jsonable(ev)  # type: ignore[no-any-return]
+    changes = []
+    for c in ev.changed_fields:  # checked while built: one pass, no generator per event
+        name, old, new = c.field, c.old, c.new
+        if type(name) is not str or type(old) is not str or type(new) is not str:
+            return to_jsonable(ev)  # type: ignore[no-any-return]
+        changes.append({"field": name, "old": old, "new": new})
     return {
         "kind": ev.kind.value, "message_id": ev.message_id, "subject": subject,
-        "sender": sender, "date": None if ev.date is None else format_bz_time(ev.date),
+        "sender": sender, "date": None if ev.date is None else _bz_time(ev.date),
         "bug_id": ev.bug_id, "product": product, "component": component, "who": who,
-        "bugzilla_type": bz_type,
-        "changed_fields": [{"field": c.field, "old": c.old, "new": c.new}
-                           for c in ev.changed_fields],
-        "comment_text": comment,
+        "bugzilla_type": bz_type, "changed_fields": changes, "comment_text": comment,
         "commands": [to_jsonable(c) for c in ev.commands] if ev.commands else [],
         "auth": None if ev.auth is None else to_jsonable(ev.auth),
         "commands_dropped": ev.commands_dropped,
     }
 
 
+def _bz_time(when: datetime) -> str:
+    """``format_bz_time``: for a UTC time of a four-digit year and whole seconds (every mail
+    date) from ``isoformat``, several times cheaper than ``strftime``; else the same call."""
+    if when.tzinfo is UTC and when.microsecond == 0 and when.year >= 1000:
+        return when.isoformat()[:19] + "Z"
+    return format_bz_time(when)
+
+
 class _RowWriter:
     """One table's INSERT of fixed columns, prepared once per dialect: SQL and bind processors."""
 
-    def __init__(self, table: Table, columns: Sequence[str], dialect: Dialect) -> None:
-        compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
+    def __init__(self, table: Table, columns: Sequence[str], dialect: Dialect,
+                 statement: Insert | None = None) -> None:
+        compiled = (statement if statement is not None else insert(table)).compile(
+            dialect=dialect, column_keys=list(columns))
         self.sql = compiled.string
         self.columns = tuple(columns)
         # Positional paramstyles (SQLite's qmark) take tuples in the compiled order; named ones
@@ -124,12 +141,26 @@ class _RowWriter:
 _WRITERS: WeakKeyDictionary[Dialect, dict[str, _RowWriter]] = WeakKeyDictionary()
 
 
-def _writer(session: Session, table: Table, columns: Sequence[str]) -> _RowWriter:
+def _writer(session: Session, table: Table, columns: Sequence[str],
+            upsert_key: str = "") -> _RowWriter:
+    """The table's INSERT writer; with ``upsert_key``, INSERT ... ON CONFLICT (key) DO UPDATE
+    of the other columns (the statement ``queue.upsert_rows`` builds), on SQLite and
+    PostgreSQL."""
     dialect = session.get_bind().dialect
     writers = _WRITERS.setdefault(dialect, {})
-    found = writers.get(table.name)
+    name = f"{table.name}:{upsert_key}"
+    found = writers.get(name)
     if found is None or found.columns != tuple(columns):
-        found = writers[table.name] = _RowWriter(table, columns, dialect)
+        statement: Insert | None = None
+        if upsert_key:
+            if dialect.name not in ("sqlite", "postgresql"):  # pragma: no cover
+                raise NotImplementedError(dialect.name)
+            ins = (postgresql.insert(table) if dialect.name == "postgresql"
+                   else sqlite.insert(table))
+            statement = ins.on_conflict_do_update(
+                index_elements=[upsert_key],
+                set_={c: ins.excluded[c] for c in columns if c != upsert_key})
+        found = writers[name] = _RowWriter(table, columns, dialect, statement)
     return found
 
 
@@ -148,12 +179,72 @@ def insert_messages(session: Session, rows: Sequence[dict[str, Any]],
         return []
     message_writer(session).execute(session, rows, converted)
     wanted = [row["message_id"] for row in rows]
-    ids: dict[str, int] = {}
-    for part in chunked(wanted):
-        found = session.execute(select(_MESSAGES.c.message_id, _MESSAGES.c.id)
-                                .where(_MESSAGES.c.message_id.in_(part)))
-        ids.update((message_id, row_id) for message_id, row_id in found)
+    ids = dict(_select_in(session, f"SELECT message_id, id FROM {_MESSAGES.name}",
+                          "message_id", wanted))
     return [ids[message_id] for message_id in wanted]
+
+
+def known_message_ids(session: Session, message_ids: Sequence[str]) -> set[str]:
+    """Which of ``message_ids`` the store has already (the ingester's dedupe check)."""
+    return {row[0] for row in _select_in(
+        session, f"SELECT message_id FROM {_MESSAGES.name}", "message_id", message_ids)}
+
+
+def current_bug_ids(session: Session, last_change: dict[int, datetime]) -> set[int]:
+    """The bugs of ``{id: last_change_time}`` whose cached row is available and at exactly that
+    ``last_change_time``. Compared in the driver's form (the fetched time converted once by
+    the column's bind processor, the stored one as the driver returns it): no result type
+    processing per row. Both went through the same column type, so the same instant has the
+    same form; any other form only makes a bug look changed, and it is written again."""
+    if not last_change:
+        return set()
+    dialect = session.get_bind().dialect
+    proc = _BUGS.c.last_change_time.type.dialect_impl(dialect).bind_processor(dialect)
+    converted: dict[datetime, Any] = {}  # many bugs of a chunk share a time: convert it once
+    wanted = {}
+    for bug_id, when in last_change.items():
+        if proc is None:
+            wanted[bug_id] = when
+        elif (found := converted.get(when)) is not None and found[0] == when.utcoffset():
+            wanted[bug_id] = found[1]
+        else:
+            converted[when] = (when.utcoffset(), proc(when))
+            wanted[bug_id] = converted[when][1]
+    return {int(bug_id) for bug_id, stored, reason in _select_in(
+        session, f"SELECT id, last_change_time, unavailable_reason FROM {_BUGS.name}", "id",
+        list(wanted)) if not reason and stored == wanted.get(int(bug_id))}
+
+
+_PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+
+
+def _select_in(session: Session, head: str, column: str,
+               values: Sequence[Any]) -> list[Any]:
+    """Rows of ``head WHERE column IN (values)``, a slice of values per query, through the
+    DBAPI cursor of the session's connection: Core's expanding IN rendered and processed each
+    value for every query, which cost a backfill more than the query did."""
+    if not values:
+        return []
+    conn = session.connection()
+    mark = _PLACEHOLDERS.get(conn.dialect.paramstyle)
+    if mark is None:  # pragma: no cover - SQLite's and psycopg's paramstyles are both above
+        raise NotImplementedError(conn.dialect.paramstyle)
+    out: list[Any] = []
+    for part in chunked(values):
+        sql = f"{head} WHERE {column} IN ({', '.join([mark] * len(part))})"
+        out.extend(conn.exec_driver_sql(sql, tuple(part)).fetchall())
+    return out
+
+
+def enqueue(session: Session, reasons: dict[int, str], stamp: datetime) -> None:
+    """``queue.enqueue`` (the same rows: upserted, ``queued_at`` moved forward) in one
+    executemany of a statement prepared once, the chunk's one timestamp converted once."""
+    if not reasons:
+        return
+    writer = _writer(session, _QUEUE, QUEUE_COLUMNS, upsert_key="bug_id")
+    queued = writer.convert("queued_at", stamp)
+    writer.execute(session, [{"bug_id": bug_id, "reason": reason, "queued_at": queued}
+                             for bug_id, reason in reasons.items()], converted=("queued_at",))
 
 
 def insert_events(session: Session, rows: Sequence[dict[str, Any]],

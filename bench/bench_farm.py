@@ -35,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +46,13 @@ from farm import fragments, localfarm, master_stats  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from farm_measures import (  # noqa: E402
+    CoreSampler,
     machine_cpu,
     master_threads,
     process_tree_cpu,
     summarize_profile,
 )
+from farm_timeline import analyse, build_spans, report  # noqa: E402
 
 from farm.matrix import load_matrix  # noqa: E402
 
@@ -94,6 +96,7 @@ class MatrixRun:
     db_server_cpu: float  # PostgreSQL's processes (0 for SQLite, which runs in the master)
     threads: dict[str, float]  # the master's CPU by thread: reactor, database, other
     statements: dict[str, int]  # the master's SQL statements by verb, and its commits
+    idle: dict[str, float] = field(default_factory=dict)  # farm-unused core-seconds by phase
 
     def per_build(self, verb: str) -> float:
         if verb == "all":
@@ -144,13 +147,16 @@ def bench_matrix(tmp: Path, builds_per_core: int, pinned: bool, matrix: Path = M
                 [str(Path(sys.executable).parent / "py-spy"), "record", "-p",
                  master_pid.read_text().strip(), "-r", "100", "-f", "raw", "-o", str(profile),
                  "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        sampler = CoreSampler((int(master_pid.read_text()), int(pid_file.read_text())))
+        sampler.start()
         machine_before = machine_cpu()
         bench_before = time.process_time()
-        started = time.monotonic()
+        started, forced_at = time.monotonic(), time.time()
         localfarm.force(state, "*")
         # Each poll costs the master ~3 ms of CPU (measured idle): every 0.5 s, not 0.25 s.
         wall = localfarm.wait_idle(state, 1800, settle=0.5, every=0.5) - started
         machine_after = machine_cpu()
+        samples = sampler.stop()
         bench_own = time.process_time() - bench_before
         cpu = children_cpu_seconds(pid_file) - cpu_before
         master_own = self_cpu_seconds(master_pid) - master_before
@@ -164,14 +170,19 @@ def bench_matrix(tmp: Path, builds_per_core: int, pinned: bool, matrix: Path = M
             spy.send_signal(signal.SIGINT)
             spy.wait(60)
         builds = localfarm.builds_since(state, before)
+        events = master_stats.read_timeline(mdir)
     finally:
         if spy is not None and spy.poll() is None:
             spy.kill()
         localfarm.down(state_dir)
     by_thread = {"reactor": threads.get("reactor", 0.0) - threads_before.get("reactor", 0.0)}
     by_thread["database and other threads"] = master_own - by_thread["reactor"]
+    spans = build_spans(events, {int(b["buildid"]): str(b["props"].get("cell", "?"))
+                                 for b in builds})
+    timeline = analyse(spans, samples, forced_at, forced_at + wall, cores, plan.max_builds)
     run = MatrixRun(variant, len(builds), wall, cpu, cores, master_own, worker_own, db_cpu,
-                    by_thread, dict(stmts))
+                    by_thread, dict(stmts), {k: timeline.farm_idle[k]
+                                             for k in ("ramp", "middle", "tail")})
     own = master_own + worker_own
     results = collections.Counter(str(b["props"].get("cell_result", "?")) for b in builds)
     counts = ", ".join(f"{n} {r}" for r, n in sorted(results.items()))
@@ -197,6 +208,7 @@ def bench_matrix(tmp: Path, builds_per_core: int, pinned: bool, matrix: Path = M
           f"{(wall - others / cores) / (cpu / cores):.2f} (an estimate for a loaded machine)"))
     print(f"  master's database work per build: {run.per_build('all'):.0f} statements "
           f"({', '.join(f'{k} {v / max(1, run.builds):.0f}' for k, v in sorted(stmts.items()))})")
+    print("\n".join(report(timeline)))
     return run
 
 
@@ -335,7 +347,7 @@ def bench_variants(tmp: Path, names: list[str], repeat: int, builds_per_core: in
     print(f"variants, shared cores, median of {repeat} (interleaved runs):")
     print(f"  {'variant':22s} {'wall s':>7s} {'ratio':>6s} {'master s/build':>15s} "
           f"{'reactor s':>10s} {'db threads s':>13s} {'db server s':>12s} "
-          f"{'stmts/build':>12s} {'commits/build':>14s}")
+          f"{'stmts/build':>12s} {'commits/build':>14s} {'idle ramp/middle/tail':>22s}")
     for name, rs in runs.items():
         def med(f: Any, rs: list[MatrixRun] = rs) -> float:
             return float(statistics.median(f(r) for r in rs))
@@ -344,7 +356,9 @@ def bench_variants(tmp: Path, names: list[str], repeat: int, builds_per_core: in
               f"{med(lambda r: r.threads['reactor']):10.1f} "
               f"{med(lambda r: r.threads['database and other threads']):13.1f} "
               f"{med(lambda r: r.db_server_cpu):12.1f} {med(lambda r: r.per_build('all')):12.0f} "
-              f"{med(lambda r: r.per_build('COMMIT')):14.0f}")
+              f"{med(lambda r: r.per_build('COMMIT')):14.0f} "
+              f"{med(lambda r: r.idle['ramp']):8.1f}/{med(lambda r: r.idle['middle']):.1f}/"
+              f"{med(lambda r: r.idle['tail']):.1f}")
 
 
 def main() -> None:

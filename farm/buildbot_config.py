@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any
 
-from buildbot.plugins import schedulers, steps, util, worker
+from buildbot.plugins import schedulers, steps, util
 from buildbot.process.factory import BuildFactory
 
 from farm.master_db import (
@@ -27,6 +27,7 @@ from farm.master_db import (
     normalize_url,
 )
 from farm.matrix import Matrix, MatrixError, check_unique_names, load_matrix
+from farm.quarantine import FarmWorker
 from farm.routing import Route, WorkerSpec, load_workers, route
 from farm.schedulers import SNAPSHOT_CATEGORY, cell_scheduler
 from farm.steps import CellBuild, RunCell
@@ -239,7 +240,8 @@ def build_master_config(settings: MasterSettings, basedir: Path | None = None
         "buildbotURL": settings.buildbot_url,
         # No builder or worker properties: every property is a database write per build, and
         # routing (which worker builds and boots what) is decided here, not in the steps.
-        "workers": [worker.Worker(s.name, worker_password(s), max_builds=s.max_builds)
+        # FarmWorker: no quarantine for one cell's environment verdict (farm.quarantine).
+        "workers": [FarmWorker(s.name, worker_password(s), max_builds=s.max_builds)
                     for s in specs],
         "protocols": {"pb": {"port": f"tcp:{settings.pb_port}:interface=127.0.0.1"}},
         "builders": builders,

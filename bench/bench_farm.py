@@ -309,6 +309,12 @@ VARIANTS: dict[str, Any] = {
         "db_url": url, "engine_kwargs": {"pool_size": 2, "max_overflow": 0}}}},
     "buildbot-caches": {"master_overrides": {"caches": {}}},  # Buildbot's default cache sizes
     "log-raw": {"master_overrides": {"logCompressionMethod": "raw"}},  # default: gz
+    # Scheduling (issue 16, the idle of shared cores): Buildbot's submission order instead of
+    # the longest expected cell first; Buildbot's quarantine after every environment verdict;
+    # both (the farm before).
+    "submitted-order": {"request_order": "submitted"},
+    "buildbot-quarantine": {"environment_quarantine": "always"},
+    "submitted-quarantine": {"request_order": "submitted", "environment_quarantine": "always"},
 }
 
 

@@ -70,13 +70,14 @@ class StatementCounter(service.BuildbotService):
 
     loop: task.LoopingCall | None = None
     consumers: list[Any] | None = None
+    events: list[dict[str, Any]] | None = None
 
     def reconfigService(self, basedir: str, *args: Any, **kwargs: Any) -> Any:
         self.path = Path(basedir) / STATS_FILE
         self.timeline_path = Path(basedir) / TIMELINE_FILE
         start_counting()
         if self.loop is None:
-            self.events: list[dict[str, Any]] = []
+            self.events = []
             self.loop = task.LoopingCall(self.write)
             self.loop.start(0.5, now=True)
         if self.consumers is None:
@@ -88,6 +89,7 @@ class StatementCounter(service.BuildbotService):
         self.consumers = []
         for pattern, event in TIMELINE_EVENTS:
             def on_event(key: Any, msg: dict[str, Any], event: str = event) -> None:
+                assert self.events is not None
                 self.events.append({"t": time.time(), "event": event,
                                     "buildid": msg.get("buildid"),
                                     "step": msg.get("name") if "stepid" in msg else None})

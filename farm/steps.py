@@ -208,8 +208,23 @@ class CellBuild(Build):
     its quarantine count before Buildbot decides on a quarantine (farm.quarantine)."""
 
     worker_verdict: str | None = None
+    # farm.longest_first.LongestFirst of the config (a subclass per config sets it): told of
+    # each build's start (its request is no longer pending) and of its duration.
+    longest_first: Any = None
+    started_clock: float | None = None
+
+    def startBuild(self, workerforbuilder):  # type: ignore[no-untyped-def]
+        if self.longest_first is not None:
+            self.started_clock = self.master.reactor.seconds()
+            for request in self.requests:
+                self.longest_first.note_started(self.builder.name, request.id)
+        return super().startBuild(workerforbuilder)
 
     def buildFinished(self, text, results):  # type: ignore[no-untyped-def]
+        if (self.longest_first is not None and self.started_clock is not None
+                and self.worker_verdict is not None):  # a cell that ran to its verdict
+            self.longest_first.record(str(self.getProperty("cell")),
+                                      self.master.reactor.seconds() - self.started_clock)
         # By attribute, not isinstance: a reconfig reloads farm.* while the connected workers
         # stay instances of the class they were made with.
         note = getattr(getattr(self.workerforbuilder, "worker", None), "note_verdict", None)

@@ -156,6 +156,14 @@ class LongestFirst:
         return max(note.values(), default=0.0)
 
     # -- Buildbot's hooks -------------------------------------------------------------------
+    def submission_order(self, cells: Sequence[Cell]) -> list[Cell]:
+        """The order to add a run's requests in: longest expected first, so that a
+        distribution round that starts while a big run is still being submitted (each
+        request added starts one) already sees the longest cells."""
+        if not self.by_expected:
+            return list(cells)
+        return sorted(cells, key=lambda c: -self.expected(c.name))  # stable among equals
+
     def priority(self, cell_name: str, base: int | None) -> int:
         """The priority of a new request for ``cell_name`` (see :func:`request_priority`)."""
         if not self.by_expected:

@@ -127,6 +127,7 @@ class CellFanOutMixin:
         shared = {k: v for k, v in base.asDict().items() if k != "cells"}
         if self.longest_first is not None:
             yield self.longest_first.ensure_history(self.master)  # type: ignore[attr-defined]
+            cells = self.longest_first.submission_order(cells)
         for cell in cells:
             props = Properties.fromDict(shared)
             for name, value in cell_properties(cell).items():

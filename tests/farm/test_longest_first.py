@@ -122,7 +122,13 @@ def test_request_priority_keeps_the_users_priority_first() -> None:
     p = plan()
     assert p.priority("hello-syncwait-kvm-x86_64", 0) > p.priority("hello-crc-kvm-x86_64", 0) \
         > p.priority("hello-crc-xen-x86_64", 0)
+    cells = [CELLS[n] for n in ("hello-crc-xen-x86_64", "hello-crc-kvm-x86_64",
+                                "hello-ring-xen-x86_64", "hello-syncwait-kvm-x86_64")]
+    assert [c.name for c in p.submission_order(cells)] == [
+        "hello-syncwait-kvm-x86_64", "hello-crc-kvm-x86_64", "hello-crc-xen-x86_64",
+        "hello-ring-xen-x86_64"]
     off = LongestFirst(CELLS, BOOTING, MATRIX.farm.boot_timeout, by_expected=False)
+    assert off.submission_order(cells) == cells
     assert off.priority("hello-syncwait-kvm-x86_64", None) == 0
     assert off.priority("hello-crc-kvm-x86_64", 2) == 2
 

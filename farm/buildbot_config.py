@@ -225,7 +225,6 @@ def build_master_config(settings: MasterSettings, basedir: Path | None = None
     # Longest expected cell first (farm.longest_first): the slow cells start while the quick
     # ones fill in around them, not at the end of a run.
     order = LongestFirst(cells, booting, matrix.farm.boot_timeout,
-                         builder_of=(lambda cell: cell.name) if per_cell else None,
                          by_expected=settings.request_order == "longest-first")
     factory = cell_factory(matrix, cells, booting, order)
     builders = [

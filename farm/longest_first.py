@@ -91,15 +91,13 @@ class LongestFirst:
     """The expected durations and each builder's pending requests of one master config."""
 
     def __init__(self, cells: Mapping[str, Cell], booting_builders: Iterable[str],
-                 default_boot_timeout: int, builder_of: Any = None,
-                 by_expected: bool = True) -> None:
+                 default_boot_timeout: int, by_expected: bool = True) -> None:
         # by_expected False: Buildbot's submission order and least busy builders first (the
         # farm before this module; farm.json ``request_order = "submitted"``).
         self.by_expected = by_expected
         self.cells = cells
         self.booting = frozenset(booting_builders)
         self.default_boot_timeout = default_boot_timeout
-        self.builder_of = builder_of or (lambda cell: cell.real_builder)
         self.history: dict[str, float] = {}
         self.pending: dict[str, dict[int, float]] = {}  # builder -> {request id: expected}
         self.history_read = False
@@ -117,7 +115,8 @@ class LongestFirst:
         cell = self.cells.get(name)
         if cell is None:  # not a cell of this matrix (another kind of build): no preference
             return 0.0
-        return static_estimate(cell, self.builder_of(cell) in self.booting,
+        # Routing (and so booting) is per real builder, also with one builder per cell.
+        return static_estimate(cell, cell.real_builder in self.booting,
                                self.default_boot_timeout, self.typical_build())
 
     def record(self, cell_name: str, seconds: float) -> None:
@@ -172,9 +171,12 @@ class LongestFirst:
 
     @defer.inlineCallbacks
     def prioritize(self, master: Any, builders: list[Any]):  # type: ignore[no-untyped-def]
-        """``prioritizeBuilders``. A builder none of whose workers has a free slot is left out
-        of the round (Buildbot would read all its unclaimed requests only to find no worker);
-        a slot freeing up starts a new round, which includes it again."""
+        """``prioritizeBuilders``. Buildbot's default sorter asks the database for each
+        builder's oldest and highest-priority request every round (a third of the master's
+        database work per build, with a few real builders carrying many cells); this reads
+        only the notes. A builder none of whose workers has a free slot is left out of the
+        round (Buildbot would read all its unclaimed requests only to find no worker); a slot
+        freeing up starts a new round, which includes it again."""
         yield self.ensure_history(master)
         free = {b.name: b for b in builders if b.getAvailableWorkers()}
         names = builder_order([(n, self.pending_longest(n), len(b.building))

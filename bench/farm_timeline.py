@@ -50,6 +50,7 @@ class Timeline:
     machine_idle: dict[str, float] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     strip: list[tuple[float, float, int]] = field(default_factory=list)  # (t, cores busy, running)
+    slots_used: dict[str, float] = field(default_factory=dict)  # slot_use()
 
 
 def build_spans(events: Sequence[dict[str, Any]], cells: dict[int, str],
@@ -77,9 +78,31 @@ def running_at(spans: Sequence[BuildSpan], t: float) -> int:
     return sum(1 for s in spans if s.new <= t < s.finished)
 
 
+def slot_use(spans: Sequence[BuildSpan], slots: int, start: float,
+             end: float) -> dict[str, float]:
+    """From the builds alone (no CPU reading, so a loaded machine does not blur it), swept
+    exactly: seconds with no build running while requests wait (a stall), free slot-seconds
+    while requests wait, and free slot-seconds once everything has started (the drain)."""
+    points = sorted({start, end, *(s.new for s in spans), *(s.finished for s in spans)})
+    out = {"stalled": 0.0, "free slot-seconds, requests waiting": 0.0,
+           "free slot-seconds, draining": 0.0}
+    for lo, hi in itertools.pairwise(p for p in points if start <= p <= end):
+        mid, dt = (lo + hi) / 2, hi - lo
+        running = running_at(spans, mid)
+        waiting = sum(1 for s in spans if s.new <= mid) < len(spans)
+        free = max(0, slots - running) * dt
+        if waiting:
+            out["free slot-seconds, requests waiting"] += free
+            if running == 0 and mid >= min(s.new for s in spans):
+                out["stalled"] += dt
+        else:
+            out["free slot-seconds, draining"] += free
+    return out
+
+
 def analyse(spans: list[BuildSpan], samples: Sequence[Sample], start: float, end: float,
             cores: int, slots: int) -> Timeline:
-    tl = Timeline(start, end, cores, slots, spans)
+    tl = Timeline(start, end, cores, slots, spans, slots_used=slot_use(spans, slots, start, end))
     total = len(spans)
     full = min(slots, total)
     ramp_end = next((s.new for s in spans if running_at(spans, s.new) >= full), start)
@@ -120,6 +143,8 @@ def report(tl: Timeline) -> list[str]:
                 "slot free, nothing left to start"):
         lines.append(f"    {key:33s} {tl.seconds[key]:5.1f} s wall: {tl.farm_idle[key]:5.1f} "
                      f"({tl.machine_idle[key]:.1f})")
+    lines.append("    from the builds alone: " + ", ".join(
+        f"{k} {v:.1f}" for k, v in tl.slots_used.items()))
     if tl.builds:
         outside = [b.outside_step for b in tl.builds]
         inside = [b.finished - b.new - b.outside_step for b in tl.builds]

@@ -41,6 +41,15 @@ def test_idle_is_split_by_phase_and_by_state() -> None:
     assert tl.seconds["slot free, nothing left to start"] == 6.0
     assert tl.farm_idle["slot free, nothing left to start"] == 6 * 2.0
     assert tl.machine_idle == tl.farm_idle
+    # Slots: 0 free while a and b run, then c starts at once (nothing waits after 2 s); the
+    # drain: 0 free until 4 s, then 1 until 6 s, then 2 until the end.
+    assert tl.slots_used == {"stalled": 0.0, "free slot-seconds, requests waiting": 0.0,
+                             "free slot-seconds, draining": 2.0 + 8.0}
+    # A stall: the second build waits 3 s after the first ends with nothing running.
+    gap = analyse([BuildSpan(1, "a", 0.0, 1.0), BuildSpan(2, "b", 4.0, 5.0)], [], 0.0, 5.0,
+                  cores=2, slots=1)
+    assert gap.slots_used == {"stalled": 3.0, "free slot-seconds, requests waiting": 3.0,
+                              "free slot-seconds, draining": 0.0}
     text = "\n".join(report(tl))
     assert "tail      8.0 s wall:  14.0 (14.0)" in text
     assert "builds running/s:             2222110000" in text

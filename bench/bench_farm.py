@@ -96,7 +96,7 @@ class MatrixRun:
     db_server_cpu: float  # PostgreSQL's processes (0 for SQLite, which runs in the master)
     threads: dict[str, float]  # the master's CPU by thread: reactor, database, other
     statements: dict[str, int]  # the master's SQL statements by verb, and its commits
-    idle: dict[str, float] = field(default_factory=dict)  # farm-unused core-seconds by phase
+    slots_used: dict[str, float] = field(default_factory=dict)  # farm_timeline.slot_use()
 
     def per_build(self, verb: str) -> float:
         if verb == "all":
@@ -181,8 +181,7 @@ def bench_matrix(tmp: Path, builds_per_core: int, pinned: bool, matrix: Path = M
                                  for b in builds})
     timeline = analyse(spans, samples, forced_at, forced_at + wall, cores, plan.max_builds)
     run = MatrixRun(variant, len(builds), wall, cpu, cores, master_own, worker_own, db_cpu,
-                    by_thread, dict(stmts), {k: timeline.farm_idle[k]
-                                             for k in ("ramp", "middle", "tail")})
+                    by_thread, dict(stmts), timeline.slots_used)
     own = master_own + worker_own
     results = collections.Counter(str(b["props"].get("cell_result", "?")) for b in builds)
     counts = ", ".join(f"{n} {r}" for r, n in sorted(results.items()))
@@ -353,7 +352,8 @@ def bench_variants(tmp: Path, names: list[str], repeat: int, builds_per_core: in
     print(f"variants, shared cores, median of {repeat} (interleaved runs):")
     print(f"  {'variant':22s} {'wall s':>7s} {'ratio':>6s} {'master s/build':>15s} "
           f"{'reactor s':>10s} {'db threads s':>13s} {'db server s':>12s} "
-          f"{'stmts/build':>12s} {'commits/build':>14s} {'idle ramp/middle/tail':>22s}")
+          f"{'stmts/build':>12s} {'commits/build':>14s} {'stalled s':>10s} "
+          f"{'free slot-s waiting/draining':>29s}")
     for name, rs in runs.items():
         def med(f: Any, rs: list[MatrixRun] = rs) -> float:
             return float(statistics.median(f(r) for r in rs))
@@ -363,8 +363,9 @@ def bench_variants(tmp: Path, names: list[str], repeat: int, builds_per_core: in
               f"{med(lambda r: r.threads['database and other threads']):13.1f} "
               f"{med(lambda r: r.db_server_cpu):12.1f} {med(lambda r: r.per_build('all')):12.0f} "
               f"{med(lambda r: r.per_build('COMMIT')):14.0f} "
-              f"{med(lambda r: r.idle['ramp']):8.1f}/{med(lambda r: r.idle['middle']):.1f}/"
-              f"{med(lambda r: r.idle['tail']):.1f}")
+              f"{med(lambda r: r.slots_used['stalled']):10.1f} "
+              f"{med(lambda r: r.slots_used['free slot-seconds, requests waiting']):21.1f}/"
+              f"{med(lambda r: r.slots_used['free slot-seconds, draining']):.1f}")
 
 
 def main() -> None:

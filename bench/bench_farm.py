@@ -15,6 +15,9 @@
    the farm opens it, PostgreSQL), cache sizes, log compression. Master CPU seconds per build
    (its utime + stime delta / builds, split reactor / database threads) beside the ratio;
    ``--profile DIR`` py-spy records the master during each variant's first run.
+5. Every matrix run's timeline (bench/farm_timeline.py): each build's and cell step's start and
+   end from the master's events beside the farm's CPU sampled from /proc every 0.25 s: idle by
+   phase (start ramp, middle, tail) and by state, stalls, free slots, a per-second strip.
 
 Usage: python bench/bench_farm.py [--skip-matrix] [--skip-rebuild] [--skip-startup]
        [--arrangement shared|pinned|both] [--builds-per-core N ...] [--per-cell]

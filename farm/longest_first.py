@@ -22,8 +22,11 @@ BuilderConfig ``nextBuild`` was tried first and dropped: Buildbot materialises e
 request for it, a database read of the builder per request per round (+28 SELECTs per build,
 docs/BENCHMARKS.md), where the priority is in the request rows it reads anyway.
 
-Across real builders ``prioritizeBuilders`` puts the builders whose longest pending request is
-longest first, then the least busy (as before). It needs each builder's pending requests
+Across real builders ``prioritizeBuilders`` puts the builders with the most pending work (the
+sum of their pending requests' expected durations) first, then the least busy. Buildbot runs
+at most one build per (builder, worker) pair at a time, so each real builder is a serial lane
+on a worker and a run lasts at least its busiest lane's work: that lane must never wait for a
+slot (the benchmark's timeline names the lanes). It needs each builder's pending requests
 without asking the database each round: the farm's schedulers note the requests they make and
 a build's start removes its request. A request made outside the farm's schedulers (Buildbot's
 rebuild button) is not noted; its builder is still in every round, only its place in the
@@ -82,8 +85,8 @@ def request_priority(expected: float, base: int | None) -> int:
 
 
 def builder_order(builders: Sequence[tuple[str, float, int]]) -> list[str]:
-    """(name, longest pending expected seconds or inf if unknown, builds running) -> names,
-    longest pending work first, then least busy, then by name."""
+    """(name, pending expected seconds or inf if unknown, builds running) -> names, the most
+    pending work first, then least busy, then by name."""
     return [name for name, _, _ in sorted(builders, key=lambda b: (-b[1], b[2], b[0]))]
 
 
@@ -146,13 +149,13 @@ class LongestFirst:
     def note_started(self, builder: str, brid: int) -> None:
         self.pending.get(builder, {}).pop(int(brid), None)
 
-    def pending_longest(self, builder: str) -> float:
+    def pending_work(self, builder: str) -> float:
         note = self.pending.get(builder)
         if not self.by_expected:
             return 0.0
         if note is None:
             return math.inf  # never seen: let Buildbot look (it reads every free builder)
-        return max(note.values(), default=0.0)
+        return float(sum(note.values()))
 
     # -- Buildbot's hooks -------------------------------------------------------------------
     def submission_order(self, cells: Sequence[Cell]) -> list[Cell]:
@@ -179,7 +182,7 @@ class LongestFirst:
         freeing up starts a new round, which includes it again."""
         yield self.ensure_history(master)
         free = {b.name: b for b in builders if b.getAvailableWorkers()}
-        names = builder_order([(n, self.pending_longest(n), len(b.building))
+        names = builder_order([(n, self.pending_work(n), len(b.building))
                                for n, b in free.items()])
         return [free[n] for n in names]
 

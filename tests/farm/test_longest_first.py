@@ -133,7 +133,7 @@ def test_request_priority_keeps_the_users_priority_first() -> None:
     assert off.priority("hello-crc-kvm-x86_64", 2) == 2
 
 
-def test_builders_with_the_longest_pending_request_go_first_then_least_busy() -> None:
+def test_builders_with_the_most_pending_work_go_first_then_least_busy() -> None:
     assert builder_order([("a", 1.0, 0), ("b", 5.0, 3), ("c", 5.0, 1), ("d", math.inf, 9)]) \
         == ["d", "c", "b", "a"]
     p = plan()
@@ -145,9 +145,10 @@ def test_builders_with_the_longest_pending_request_go_first_then_least_busy() ->
     builders = [Builder("xen-x86_64"), Builder("kvm-arm64", running=2),
                 Builder("kvm-x86_64", running=3), Builder("fc-x86_64", free=0)]
     order = [b.name for b in result(p.prioritize(None, builders))]
-    # The known hang's builder first although busiest; fc has no free worker: left out.
+    # The most pending work (the known hang and a boot) first although busiest; fc has no free
+    # worker: left out.
     assert order == ["kvm-x86_64", "kvm-arm64", "xen-x86_64"]
-    p.note_started("kvm-x86_64", 3)  # the hang started: what is left there is a typical boot
+    p.note_started("kvm-x86_64", 3)  # the hang started: what is left there is one boot
     p.note_started("kvm-x86_64", 99)  # a request it never noted: nothing to remove
     order = [b.name for b in result(p.prioritize(None, builders))]
     assert order == ["kvm-arm64", "kvm-x86_64", "xen-x86_64"]
@@ -158,6 +159,11 @@ def test_builders_with_the_longest_pending_request_go_first_then_least_busy() ->
     builders.append(Builder("linuxu-x86_64", running=5))
     order = [b.name for b in result(p.prioritize(None, builders))]
     assert order == ["linuxu-x86_64", "xen-x86_64", "kvm-arm64", "kvm-x86_64"]
+    # Two typical boots outweigh one known hang: the lane with more work goes first.
+    p.note_requested("kvm-arm64", [(5, "hello-crc-kvm-arm64"), (6, "hello-ring-kvm-arm64")])
+    p.note_requested("kvm-x86_64", [(7, "hello-syncwait-kvm-x86_64")])
+    order = [b.name for b in result(p.prioritize(None, builders[:3]))]
+    assert order == ["kvm-arm64", "kvm-x86_64", "xen-x86_64"]
 
 
 def test_history_is_read_once_not_per_round() -> None:

@@ -100,6 +100,16 @@ def slot_use(spans: Sequence[BuildSpan], slots: int, start: float,
     return out
 
 
+def lanes(spans: Sequence[BuildSpan]) -> list[tuple[str, float, int]]:
+    """Seconds of builds per real builder (the cell name's platform-arch end), busiest first:
+    Buildbot runs one build per (builder, worker) at a time, so with one worker a run lasts
+    at least its busiest builder's total."""
+    total: dict[str, list[float]] = {}
+    for s in spans:
+        total.setdefault("-".join(s.cell.split("-")[-2:]), []).append(s.finished - s.new)
+    return sorted(((k, sum(v), len(v)) for k, v in total.items()), key=lambda x: -x[1])
+
+
 def analyse(spans: list[BuildSpan], samples: Sequence[Sample], start: float, end: float,
             cores: int, slots: int) -> Timeline:
     tl = Timeline(start, end, cores, slots, spans, slots_used=slot_use(spans, slots, start, end))
@@ -151,6 +161,9 @@ def report(tl: Timeline) -> list[str]:
         lines.append(f"    per build: outside the cell step median "
                      f"{statistics.median(outside):.2f} s (sum {sum(outside):.1f} s), the step "
                      f"median {statistics.median(inside):.2f} s (sum {sum(inside):.1f} s)")
+        lines.append("    builds per real builder (s of builds, count), busiest first: "
+                     + ", ".join(f"{name} {secs:.1f} ({n})"
+                                 for name, secs, n in lanes(tl.builds)[:4]))
         first = min(b.new for b in tl.builds) - tl.start
         lines.append(f"    first build started {first:.2f} s after the force")
         longest = sorted(tl.builds, key=lambda b: b.finished - b.new, reverse=True)[:5]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-from farm_timeline import BuildSpan, analyse, build_spans, report
+from farm_timeline import BuildSpan, analyse, build_spans, lanes, report
 
 
 def test_spans_come_from_the_first_event_of_each_kind_and_skip_unfinished_builds() -> None:
@@ -53,3 +53,10 @@ def test_idle_is_split_by_phase_and_by_state() -> None:
     text = "\n".join(report(tl))
     assert "tail      8.0 s wall:  14.0 (14.0)" in text
     assert "builds running/s:             2222110000" in text
+
+
+def test_lanes_are_the_real_builders_busiest_first() -> None:
+    spans = [BuildSpan(1, "hello-crc-kvm-x86_64", 0.0, 3.0),
+             BuildSpan(2, "hello-syncwait-kvm-x86_64", 3.0, 10.0),
+             BuildSpan(3, "hello-crc-xen-arm64", 0.0, 1.0)]
+    assert lanes(spans) == [("kvm-x86_64", 10.0, 2), ("xen-arm64", 1.0, 1)]

@@ -53,10 +53,10 @@ log = logging.getLogger(__name__)
 TYPICAL_BUILD_SECONDS = 10.0
 TYPICAL_BOOT_SECONDS = 2.0
 HISTORY_BUILDS = 5000  # the newest builds read at start: enough for a matrix's every cell
-NOT_DURATIONS = (5, 6)
+NOT_DURATIONS = (5, 6)  # Buildbot's RETRY and CANCELLED: the cell did not run to its end
 # A request's priority is base x PRIORITY_STEP + expected tenths of a second: a run forced with
 # priority 1 still goes before every run of priority 0, as Buildbot users expect.
-PRIORITY_STEP = 100_000  # Buildbot's RETRY and CANCELLED: the cell did not run to its end
+PRIORITY_STEP = 100_000
 
 
 def static_estimate(cell: Cell, boots: bool, default_boot_timeout: int,
@@ -67,14 +67,6 @@ def static_estimate(cell: Cell, boots: bool, default_boot_timeout: int,
     if cell.boot_timeout != default_boot_timeout:
         return typical_build + float(cell.boot_timeout)
     return typical_build + TYPICAL_BOOT_SECONDS
-
-
-def longest(requests: Sequence[tuple[int, float]]) -> int | None:
-    """Index of the request (id, expected seconds) to start first: the longest expected, the
-    oldest (lowest id) among equals."""
-    if not requests:
-        return None
-    return min(range(len(requests)), key=lambda i: (-requests[i][1], requests[i][0]))
 
 
 def request_priority(expected: float, base: int | None) -> int:
@@ -103,13 +95,17 @@ class LongestFirst:
         self.default_boot_timeout = default_boot_timeout
         self.history: dict[str, float] = {}
         self.pending: dict[str, dict[int, float]] = {}  # builder -> {request id: expected}
+        self._typical: float | None = None
         self.history_read = False
         self._history_lock = defer.DeferredLock()
 
     # -- the estimates ---------------------------------------------------------------------
     def typical_build(self) -> float:
-        return (float(statistics.median(self.history.values())) if self.history
-                else TYPICAL_BUILD_SECONDS)
+        # Cached: a large run's fan-out asks for it once per cell.
+        if self._typical is None:
+            self._typical = (float(statistics.median(self.history.values())) if self.history
+                             else TYPICAL_BUILD_SECONDS)
+        return self._typical
 
     def expected(self, cell_name: Any) -> float:
         name = str(cell_name)
@@ -125,6 +121,7 @@ class LongestFirst:
     def record(self, cell_name: str, seconds: float) -> None:
         if cell_name in self.cells and seconds >= 0:
             self.history[cell_name] = seconds
+            self._typical = None
 
     def load_history(self, builds: Iterable[Mapping[str, Any]],
                      builder_names: Mapping[int, str]) -> None:
@@ -138,6 +135,7 @@ class LongestFirst:
                     and end is not None and b.get("results") not in NOT_DURATIONS):
                 seen[name] = max(0.0, (end - start).total_seconds())
         self.history = {**seen, **self.history}
+        self._typical = None
 
     # -- the pending requests ---------------------------------------------------------------
     def note_requested(self, builder: str, requests: Iterable[tuple[int, str]]) -> None:

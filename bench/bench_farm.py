@@ -15,6 +15,9 @@
    the farm opens it, PostgreSQL), cache sizes, log compression. Master CPU seconds per build
    (its utime + stime delta / builds, split reactor / database threads) beside the ratio;
    ``--profile DIR`` py-spy records the master during each variant's first run.
+5. Every matrix run's timeline (bench/farm_timeline.py): each build's and cell step's start and
+   end from the master's events beside the farm's CPU sampled from /proc every 0.25 s: idle by
+   phase (start ramp, middle, tail) and by state, stalls, free slots, a per-second strip.
 
 Usage: python bench/bench_farm.py [--skip-matrix] [--skip-rebuild] [--skip-startup]
        [--arrangement shared|pinned|both] [--builds-per-core N ...] [--per-cell]
@@ -35,7 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +49,13 @@ from farm import fragments, localfarm, master_stats  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from farm_measures import (  # noqa: E402
+    CoreSampler,
     machine_cpu,
     master_threads,
     process_tree_cpu,
     summarize_profile,
 )
+from farm_timeline import analyse, build_spans, report  # noqa: E402
 
 from farm.matrix import load_matrix  # noqa: E402
 
@@ -94,6 +99,7 @@ class MatrixRun:
     db_server_cpu: float  # PostgreSQL's processes (0 for SQLite, which runs in the master)
     threads: dict[str, float]  # the master's CPU by thread: reactor, database, other
     statements: dict[str, int]  # the master's SQL statements by verb, and its commits
+    slots_used: dict[str, float] = field(default_factory=dict)  # farm_timeline.slot_use()
 
     def per_build(self, verb: str) -> float:
         if verb == "all":
@@ -144,13 +150,16 @@ def bench_matrix(tmp: Path, builds_per_core: int, pinned: bool, matrix: Path = M
                 [str(Path(sys.executable).parent / "py-spy"), "record", "-p",
                  master_pid.read_text().strip(), "-r", "100", "-f", "raw", "-o", str(profile),
                  "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        sampler = CoreSampler((int(master_pid.read_text()), int(pid_file.read_text())))
+        sampler.start()
         machine_before = machine_cpu()
         bench_before = time.process_time()
-        started = time.monotonic()
+        started, forced_at = time.monotonic(), time.time()
         localfarm.force(state, "*")
         # Each poll costs the master ~3 ms of CPU (measured idle): every 0.5 s, not 0.25 s.
         wall = localfarm.wait_idle(state, 1800, settle=0.5, every=0.5) - started
         machine_after = machine_cpu()
+        samples = sampler.stop()
         bench_own = time.process_time() - bench_before
         cpu = children_cpu_seconds(pid_file) - cpu_before
         master_own = self_cpu_seconds(master_pid) - master_before
@@ -164,14 +173,18 @@ def bench_matrix(tmp: Path, builds_per_core: int, pinned: bool, matrix: Path = M
             spy.send_signal(signal.SIGINT)
             spy.wait(60)
         builds = localfarm.builds_since(state, before)
+        events = master_stats.read_timeline(mdir)
     finally:
         if spy is not None and spy.poll() is None:
             spy.kill()
         localfarm.down(state_dir)
     by_thread = {"reactor": threads.get("reactor", 0.0) - threads_before.get("reactor", 0.0)}
     by_thread["database and other threads"] = master_own - by_thread["reactor"]
+    spans = build_spans(events, {int(b["buildid"]): str(b["props"].get("cell", "?"))
+                                 for b in builds})
+    timeline = analyse(spans, samples, forced_at, forced_at + wall, cores, plan.max_builds)
     run = MatrixRun(variant, len(builds), wall, cpu, cores, master_own, worker_own, db_cpu,
-                    by_thread, dict(stmts))
+                    by_thread, dict(stmts), timeline.slots_used)
     own = master_own + worker_own
     results = collections.Counter(str(b["props"].get("cell_result", "?")) for b in builds)
     counts = ", ".join(f"{n} {r}" for r, n in sorted(results.items()))
@@ -197,6 +210,7 @@ def bench_matrix(tmp: Path, builds_per_core: int, pinned: bool, matrix: Path = M
           f"{(wall - others / cores) / (cpu / cores):.2f} (an estimate for a loaded machine)"))
     print(f"  master's database work per build: {run.per_build('all'):.0f} statements "
           f"({', '.join(f'{k} {v / max(1, run.builds):.0f}' for k, v in sorted(stmts.items()))})")
+    print("\n".join(report(timeline)))
     return run
 
 
@@ -297,6 +311,12 @@ VARIANTS: dict[str, Any] = {
         "db_url": url, "engine_kwargs": {"pool_size": 2, "max_overflow": 0}}}},
     "buildbot-caches": {"master_overrides": {"caches": {}}},  # Buildbot's default cache sizes
     "log-raw": {"master_overrides": {"logCompressionMethod": "raw"}},  # default: gz
+    # Scheduling (issue 16, the idle of shared cores): Buildbot's submission order instead of
+    # the longest expected cell first; Buildbot's quarantine after every environment verdict;
+    # both (the farm before).
+    "submitted-order": {"request_order": "submitted"},
+    "buildbot-quarantine": {"environment_quarantine": "always"},
+    "submitted-quarantine": {"request_order": "submitted", "environment_quarantine": "always"},
 }
 
 
@@ -335,7 +355,8 @@ def bench_variants(tmp: Path, names: list[str], repeat: int, builds_per_core: in
     print(f"variants, shared cores, median of {repeat} (interleaved runs):")
     print(f"  {'variant':22s} {'wall s':>7s} {'ratio':>6s} {'master s/build':>15s} "
           f"{'reactor s':>10s} {'db threads s':>13s} {'db server s':>12s} "
-          f"{'stmts/build':>12s} {'commits/build':>14s}")
+          f"{'stmts/build':>12s} {'commits/build':>14s} {'stalled s':>10s} "
+          f"{'free slot-s waiting/draining':>29s}")
     for name, rs in runs.items():
         def med(f: Any, rs: list[MatrixRun] = rs) -> float:
             return float(statistics.median(f(r) for r in rs))
@@ -344,7 +365,10 @@ def bench_variants(tmp: Path, names: list[str], repeat: int, builds_per_core: in
               f"{med(lambda r: r.threads['reactor']):10.1f} "
               f"{med(lambda r: r.threads['database and other threads']):13.1f} "
               f"{med(lambda r: r.db_server_cpu):12.1f} {med(lambda r: r.per_build('all')):12.0f} "
-              f"{med(lambda r: r.per_build('COMMIT')):14.0f}")
+              f"{med(lambda r: r.per_build('COMMIT')):14.0f} "
+              f"{med(lambda r: r.slots_used['stalled']):10.1f} "
+              f"{med(lambda r: r.slots_used['free slot-seconds, requests waiting']):21.1f}/"
+              f"{med(lambda r: r.slots_used['free slot-seconds, draining']):.1f}")
 
 
 def main() -> None:

@@ -1,10 +1,13 @@
 """Measurements for bench/bench_farm.py: the master's CPU by thread, a process tree's CPU
-(PostgreSQL), the whole machine's CPU (/proc/stat), and a summary of py-spy's raw stacks."""
+(PostgreSQL), the whole machine's CPU (/proc/stat), a summary of py-spy's raw stacks, and
+the farm's CPU sampled over a run (bench/farm_timeline.py lays it beside the builds)."""
 
 from __future__ import annotations
 
 import collections
 import os
+import threading
+import time
 from pathlib import Path
 
 
@@ -97,3 +100,58 @@ def summarize_profile(raw: Path, top: int = 8) -> str:
     lines += block("database threads by Buildbot operation", ops, n_db)
     lines += block("reactor by Buildbot function (inclusive)", reactor, n_reactor)
     return "\n".join(lines)
+
+
+def tree_cpu(roots: tuple[int, ...]) -> float:
+    """CPU seconds so far of the processes under ``roots`` (included): each live process's own
+    and its reaped children's time. A process reaped between two readings moves from its own
+    line into its parent's children's time, so the sum is continuous."""
+    tck = os.sysconf("SC_CLK_TCK")
+    parent: dict[int, int] = {}
+    cpu: dict[int, int] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(proc.name)
+        parent[pid] = int(fields[1])
+        cpu[pid] = sum(int(f) for f in fields[11:15])
+    children: dict[int, list[int]] = collections.defaultdict(list)
+    for pid, ppid in parent.items():
+        children[ppid].append(pid)
+    total, todo = 0, [r for r in roots if r in cpu]
+    while todo:
+        pid = todo.pop()
+        total += cpu[pid]
+        todo.extend(children.get(pid, ()))
+    return total / tck
+
+
+class CoreSampler(threading.Thread):
+    """Every ``every`` seconds: (wall clock, CPU of the farm's process trees, the machine's
+    busy and idle core-seconds). The farm's trees are the master and the worker daemon with
+    every build process under it."""
+
+    def __init__(self, roots: tuple[int, ...], every: float = 0.25) -> None:
+        super().__init__(daemon=True)
+        self.roots, self.every = roots, every
+        self.samples: list[tuple[float, float, float, float]] = []
+        self._done = threading.Event()
+
+    def sample(self) -> None:
+        busy, idle = machine_cpu()
+        self.samples.append((time.time(), tree_cpu(self.roots), busy, idle))
+
+    def run(self) -> None:
+        self.sample()
+        while not self._done.wait(self.every):
+            self.sample()
+
+    def stop(self) -> list[tuple[float, float, float, float]]:
+        self._done.set()
+        self.join(10)
+        self.sample()
+        return self.samples

@@ -14,11 +14,12 @@ import os
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from buildbot.plugins import schedulers, steps, util, worker
+from buildbot.plugins import schedulers, steps, util
 from buildbot.process.factory import BuildFactory
 
+from farm.longest_first import LongestFirst
 from farm.master_db import (
     MasterDbError,
     SqliteConnections,
@@ -27,6 +28,7 @@ from farm.master_db import (
     normalize_url,
 )
 from farm.matrix import Matrix, MatrixError, check_unique_names, load_matrix
+from farm.quarantine import FarmWorker
 from farm.routing import Route, WorkerSpec, load_workers, route
 from farm.schedulers import SNAPSHOT_CATEGORY, cell_scheduler
 from farm.steps import CellBuild, RunCell
@@ -38,6 +40,10 @@ SETTINGS_FILE = "farm.json"  # in the master's basedir, written by `xentriage fa
 FORCE_SCHEDULER = "force-cells"
 CHANGE_SCHEDULER = "on-change"
 NIGHTLY_SCHEDULER = "nightly"
+
+
+RequestOrder = Literal["longest-first", "submitted"]
+EnvironmentQuarantine = Literal["after-streak", "always"]
 
 
 class FarmSettingsError(MatrixError, ValueError):
@@ -77,6 +83,11 @@ class MasterSettings:
     # A bisection builder beside each real builder, fed by its own force scheduler
     # (farm.bisect_builder): bisections run their steps on the farm's workers.
     bisect_builders: bool = True
+    # farm.longest_first: the longest expected cell first, or Buildbot's submission order.
+    request_order: RequestOrder = "longest-first"
+    # farm.quarantine: a worker's environment verdict quarantines it only after a streak, or
+    # "always" (Buildbot's own: every EXCEPTION build).
+    environment_quarantine: EnvironmentQuarantine = "after-streak"
 
     @property
     def buildbot_url(self) -> str:
@@ -132,10 +143,13 @@ def worker_password(spec: WorkerSpec) -> str:
 
 
 def cell_factory(matrix: Matrix, cells: dict[str, Any],
-                 boot_expected: frozenset[str] = frozenset()) -> BuildFactory:
+                 boot_expected: frozenset[str] = frozenset(),
+                 order: LongestFirst | None = None) -> BuildFactory:
+    """``order``: the builds report their start and duration to it (farm.longest_first)."""
     farm = matrix.farm
     f = BuildFactory()
-    f.buildClass = CellBuild
+    f.buildClass = (CellBuild if order is None else
+                    type("CellBuild", (CellBuild,), {"longest_first": order}))
 
     def is_git(step: Any) -> bool:
         return bool(cells[step.getProperty("cell")].tree.is_git)
@@ -168,19 +182,11 @@ def cell_factory(matrix: Matrix, cells: dict[str, Any],
     return f
 
 
-def least_busy_first(master: Any, builders: list[Any]) -> list[Any]:
-    """``prioritizeBuilders``: the real builders with the fewest running builds first.
-
-    Buildbot's default sorter asks the database for each builder's oldest and highest-priority
-    request on every distribution round; with a few real builders carrying many cells that
-    was a third of the master's database work per build. Least-busy-first needs no query and
-    keeps platforms interleaved (a burst of boots on one builder next to builds on another).
-    A builder none of whose workers has a free slot is left out of the round: Buildbot would
-    read all its unclaimed requests from the database only to find no worker for them. A
-    slot freeing up starts a new round, which includes it again.
-    """
-    free = [b for b in builders if b.getAvailableWorkers()]
-    return sorted(free, key=lambda b: (len(b.building), b.name))
+def _farm_worker(spec: WorkerSpec, settings: MasterSettings) -> FarmWorker:
+    w = FarmWorker(spec.name, worker_password(spec), max_builds=spec.max_builds)
+    if settings.environment_quarantine == "always":
+        w.environment_streak_limit = 1
+    return w
 
 
 def cache_sizes(cell_count: int) -> dict[str, int]:
@@ -218,8 +224,12 @@ def build_master_config(settings: MasterSettings, basedir: Path | None = None
 
     # A builder routed to workers that declared they boot its platform/arch: a boot those
     # workers then cannot run is the worker's fault (environment), not "no capable worker".
-    factory_boots = frozenset(n for n, r in routes.items() if r.boot_capable)
-    factory = cell_factory(matrix, cells, factory_boots)
+    booting = frozenset(n for n, r in routes.items() if r.boot_capable)
+    # Longest expected cell first (farm.longest_first): the slow cells start while the quick
+    # ones fill in around them, not at the end of a run.
+    order = LongestFirst(cells, booting, matrix.farm.boot_timeout,
+                         by_expected=settings.request_order == "longest-first")
+    factory = cell_factory(matrix, cells, booting, order)
     builders = [
         util.BuilderConfig(
             name=name, workernames=list(routes[name].workers), factory=factory,
@@ -242,21 +252,21 @@ def build_master_config(settings: MasterSettings, basedir: Path | None = None
         "buildbotURL": settings.buildbot_url,
         # No builder or worker properties: every property is a database write per build, and
         # routing (which worker builds and boots what) is decided here, not in the steps.
-        "workers": [worker.Worker(s.name, worker_password(s), max_builds=s.max_builds)
-                    for s in specs],
+        # FarmWorker: no quarantine for one cell's environment verdict (farm.quarantine).
+        "workers": [_farm_worker(s, settings) for s in specs],
         "protocols": {"pb": {"port": f"tcp:{settings.pb_port}:interface=127.0.0.1"}},
         "builders": builders,
         "schedulers": [
             cell_scheduler(schedulers.AnyBranchScheduler, cell_list, by_change=True,
-                           per_cell=per_cell)(
+                           per_cell=per_cell, order=order)(
                 name=CHANGE_SCHEDULER, builderNames=used_builders, treeStableTimer=None,
                 # The farm's own revision records for forced/nightly runs are not news.
                 change_filter=util.ChangeFilter(category_not_eq=SNAPSHOT_CATEGORY)),
-            cell_scheduler(schedulers.Nightly, cell_list, per_cell=per_cell)(
+            cell_scheduler(schedulers.Nightly, cell_list, per_cell=per_cell, order=order)(
                 name=NIGHTLY_SCHEDULER, builderNames=used_builders,
                 hour=settings.nightly_hour, minute=settings.nightly_minute,
                 onlyIfChanged=False),
-            cell_scheduler(schedulers.ForceScheduler, cell_list, per_cell=per_cell)(
+            cell_scheduler(schedulers.ForceScheduler, cell_list, per_cell=per_cell, order=order)(
                 name=FORCE_SCHEDULER, builderNames=used_builders,
                 buttonName="Run cells", label="Run matrix cells",
                 properties=[util.StringParameter(
@@ -268,12 +278,12 @@ def build_master_config(settings: MasterSettings, basedir: Path | None = None
         "buildbotNetUsageData": None,
         # Several cells share a real builder; do not let one request wait on another's merge.
         "collapseRequests": False,
-        "prioritizeBuilders": least_busy_first,
+        "prioritizeBuilders": order.prioritize,
         "caches": cache_sizes(len(cell_list)),
     }
     c["services"] = _services(settings)
     if settings.bisect_builders:
-        _add_bisection(c, matrix, cells, routes, factory_boots, set(used_builders))
+        _add_bisection(c, matrix, cells, routes, booting, set(used_builders))
     if settings.count_statements:
         from farm.master_stats import StatementCounter
 

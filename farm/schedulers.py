@@ -54,6 +54,8 @@ class CellFanOutMixin:
     select_by_change = False
     # Benchmark comparison: each cell is its own real builder (no virtual builder names).
     per_cell_builders = False
+    # farm.longest_first.LongestFirst: the pending requests it orders builders by.
+    longest_first: Any = None
 
     def builder_of(self, cell: Cell) -> str:
         return cell.name if self.per_cell_builders else cell.real_builder
@@ -123,6 +125,9 @@ class CellFanOutMixin:
         # The forced pattern chose the cells; on each cell's build it would only be one more
         # property written to the database.
         shared = {k: v for k, v in base.asDict().items() if k != "cells"}
+        if self.longest_first is not None:
+            yield self.longest_first.ensure_history(self.master)  # type: ignore[attr-defined]
+            cells = self.longest_first.submission_order(cells)
         for cell in cells:
             props = Properties.fromDict(shared)
             for name, value in cell_properties(cell).items():
@@ -132,16 +137,22 @@ class CellFanOutMixin:
                 waited_for=waited_for,
                 sourcestamps=stamps.get(cell.tree.name) or list(sourcestamps or []), reason=reason,
                 external_idstring=external_idstring, properties=props,
-                builderNames=[self.builder_of(cell)], priority=priority, **kw)
+                builderNames=[self.builder_of(cell)], priority=(
+                    priority if self.longest_first is None
+                    else self.longest_first.priority(cell.name, priority)), **kw)
             bsids.append(bsid)
             brids.update(ids)
+            if self.longest_first is not None:
+                self.longest_first.note_requested(self.builder_of(cell),
+                                                  [(brid, cell.name) for brid in ids.values()])
         # Callers (force, the REST API) expect one (bsid, {builderid: brid}) pair; the first
         # buildset stands for the run, and every cell's request is in the id map.
         return (bsids[0] if bsids else None), brids
 
 
 def cell_scheduler(base: type, cells: Sequence[Cell], by_change: bool = False,
-                   per_cell: bool = False) -> type:
+                   per_cell: bool = False, order: Any = None) -> type:
+    """``order``: a farm.longest_first.LongestFirst told of every request made."""
     return type(f"Cell{base.__name__}", (CellFanOutMixin, base),
                 {"cells": tuple(cells), "select_by_change": by_change,
-                 "per_cell_builders": per_cell})
+                 "per_cell_builders": per_cell, "longest_first": order})

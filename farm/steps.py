@@ -25,7 +25,7 @@ from typing import Any
 
 from buildbot.process import buildstep, logobserver
 from buildbot.process.build import Build
-from buildbot.process.results import EXCEPTION, FAILURE, SKIPPED, SUCCESS
+from buildbot.process.results import EXCEPTION, FAILURE, SKIPPED, SUCCESS, worst_status
 from twisted.internet import defer
 
 from farm import fragments
@@ -148,6 +148,10 @@ class RunCell(buildstep.ShellMixin, buildstep.BuildStep):
         yield self.runCommand(cmd)
         text = self.output.text()
         verdict = last_marker_json(text, RESULT_MARKER)
+        # The worker's own verdict, not one made up below for a runner that gave none: what
+        # the worker's quarantine counts (farm.quarantine).
+        self.build.worker_verdict = (str(verdict.get("cell_result"))
+                                     if verdict is not None and not cmd.interrupted else None)
         if cmd.interrupted:
             verdict = {"cell_result": ENVIRONMENT, "result_reason": "interrupted"}
         elif verdict is None:
@@ -200,7 +204,35 @@ class RunCell(buildstep.ShellMixin, buildstep.BuildStep):
 
 class CellBuild(Build):
     """Buildbot words a SKIPPED build "build successful"; a cell that was not verified
-    (unsupported, boot skipped) must never read as a success."""
+    (unsupported, boot skipped) must never read as a success. The worker's verdict goes to
+    its quarantine count before Buildbot decides on a quarantine (farm.quarantine)."""
+
+    worker_verdict: str | None = None
+    # farm.longest_first.LongestFirst of the config (a subclass per config sets it): told of
+    # each build's start (its request is no longer pending) and of its duration.
+    longest_first: Any = None
+    started_clock: float | None = None
+
+    def startBuild(self, workerforbuilder):  # type: ignore[no-untyped-def]
+        if self.longest_first is not None:
+            self.started_clock = self.master.reactor.seconds()
+            for request in self.requests:
+                self.longest_first.note_started(self.builder.name, request.id)
+        return super().startBuild(workerforbuilder)
+
+    def buildFinished(self, text, results):  # type: ignore[no-untyped-def]
+        if (self.longest_first is not None and self.started_clock is not None
+                and self.worker_verdict is not None):  # a cell that ran to its verdict
+            self.longest_first.record(str(self.getProperty("cell")),
+                                      self.master.reactor.seconds() - self.started_clock)
+        # By attribute, not isinstance: a reconfig reloads farm.* while the connected workers
+        # stay instances of the class they were made with.
+        note = getattr(getattr(self.workerforbuilder, "worker", None), "note_verdict", None)
+        if callable(note):
+            outcome = (ALIASES.get(self.worker_verdict, self.worker_verdict)
+                       if self.worker_verdict is not None else None)
+            note(outcome, worst_status(self.results, results) == EXCEPTION)
+        return super().buildFinished(text, results)
 
     def allStepsDone(self):  # type: ignore[no-untyped-def]
         if self.results == SKIPPED:

@@ -210,7 +210,10 @@ def test_environment_failure_mailed_once_to_the_worker_owner(world: World) -> No
     env = [m for m in mails if "environment failure" in str(m["Subject"])]
     # hello-hosttool-kvm-x86_64 ran on "full" (the worker that boots kvm) at both runs above:
     # one mail for its cause and day, to the owner ci.worker_owners names.
-    assert len(env) == 1, [str(m["Subject"]) for m in mails]
+    with world.store.session() as s:
+        env_results = [(r.cell, r.worker, r.reason, r.signature) for r in ci_rows.all_results(s)
+                       if r.result == "environment"]
+    assert len(env) == 1, ([str(m["Subject"]) for m in mails], env_results)
     assert env[0]["To"] == "farm-admin@example.org"
     body = env[0].get_body(preferencelist=("plain",)).get_content()
     assert "hello-hosttool-kvm-x86_64" in body and "xentriage-fixture-tablegen" in body

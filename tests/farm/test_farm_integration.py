@@ -204,3 +204,28 @@ def test_pinned_daemons_and_their_builds_keep_their_cpus(
     for task in Path(f"/proc/{master}/task").iterdir():
         assert os.sched_getaffinity(int(task.name)) == {cpus[0]}
 
+
+
+def test_slow_cells_start_first_and_the_next_run_uses_their_durations(
+        farm: RunningFarm, full_run: dict[str, dict[str, Any]]) -> None:
+    """farm.longest_first on a real master: without history the cells that wait out a boot
+    timeout the matrix sets start among the first builds of the run (4 slots); a later run's
+    requests carry each cell's last duration as their priority (tenths of a second)."""
+    hangs = {"hello-syncwait-kvm-x86_64", "hello-syncwait-kvm-arm64",
+             "hello-syncwait-linuxu-x86_64"}
+    assert all(full_run[c]["props"]["cell_result"] == "boot-timeout" for c in hangs)
+    first = {b["props"]["cell"] for b in sorted(full_run.values(),
+                                                key=lambda b: b["buildid"])[:6]}
+    assert hangs <= first, first
+    cells = ["hello-syncwait-linuxu-x86_64", "hello-base-linuxu-x86_64"]
+    before = localfarm.max_build_id(farm.state)
+    localfarm.force(farm.state, ",".join(cells))
+    localfarm.wait_idle(farm.state, 120, settle=1.0)
+    again = {b["props"]["cell"]: b for b in localfarm.builds_since(farm.state, before)}
+    priority = {}
+    for cell in cells:
+        req = localfarm.api_get(farm.state, f"buildrequests/{again[cell]['buildrequestid']}")
+        priority[cell] = req["buildrequests"][0]["priority"]
+        took = full_run[cell]["complete_at"] - full_run[cell]["started_at"]  # whole seconds
+        assert abs(priority[cell] / 10 - took) <= 1.5, (cell, priority[cell], took)
+    assert priority["hello-syncwait-linuxu-x86_64"] > priority["hello-base-linuxu-x86_64"]

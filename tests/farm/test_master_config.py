@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from click.testing import CliRunner
+from twisted.internet import defer
 
 from farm.buildbot_config import build_master_config, load_master_settings
 from farm.matrix import load_matrix
@@ -105,6 +106,17 @@ def test_one_cell_step_cheap_distribution_and_caches_sized_to_the_matrix() -> No
         def getAvailableWorkers(self) -> list[object]:
             return [object()]
 
+    class Data:  # an empty build history
+        def get(self, path: tuple[str, ...], **kw: object) -> defer.Deferred[list[object]]:
+            return defer.succeed([])
+
+    class Master:
+        data = Data()
+
+    # No request pending anywhere: the least busy builders first.
     builders = [Builder("kvm-x86_64", 2), Builder("xen-x86_64", 0), Builder("fc-arm64", 1)]
-    order = [b.name for b in c["prioritizeBuilders"](None, builders)]
-    assert order == ["xen-x86_64", "fc-arm64", "kvm-x86_64"]
+    for b in builders:
+        c["prioritizeBuilders"].__self__.note_requested(b.name, [])
+    sorted_builders: list[list[Builder]] = []
+    c["prioritizeBuilders"](Master(), builders).addCallback(sorted_builders.append)
+    assert [b.name for b in sorted_builders[0]] == ["xen-x86_64", "fc-arm64", "kvm-x86_64"]

@@ -130,12 +130,15 @@ class _Builder:
 
 
 def test_builders_without_a_free_worker_sit_out_the_round() -> None:
-    from farm.buildbot_config import least_busy_first
+    from farm.longest_first import LongestFirst
 
+    order = LongestFirst({}, (), 20, by_expected=False)  # Buildbot's order: least busy first
+    order.history_read = True
     builders = [_Builder("xen-x86_64", 1, 1), _Builder("kvm-arm64", 0, 0),
                 _Builder("kvm-x86_64", 0, 2), _Builder("fc-x86_64", 1, 1)]
-    assert [b.name for b in least_busy_first(None, builders)] == \
-        ["kvm-x86_64", "fc-x86_64", "xen-x86_64"]
+    out: list[list[_Builder]] = []
+    order.prioritize(None, builders).addCallback(out.append)
+    assert [b.name for b in out[0]] == ["kvm-x86_64", "fc-x86_64", "xen-x86_64"]
 
 
 def test_statement_counts_are_written_for_the_benchmark(tmp_path: Path) -> None:
@@ -155,6 +158,11 @@ def test_statement_counts_are_written_for_the_benchmark(tmp_path: Path) -> None:
     after = master_stats.read_counts(tmp_path)
     for verb in ("CREATE", "INSERT", "SELECT", "COMMIT"):
         assert after.get(verb, 0) == before.get(verb, 0) + 1, verb
+    assert master_stats.read_timeline(tmp_path) == []  # no build event yet: no file
+    counter.timeline_path = tmp_path / master_stats.TIMELINE_FILE
+    counter.events = [{"t": 1.5, "event": "build new", "buildid": 3, "step": None}]
+    counter.write()
+    assert master_stats.read_timeline(tmp_path) == counter.events
 
 
 def test_the_same_database_settings_compare_equal_across_a_reload(tmp_path: Path) -> None:

@@ -35,24 +35,24 @@ order is affected, never whether a request is built.
 
 from __future__ import annotations
 
-import logging
 import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from buildbot.data import resultspec
 from twisted.internet import defer
+from twisted.python import log  # the master's twistd.log, where its operator looks
 
+from farm.bisect_protocol import BISECTION, is_bisection_build
 from farm.matrix import Cell
-
-log = logging.getLogger(__name__)
 
 # Static estimates (seconds) for a cell never built on this master. Only their order matters
 # among cells never built; against cells with history a typical build is the median of the
 # history once there is one.
 TYPICAL_BUILD_SECONDS = 10.0
 TYPICAL_BOOT_SECONDS = 2.0
-HISTORY_BUILDS = 5000  # the newest builds read at start: enough for a matrix's every cell
+HISTORY_BUILDS = 5000  # at most this many of the newest builds read at start
 NOT_DURATIONS = (5, 6)  # Buildbot's RETRY and CANCELLED: the cell did not run to its end
 # A request's priority is base x PRIORITY_STEP + expected tenths of a second: a run forced with
 # priority 1 still goes before every run of priority 0, as Buildbot users expect.
@@ -129,7 +129,14 @@ class LongestFirst:
         A build recorded since (by :meth:`record`) is newer still and stays."""
         seen: dict[str, float] = {}
         for b in builds:
-            name = builder_names.get(int(b.get("builderid") or -1), "")
+            props = b.get("properties") or {}
+            if is_bisection_build(props):  # a bisection step, not the cell's own run
+                continue
+            # A real builder carries many cells: its build names its cell in the ``cell``
+            # property; with a builder per cell the builder's name is the cell's.
+            cell = props.get("cell")
+            name = (str(cell[0]) if isinstance(cell, list | tuple) and cell
+                    else builder_names.get(int(b.get("builderid") or -1), ""))
             start, end = b.get("started_at"), b.get("complete_at")
             if (name in self.cells and name not in seen and start is not None
                     and end is not None and b.get("results") not in NOT_DURATIONS):
@@ -197,11 +204,15 @@ class LongestFirst:
             return
         try:
             builders = yield master.data.get(("builders",))
-            builds = yield master.data.get(("builds",), order=["-buildid"],
-                                           limit=HISTORY_BUILDS)
+            # The properties cost Buildbot one query per build, once per start or reconfig:
+            # read a few runs' worth, not the whole history.
+            spec = resultspec.ResultSpec(
+                order=["-buildid"], limit=min(HISTORY_BUILDS, max(200, 3 * len(self.cells))),
+                properties=[resultspec.Property(b"property", "eq", ["cell", BISECTION])])
+            builds = yield master.data.get_with_resultspec(("builds",), spec)
             self.load_history(builds, {int(b["builderid"]): b["name"] for b in builders})
-            log.info("longest-first: durations of %d cell(s) from the master's history",
-                     len(self.history))
+            log.msg(f"longest-first: durations of {len(self.history)} cell(s) from the "
+                    "master's history")
         except Exception:  # the order falls back to the static estimates, builds go on
-            log.exception("longest-first: build history not read")
+            log.err(None, "longest-first: build history not read")
         self.history_read = True

@@ -7,6 +7,8 @@ service's backfill sweep reads them.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -229,3 +231,21 @@ def test_slow_cells_start_first_and_the_next_run_uses_their_durations(
         took = full_run[cell]["complete_at"] - full_run[cell]["started_at"]  # whole seconds
         assert abs(priority[cell] / 10 - took) <= 1.5, (cell, priority[cell], took)
     assert priority["hello-syncwait-linuxu-x86_64"] > priority["hello-base-linuxu-x86_64"]
+    # After `buildbot reconfig` the order is new and reads the durations back from the
+    # master's database (each build's cell property), not from the builds it saw itself.
+    buildbot = Path(sys.executable).with_name("buildbot")
+    proc = subprocess.run([str(buildbot), "reconfig", str(farm.state.master_dir)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    before = localfarm.max_build_id(farm.state)
+    localfarm.force(farm.state, "hello-syncwait-linuxu-x86_64")
+    localfarm.wait_idle(farm.state, 120, settle=1.0)
+    third = localfarm.builds_since(farm.state, before)
+    req = localfarm.api_get(farm.state, f"buildrequests/{third[0]['buildrequestid']}")
+    took = again["hello-syncwait-linuxu-x86_64"]
+    took_s = took["complete_at"] - took["started_at"]
+    assert abs(req["buildrequests"][0]["priority"] / 10 - took_s) <= 1.5, (req, took_s)
+    read = [line for line in (farm.state.master_dir / "twistd.log").read_text(
+        encoding="utf-8", errors="replace").splitlines() if "longest-first:" in line]
+    assert read and "from the master's history" in read[-1], read[-3:]
+    assert int(read[-1].split("durations of ")[1].split()[0]) >= len(full_run) - 1

@@ -11,6 +11,7 @@ from typing import Any
 
 from twisted.internet import defer
 
+from farm.bisect_protocol import SCHEDULER as BISECT_SCHEDULER
 from farm.buildbot_config import build_master_config, load_master_settings
 from farm.longest_first import (
     PRIORITY_STEP,
@@ -57,6 +58,12 @@ class Data:
     def get(self, path: tuple[str, ...], **kw: Any) -> defer.Deferred[Any]:
         self.reads += 1
         return defer.succeed(self.builders if path == ("builders",) else self.builds)
+
+    def get_with_resultspec(self, path: tuple[str, ...], spec: Any) -> defer.Deferred[Any]:
+        # The read asks for the cell and bisection properties of a bounded number of builds.
+        assert sorted(spec.properties[0].values) == ["bisection", "cell"]
+        assert 200 <= spec.limit <= 5000
+        return self.get(path)
 
 
 class Master:
@@ -111,6 +118,26 @@ def test_history_wins_over_the_static_estimate_and_the_newest_build_counts() -> 
     p.record("hello-crc-xen-x86_64", 4.0)
     p.load_history(builds, names)
     assert p.history["hello-crc-xen-x86_64"] == 4.0
+
+
+def test_history_of_a_real_builder_reads_each_builds_cell_property() -> None:
+    # The default farm: one real builder carries many cells; the build names its cell in the
+    # ``cell`` property ({name: [value, source]}, the data API's shape). A bisection step's
+    # build of the same cell is not the cell's own run.
+    p = plan()
+    t0 = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
+    names = {3: "kvm-x86_64", 4: "bisect-kvm-x86_64"}
+    builds = [
+        {"builderid": 4, "started_at": t0, "complete_at": t0 + dt.timedelta(seconds=1),
+         "results": 0, "properties": {"cell": ["hello-syncwait-kvm-x86_64", "Scheduler"],
+                                      "bisection": ["7", "Force Build Form"]}},
+        {"builderid": 3, "started_at": t0, "complete_at": t0 + dt.timedelta(seconds=8),
+         "results": 2, "properties": {"cell": ["hello-syncwait-kvm-x86_64", "Scheduler"]}},
+        {"builderid": 3, "started_at": t0, "complete_at": t0 + dt.timedelta(seconds=5),
+         "results": 0, "properties": {"cell": ["not-a-cell-of-this-matrix", "Scheduler"]}},
+    ]
+    p.load_history(builds, names)
+    assert p.history == {"hello-syncwait-kvm-x86_64": 8.0}
 
 
 def test_request_priority_keeps_the_users_priority_first() -> None:
@@ -194,7 +221,9 @@ def test_the_master_config_wires_the_order_into_schedulers_builds_and_distributi
     c = build_master_config(load_master_settings(Path("/nonexistent"), REPO / "ci"))
     order = c["prioritizeBuilders"].__self__
     assert isinstance(order, LongestFirst) and order.by_expected
-    assert all(s.longest_first is order for s in c["schedulers"])
+    cell_schedulers = [s for s in c["schedulers"] if s.name != BISECT_SCHEDULER]
+    assert len(cell_schedulers) == 3  # change, nightly, force: the bisection's has no order
+    assert all(s.longest_first is order for s in cell_schedulers)
     build_class = c["builders"][0].factory.buildClass
     assert build_class.longest_first is order
 

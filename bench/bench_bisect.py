@@ -10,16 +10,17 @@ directories; ccache warmed by one untimed run first, as a bisecting worker's wou
 
 Figures: builds and rounds of each run (the same in every repetition without a runner that
 stops steps: the algorithm is deterministic; pipelined, the order of step ends decides), the
-median wall time of each width, and the ratio two/one. ``--rounds`` also times two slots in
-rounds (the scheduling before the pipeline), ``--before`` one and two slots as the code ran
-before the pipeline and the kept .config, all in the same rotation; ``--profile`` prints where
+median wall time of each width, and the ratio two/one. ``--pipelined`` also times two slots as
+a pipeline (``bisect.pipeline``), ``--before`` one and two slots as the code ran before the
+kept .config, all in the same rotation; ``--profile`` prints where
 a step's time goes (checkout, spec, python start, configure, build, boot) and each slot's idle
 time.
 
 Targets (issue #17): one worker <= ceil(log2 160) + 2 = 10 builds; two workers' wall time
 <= 0.7 x one worker's.
 
-Run: ``python bench/bench_bisect.py [--commits 160] [--repeat 3] [--rounds] [--profile]``;
+Run: ``python bench/bench_bisect.py [--commits 160] [--repeat 3] [--pipelined] [--before]
+[--profile]``;
 ``--quick`` is ``--commits 40 --repeat 1``.
 """
 
@@ -78,7 +79,7 @@ PHASES = ("checkout", "spec", "python", "configure", "build", "boot")
 
 
 def bisect_once(hist: History, matrix: Path, work: Path, slots: int, signature: str,
-                cold: bool = False, barrier: bool = False, keep_config: bool = True) -> Run:
+                cold: bool = False, pipeline: bool = False, keep_config: bool = True) -> Run:
     settings = BisectSettings(max_builds=40, workers=slots, workdir=work)
     runner = LocalRunner(load_matrix(matrix), work, slots=slots, keep_config=keep_config)
     if not cold:
@@ -93,7 +94,7 @@ def bisect_once(hist: History, matrix: Path, work: Path, slots: int, signature: 
     trace: list[SlotSpan] = []
     started = time.perf_counter()
     out = run_bisection(request, CommitLog(hist.path), runner, settings, trace=trace,
-                        barrier=barrier)
+                        pipeline=pipeline)
     wall = time.perf_counter() - started
     if out.status != FOUND or out.first_new is None or out.first_new.id != hist.breaking:
         raise SystemExit(f"wrong outcome with {slots} slot(s): {out.status} {out.reason}")
@@ -120,8 +121,8 @@ def main() -> None:
                     help="fresh slots: worktrees and build directories created in the timed run")
     ap.add_argument("--profile", action="store_true",
                     help="also print where a step's time goes and each slot's idle time")
-    ap.add_argument("--rounds", action="store_true",
-                    help="also time two workers in rounds (the scheduling before the pipeline)")
+    ap.add_argument("--pipelined", action="store_true",
+                    help="also time two workers as a pipeline (bisect.pipeline = true)")
     ap.add_argument("--before", action="store_true",
                     help="also time the code before this pass (rounds, defconfig every step), "
                          "one and two workers, in the same rotation")
@@ -136,22 +137,22 @@ def main() -> None:
         signature = warm.run(CELL, hist.breaking, 0).signature  # also warms ccache
         for commit in (hist.root, hist.different, hist.last_bad):
             warm.run(CELL, commit, 0)
-        # variants: (label, slots, rounds); "two, rounds" is the scheduling before the
-        # pipeline (every slot waits for the round's slowest step), timed beside it
-        # "before": the code before the pipeline and the kept .config (rounds, defconfig
-        # every step), timed in the same rotation as the current code.
+        # variants: (label, slots, pipelined, keep .config); "two" in rounds (the default:
+        # every slot waits for the round's slowest step), "two, pipelined" beside it;
+        # "before": the code before the kept .config (rounds, defconfig every step), timed in
+        # the same rotation as the current code.
         variants = [("one", 1, False, True), ("two", 2, False, True)]
-        if args.rounds:
-            variants.append(("two, rounds", 2, True, True))
+        if args.pipelined:
+            variants.append(("two, pipelined", 2, True, True))
         if args.before:
-            variants += [("one, before", 1, True, False), ("two, before", 2, True, False)]
+            variants += [("one, before", 1, False, False), ("two, before", 2, False, False)]
         runs: dict[str, list[Run]] = {v[0]: [] for v in variants}
         for rep in range(args.repeat):
             turn = variants[rep % len(variants):] + variants[:rep % len(variants)]
-            for label, slots, barrier, keep in turn if rep % 2 == 0 else turn[::-1]:
-                work = base / f"w{len(runs[label])}-{variants.index((label, slots, barrier, keep))}"
+            for label, slots, piped, keep in turn if rep % 2 == 0 else turn[::-1]:
+                work = base / f"w{len(runs[label])}-{variants.index((label, slots, piped, keep))}"
                 run = bisect_once(hist, matrix, work, slots, signature, cold=args.cold,
-                                  barrier=barrier, keep_config=keep)
+                                  pipeline=piped, keep_config=keep)
                 runs[label].append(run)
                 print(f"rep {rep + 1} {label}: builds {run.out.builds} rounds "
                       f"{run.out.rounds} wall {run.wall:.2f}s", flush=True)

@@ -391,6 +391,9 @@ class BisectSettings:
     buildbot_url: str = ""
     # Runner "buildbot": the master unreachable this long ends the bisection in an error.
     buildbot_outage_seconds: Annotated[float, Range(1, 3600)] = 60.0
+    # Several slots as a pipeline (a finished slot starts the next step at once, a step made
+    # useless is stopped) instead of rounds; only with a runner that can stop a step (local).
+    pipeline: bool = False
 
 
 @dataclass

@@ -71,10 +71,10 @@ def _runner(hist: History, work: Path, slots: int) -> LocalRunner:
 
 def _bisect(hist: History, work: Path, kind: str, old: str, new: str, sig: str, *,
             slots: int = 1, flake_rate: float = 0.0, max_builds: int = 12,
-            max_repeats: int = 5) -> BisectOutcome:
+            max_repeats: int = 5, pipeline: bool = False) -> BisectOutcome:
     settings = BisectSettings(max_builds=max_builds, workers=slots, workdir=work / "bisect",
                               commit_url="https://example.org/uk/commit/{id}",
-                              max_repeats=max_repeats)
+                              max_repeats=max_repeats, pipeline=pipeline)
     request = BisectRequest(kind, CELL, old, new, sig, flake_rate=flake_rate)
     return run_bisection(request, CommitLog(hist.path, settings.commit_url),
                          _runner(hist, work, slots), settings)
@@ -115,11 +115,12 @@ def test_fix_bisection_names_the_fixing_commit(hist: History, signature: str,
     assert all(r.result == PASSED for s in out.steps if s.verdict == BAD for r in s.runs)
 
 
+@pytest.mark.parametrize("pipeline", [False, True], ids=["rounds", "pipelined"])
 def test_two_workers_agree_with_one_in_fewer_rounds(hist: History, signature: str,
-                                                    tmp_path: Path) -> None:
+                                                    tmp_path: Path, pipeline: bool) -> None:
     one = _bisect(hist, tmp_path / "one", CAUSE, hist.root, hist.last_bad, signature)
     two = _bisect(hist, tmp_path / "two", CAUSE, hist.root, hist.last_bad, signature,
-                  slots=2)
+                  slots=2, pipeline=pipeline)
     assert two.status == one.status == FOUND
     assert two.first_new == one.first_new
     assert two.rounds < one.rounds

@@ -99,7 +99,7 @@ class _Log:
 
 def test_the_pipeline_drops_cancelled_steps_and_agrees() -> None:
     runner = _SlowOnBadRuns(first_bad=7)
-    settings = BisectSettings(max_builds=30, workers=2)
+    settings = BisectSettings(max_builds=30, workers=2, pipeline=True)
     request = BisectRequest(CAUSE, "cell", "c000", "c040", "S")
     trace: list[SlotSpan] = []
     out = run_bisection(request, _Log(40), runner, settings, trace=trace)  # type: ignore[arg-type]
@@ -149,7 +149,7 @@ def test_a_step_that_could_not_be_stopped_is_asked_again() -> None:
     trace: list[SlotSpan] = []
     out = run_bisection(BisectRequest(CAUSE, "cell", "c000", "c040", "S"),
                         _Log(40), runner,  # type: ignore[arg-type]
-                        BisectSettings(max_builds=30, workers=2), trace=trace)
+                        BisectSettings(max_builds=30, workers=2, pipeline=True), trace=trace)
     assert out.status == FOUND and out.first_new is not None and out.first_new.id == "c030"
     assert runner.refused == 1
     stopped = [s for s in trace if s.cancelled]

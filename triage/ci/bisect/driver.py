@@ -4,9 +4,11 @@
 :class:`~triage.ci.bisect.model.StepRunner`: each round the algorithm names up to W commits
 (W = ``bisect.workers``, or every slot the runner has), the runner builds and boots them in
 parallel, one slot each, and every result goes back to the algorithm. A round's wall time is
-its slowest step, so W slots cut the rounds from log2 to log base W+1 of the range. With a
-runner that can stop a step (``cancel``), there are no rounds: a slot that finishes starts the
-next step at once, and a step the others' verdicts made useless is stopped (docs/bisection.md).
+its slowest step, so W slots cut the rounds from log2 to log base W+1 of the range. Pipelined
+(``bisect.pipeline``, with a runner that can stop a step: ``cancel``), there are no rounds: a
+slot that finishes starts the next step at once, and a step the others' verdicts made useless is
+stopped (docs/bisection.md). Rounds are the default: on the fixture's sub-second steps the
+pipeline's extra and stopped steps cost more than the barrier it removes (docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -82,7 +84,7 @@ def run_bisection(request: BisectRequest, log: CommitLog, runner: StepRunner,
                   on_step: StepHook | None = None,
                   prior: Sequence[StepRun] = (),
                   trace: list[SlotSpan] | None = None,
-                  barrier: bool = False) -> BisectOutcome:
+                  pipeline: bool | None = None) -> BisectOutcome:
     """Run one bisection to its outcome (found or inconclusive; never a guessed commit).
 
     ``prior``: runs already made in this bisection's range (e.g. the one that read the
@@ -91,10 +93,10 @@ def run_bisection(request: BisectRequest, log: CommitLog, runner: StepRunner,
     any build; a step whose runner fails is a skipped step, not an exception. ``trace``, when
     given, receives a :class:`SlotSpan` per step.
 
-    Several slots run as a pipeline when the runner can stop a step (an optional
-    ``cancel(slot) -> bool``): without it, a speculative step that turns useless would hold its
-    slot to the end, and rounds (every slot waits for the round's slowest step) do better.
-    ``barrier`` forces rounds (the bench times both side by side)."""
+    Several slots run in rounds (every slot waits for the round's slowest step), or as a
+    pipeline when ``pipeline`` (default: ``bisect.pipeline``) and the runner can stop a step
+    (an optional ``cancel(slot) -> bool``): without that, a speculative step that turns useless
+    would hold its slot to the end."""
     old = log.commit(request.old)
     commits = log.between(old.id, request.new)
     # The request may name revisions by tag or short id; the outcome names full ids.
@@ -106,7 +108,9 @@ def run_bisection(request: BisectRequest, log: CommitLog, runner: StepRunner,
         bisection.rounds += 1
     slots = width(settings, runner)
     cancel = getattr(runner, "cancel", None)
-    if slots > 1 and cancel is not None and not barrier:
+    if pipeline is None:
+        pipeline = settings.pipeline
+    if slots > 1 and cancel is not None and pipeline:
         steps = _pipelined(bisection, runner, request.cell, slots, on_step, trace, cancel)
         # No rounds to count: the most steps one slot ran one after the other (with steps of
         # equal length, the wall time in steps).

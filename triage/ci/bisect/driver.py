@@ -7,8 +7,8 @@ parallel, one slot each, and every result goes back to the algorithm. A round's 
 its slowest step, so W slots cut the rounds from log2 to log base W+1 of the range. Pipelined
 (``bisect.pipeline``, with a runner that can stop a step: ``cancel``), there are no rounds: a
 slot that finishes starts the next step at once, and a step the others' verdicts made useless is
-stopped (docs/bisection.md). Rounds are the default: on the fixture's sub-second steps the
-pipeline's extra and stopped steps cost more than the barrier it removes (docs/BENCHMARKS.md).
+stopped (docs/bisection.md). Rounds are the default: on the quiet machine the pipeline
+measured no faster than rounds, and it stops steps (docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations

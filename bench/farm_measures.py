@@ -8,6 +8,7 @@ import collections
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -22,19 +23,25 @@ def master_threads(pid_file: Path) -> dict[str, float]:
     return {"reactor" if tid == str(pid) else tid: cpu for tid, cpu in out.items()}
 
 
+def _proc_stats() -> Iterator[tuple[int, list[str]]]:
+    """(pid, the fields of /proc/PID/stat after the command name) of every live process; one
+    that ends while it is read is left out."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            yield int(proc.name), (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+
+
 def process_tree_cpu(pid: int) -> float:
     """CPU of a process, its finished children and its live children (PostgreSQL's
     postmaster and its backends)."""
     tck = os.sysconf("SC_CLK_TCK")
     total = 0.0
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(proc.name) == pid:
+    for proc_pid, fields in _proc_stats():
+        if proc_pid == pid:
             total += sum(int(f) for f in fields[11:15]) / tck
         elif int(fields[1]) == pid:
             total += (int(fields[11]) + int(fields[12])) / tck
@@ -109,14 +116,7 @@ def tree_cpu(roots: tuple[int, ...]) -> float:
     tck = os.sysconf("SC_CLK_TCK")
     parent: dict[int, int] = {}
     cpu: dict[int, int] = {}
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        pid = int(proc.name)
+    for pid, fields in _proc_stats():
         parent[pid] = int(fields[1])
         cpu[pid] = sum(int(f) for f in fields[11:15])
     children: dict[int, list[int]] = collections.defaultdict(list)

@@ -34,7 +34,7 @@ from farm import bisect_protocol as proto
 from farm import fragments
 from farm.matrix import Cell, Matrix, MatrixError
 from farm.routing import Route
-from farm.steps import CellBuild, RunCell
+from farm.steps import CellBuild, RunCell, cell_step
 
 TREE_DIR = "tree"  # the persistent checkouts, relative to the bisection builder's builddir
 APP_DIR = "app"
@@ -110,10 +110,7 @@ def bisect_factory(matrix: Matrix, cells: Mapping[str, Cell],
                             mode="incremental", doStepIf=has_app_commit,
                             hideStepIf=lambda results, s: not has_app_commit(s),
                             haltOnFailure=True))
-    longest_boot = max(c.boot_timeout for c in cells.values())
-    f.addStep(BisectCell(cells, farm, boot_expected=boot_expected, timeout=farm.build_timeout,
-                         maxTime=2 * farm.build_timeout + longest_boot + 120, logEnviron=False,
-                         warnOnWarnings=True))
+    f.addStep(cell_step(BisectCell, cells, farm, boot_expected))
     return f
 
 

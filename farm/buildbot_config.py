@@ -31,7 +31,7 @@ from farm.matrix import Matrix, MatrixError, check_unique_names, load_matrix
 from farm.quarantine import FarmWorker
 from farm.routing import Route, WorkerSpec, load_workers, route
 from farm.schedulers import SNAPSHOT_CATEGORY, cell_scheduler
-from farm.steps import CellBuild, RunCell
+from farm.steps import CellBuild, RunCell, cell_step
 from triage.validation import Port, Range, validate
 
 log = logging.getLogger(__name__)
@@ -173,12 +173,7 @@ def cell_factory(matrix: Matrix, cells: dict[str, Any],
                             workdir=git_workdir, mode="incremental", doStepIf=is_git,
                             hideStepIf=lambda results, step: not is_git(step),
                             haltOnFailure=True))
-    longest_boot = max(c.boot_timeout for c in cells.values())
-    # timeout: seconds without output (a hung make); maxTime: configure and make each get
-    # build_timeout, the boot its own timeout, plus slack for the VMM's start and teardown.
-    f.addStep(RunCell(cells, farm, boot_expected=boot_expected, timeout=farm.build_timeout,
-                      maxTime=2 * farm.build_timeout + longest_boot + 120, logEnviron=False,
-                      warnOnWarnings=True))
+    f.addStep(cell_step(RunCell, cells, farm, boot_expected))
     return f
 
 

@@ -238,3 +238,16 @@ class CellBuild(Build):
         if self.results == SKIPPED:
             return self.buildFinished(["skipped", *self.text], self.results)
         return super().allStepsDone()
+
+
+def cell_step(step_class: type[RunCell], cells: Mapping[str, Cell], farm: FarmSettings,
+              boot_expected: frozenset[str]) -> RunCell:
+    """The cell's step with the farm's time limits (a farm build's and a bisection step's).
+
+    timeout: seconds without output (a hung make); maxTime: configure and make each get
+    build_timeout, the boot its own timeout, plus slack for the VMM's start and teardown."""
+    longest_boot = max(c.boot_timeout for c in cells.values())
+    return step_class(cells, farm, boot_expected=boot_expected, timeout=farm.build_timeout,
+                      maxTime=2 * farm.build_timeout + longest_boot + 120, logEnviron=False,
+                      warnOnWarnings=True)
+

@@ -31,7 +31,7 @@ from farm import bisect_protocol as proto
 from farm.matrix import Cell, Matrix
 from triage.ci.bisect.commits import AppPairing, CommitLog, committed_times
 from triage.ci.bisect.model import StepRun
-from triage.ci.bisect.runners import RunnerError, RunnerUnavailable
+from triage.ci.bisect.runners import RunnerError, RunnerUnavailable, local_repository
 from workers.failure import ENVIRONMENT
 from workers.failure.model import ALIASES
 
@@ -80,11 +80,7 @@ class BuildbotRunner:
 
     def repository(self, cell: Cell) -> Path:
         """The tree's repository on this host (the commit log; the workers fetch their own)."""
-        repo = self._repository or cell.tree.path
-        if repo is None:
-            raise RunnerError(f"tree {cell.tree.name!r} has no local path: give the repository "
-                              "(bisect.repository or --tree)")
-        return Path(repo).resolve()
+        return local_repository(cell, self._repository)
 
     @property
     def builder_name(self) -> str:

@@ -68,6 +68,16 @@ class StepTiming:
 _KCONFIG_NAMES = ("Config.uk", "Makefile", "Makefile.uk", "Makefile.rules")
 
 
+def local_repository(cell: Cell, given: Path | None) -> Path:
+    """The tree's repository on this host: the one given (bisect.repository, --tree), else the
+    matrix tree's own path."""
+    repo = given or cell.tree.path
+    if repo is None:
+        raise RunnerError(f"tree {cell.tree.name!r} has no local path: give the repository "
+                          "(bisect.repository or --tree)")
+    return Path(repo).resolve()
+
+
 def config_inputs_changed(repo: Path, old: str, new: str) -> bool:
     """Whether a file that defconfig reads may differ between commits ``old`` and ``new``."""
     if old == new:
@@ -156,11 +166,7 @@ class LocalRunner:
             raise RunnerError(f"no cell {name!r} in the matrix") from None
 
     def repository(self, cell: Cell) -> Path:
-        repo = self._repository or cell.tree.path
-        if repo is None:
-            raise RunnerError(f"tree {cell.tree.name!r} has no local path: give the repository "
-                              "(bisect.repository or --tree)")
-        return Path(repo).resolve()
+        return local_repository(cell, self._repository)
 
     def app_repository(self, cell: Cell) -> Path | None:
         """The app's own repository, when its path is outside the tree and under git."""

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import shutil
 import statistics
 import sys
@@ -79,9 +80,14 @@ PHASES = ("checkout", "spec", "python", "configure", "build", "boot")
 
 
 def bisect_once(hist: History, matrix: Path, work: Path, slots: int, signature: str,
-                cold: bool = False, pipeline: bool = False, keep_config: bool = True) -> Run:
+                cold: bool = False, pipeline: bool = False, keep_config: bool = True,
+                core_each: bool = False) -> Run:
     settings = BisectSettings(max_builds=40, workers=slots, workdir=work)
-    runner = LocalRunner(load_matrix(matrix), work, slots=slots, keep_config=keep_config)
+    cpus = sorted(os.sched_getaffinity(0))
+    # --core-each: every worker a host of one core (slot i on core i), the one-worker run too
+    slot_cpus = [frozenset({cpus[i % len(cpus)]}) for i in range(slots)] if core_each else None
+    runner = LocalRunner(load_matrix(matrix), work, slots=slots, keep_config=keep_config,
+                         slot_cpus=slot_cpus)
     if not cold:
         # A farm's workers are persistent: each already has its worktree and the cell's build
         # directory from earlier builds. Give every slot that state (one untimed build at the
@@ -121,6 +127,9 @@ def main() -> None:
                     help="fresh slots: worktrees and build directories created in the timed run")
     ap.add_argument("--profile", action="store_true",
                     help="also print where a step's time goes and each slot's idle time")
+    ap.add_argument("--core-each", action="store_true",
+                    help="give each worker's slot a core of its own (workers on hosts of their "
+                         "own), the one-worker run one core too")
     ap.add_argument("--pipelined", action="store_true",
                     help="also time two workers as a pipeline (bisect.pipeline = true)")
     ap.add_argument("--before", action="store_true",
@@ -152,7 +161,7 @@ def main() -> None:
             for label, slots, piped, keep in turn if rep % 2 == 0 else turn[::-1]:
                 work = base / f"w{len(runs[label])}-{variants.index((label, slots, piped, keep))}"
                 run = bisect_once(hist, matrix, work, slots, signature, cold=args.cold,
-                                  pipeline=piped, keep_config=keep)
+                                  pipeline=piped, keep_config=keep, core_each=args.core_each)
                 runs[label].append(run)
                 print(f"rep {rep + 1} {label}: builds {run.out.builds} rounds "
                       f"{run.out.rounds} wall {run.wall:.2f}s", flush=True)
@@ -162,7 +171,8 @@ def main() -> None:
                 print(f"profile, {label}: {profile_line(rs)}")
         one = runs["one"][-1].out
         bound = math.ceil(math.log2(args.commits)) + 2
-        print(f"range {args.commits} commits; slots {'cold' if args.cold else 'persistent'}; "
+        print(f"range {args.commits} commits; slots {'cold' if args.cold else 'persistent'}"
+              f"{', a core each' if args.core_each else ', sharing the cores'}; "
               f"one worker: {one.builds} builds (bound {bound}), {one.rounds} rounds, median "
               f"wall {walls['one']:.2f}s")
         for label, rs in runs.items():

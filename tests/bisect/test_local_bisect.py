@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,7 @@ from triage.ci.bisect.model import (
     BisectRequest,
     StepRun,
 )
-from triage.ci.bisect.runners import LocalRunner
+from triage.ci.bisect.runners import LocalRunner, RunnerError
 from triage.config import BisectSettings
 from workers.failure import BOOT_FAILED, BUILD_FAILED, PASSED
 
@@ -305,3 +306,22 @@ def test_kconfig_inputs_that_change_force_a_configure(tmp_path: Path) -> None:
     assert config_inputs_changed(repo, ids[3], ids[1]) is True  # either direction
     assert config_inputs_changed(repo, ids[0], ids[0]) is False
     assert config_inputs_changed(repo, ids[0], "0" * 40) is True  # git cannot tell: configure
+
+
+def test_slots_pinned_to_cpus_run_their_steps_there(hist: History, tmp_path: Path) -> None:
+    """``slot_cpus`` (the bench's one core per worker): each slot's step, and what it starts,
+    runs on its own CPU set. The step's python is a wrapper that records its affinity."""
+    cpus = sorted(os.sched_getaffinity(0))
+    seen = tmp_path / "affinity"
+    wrapper = tmp_path / "python"
+    wrapper.write_text(f"#!/bin/sh\ngrep Cpus_allowed_list /proc/self/status >> {seen}\n"
+                       f"exec {sys.executable} \"$@\"\n")
+    wrapper.chmod(0o755)
+    matrix = load_matrix(write_matrix(hist, tmp_path / "matrix.toml", libraries=LIBS))
+    last = frozenset({cpus[-1]})
+    runner = LocalRunner(matrix, tmp_path / "bisect", slots=1, python=str(wrapper),
+                         slot_cpus=[last])
+    assert runner.run(CELL, hist.root, 0).result == PASSED
+    assert seen.read_text().split() == ["Cpus_allowed_list:", str(cpus[-1])]
+    with pytest.raises(RunnerError, match="slot_cpus"):
+        LocalRunner(matrix, tmp_path / "b2", slots=2, slot_cpus=[last])

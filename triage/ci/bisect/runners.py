@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,9 +134,15 @@ class LocalRunner:
 
     def __init__(self, matrix: Matrix, workdir: Path, *, slots: int = 1,
                  repository: Path | None = None, python: str = sys.executable,
-                 keep_config: bool = True) -> None:
+                 keep_config: bool = True,
+                 slot_cpus: Sequence[frozenset[int]] | None = None) -> None:
         if slots < 1:
             raise RunnerError("a runner needs at least one slot")
+        if slot_cpus is not None and (len(slot_cpus) < slots or not all(slot_cpus)):
+            raise RunnerError("slot_cpus needs a non-empty CPU set for every slot")
+        # Each slot's step (and the make and VMM under it) on these CPUs only: slots that stand
+        # for workers of their own, not for more work on the same cores (the benchmark).
+        self.slot_cpus = slot_cpus
         self.matrix, self._slots, self.python = matrix, slots, python
         self.workdir = Path(workdir).resolve()
         self._cells: dict[str, Cell] | None = None
@@ -274,7 +281,9 @@ class LocalRunner:
             KEEP_CONFIG_ENV: "1" if keep else "0"}
         timeout = self.matrix.farm.build_timeout * 2 + built.boot_timeout + 60
         with log.open("w", encoding="utf-8") as out:
-            proc = subprocess.Popen([self.python, "-m", "workers.cell", "--spec-json", spec],
+            pin = ([] if self.slot_cpus is None else
+                   ["taskset", "-c", ",".join(map(str, sorted(self.slot_cpus[slot])))])
+            proc = subprocess.Popen([*pin, self.python, "-m", "workers.cell", "--spec-json", spec],
                                     stdout=out, stderr=subprocess.STDOUT, env=env,
                                     stdin=subprocess.DEVNULL)
             with self._lock:

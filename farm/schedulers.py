@@ -13,18 +13,17 @@ keeps Buildbot's own constructor/reconfigure signatures untouched.
 from __future__ import annotations
 
 import fnmatch
-import logging
 from collections.abc import Sequence
 from typing import Any
 
 from buildbot.process.properties import Properties
 from twisted.internet import defer, threads
+from twisted.python import log  # the master's twistd.log (stdlib logging goes nowhere there)
 
 from farm.changes import affected_cells
 from farm.matrix import Cell, Tree
 from farm.revisions import tree_revision
 
-log = logging.getLogger(__name__)
 SOURCE = "xentriage-farm"
 # Changes the farm records itself for forced/nightly runs; never a reason to build.
 SNAPSHOT_CATEGORY = "xentriage-snapshot"
@@ -84,8 +83,7 @@ class CellFanOutMixin:
         trees = {c.tree.name for c in candidates}
         tree = next(iter(projects & trees)) if len(projects & trees) == 1 else None
         impact = affected_cells(files, candidates, tree)
-        log.info("change to %d file(s): %s -> %d cell(s)", len(files), impact.why,
-                 len(impact.cells))
+        log.msg(f"change to {len(files)} file(s): {impact.why} -> {len(impact.cells)} cell(s)")
         return list(impact.cells)
 
     @defer.inlineCallbacks
@@ -94,7 +92,7 @@ class CellFanOutMixin:
         Buildbot's grid and console show it (added once per revision); None if unknown."""
         revision = yield threads.deferToThread(tree_revision, tree)
         if not revision:
-            log.warning("tree %s: revision unknown; the run is not stamped", tree.name)
+            log.msg(f"tree {tree.name}: revision unknown; the run is not stamped")
             return None
         master = self.master  # type: ignore[attr-defined]
         stamp = {"branch": tree.branch, "revision": revision, "repository": tree.url or "",

@@ -159,6 +159,10 @@ def test_change_schedules_only_the_touched_librarys_cells(
     localfarm.send_change(farm.state, ["README.md"], project="fixture")
     localfarm.wait_idle(farm.state, 60, settle=2.0)
     assert localfarm.builds_since(farm.state, before) == []
+    # Why each change built what it built is in the master's log, where its operator looks.
+    said = (farm.state.master_dir / "twistd.log").read_text(encoding="utf-8", errors="replace")
+    assert "change to 1 file(s)" in said and f"-> {len(expected)} cell(s)" in said
+    assert "-> 0 cell(s)" in said
 
 
 def test_cli_run_prints_the_result_table(farm: RunningFarm,

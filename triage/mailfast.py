@@ -23,11 +23,10 @@ asserts the same result.
 
 from __future__ import annotations
 
-import quopri
 import re
 
 from triage import mailparse
-from triage.mailheaders import _IDENTITY_ENCODINGS, _PARAM, _SIMPLE_CONTENT_TYPE, Headers
+from triage.mailheaders import Headers, simple_content_type, undo_transfer_encoding
 from triage.mailheaders import header_end as _header_end
 
 # Bytes a plain LF header block may hold: TAB, LF and printable ASCII. Anything else (8-bit,
@@ -83,13 +82,7 @@ def _content_type(value: str | None) -> tuple[str, dict[str, str]] | None:
     common = _MULTIPART.fullmatch(value)
     if common is not None:  # a boundary of its own in every mail: read, not cached
         return common.group(1), {"boundary": common.group(2)}
-    found: tuple[str, dict[str, str]] | None = None
-    m = _SIMPLE_CONTENT_TYPE.fullmatch(value)
-    if m is not None:
-        params: dict[str, str] = {}
-        for name, raw in _PARAM.findall(m.group(2)):
-            params.setdefault(name.lower(), raw[1:-1] if raw.startswith('"') else raw)
-        found = (m.group(1).lower(), params)
+    found = simple_content_type(value)
     if len(_ctypes) >= _CTYPE_CACHE_SIZE:
         _ctypes.clear()
     _ctypes[value] = found
@@ -98,12 +91,8 @@ def _content_type(value: str | None) -> tuple[str, dict[str, str]] | None:
 
 def _decoded(h: Headers, params: dict[str, str], body: bytes, limit: int) -> str | None:
     """A text/plain body decoded as the general path decodes it; None: let it decide."""
-    cte = h.get("content-transfer-encoding", "").lower()
-    if cte == "quoted-printable":
-        payload = quopri.decodestring(body)
-    elif cte in _IDENTITY_ENCODINGS:
-        payload = body
-    else:
+    payload = undo_transfer_encoding(h.get("content-transfer-encoding", "").lower(), body)
+    if payload is None:
         return None
     charset = params.get("charset")
     text, problem = mailparse._decode_part(payload, None if charset is None else charset.lower(),

@@ -72,6 +72,28 @@ _PARAM = re.compile(_PARAM_RE)
 _IDENTITY_ENCODINGS = frozenset({"", "7bit", "8bit", "binary"})
 
 
+def simple_content_type(value: str) -> tuple[str, dict[str, str]] | None:
+    """(lower-case type, parameters) of a Content-Type value in the simple form the general
+    parser reads to the same answer; None for anything else (the Message decides then)."""
+    m = _SIMPLE_CONTENT_TYPE.fullmatch(value)
+    if m is None:
+        return None
+    params: dict[str, str] = {}
+    for name, raw in _PARAM.findall(m.group(2)):
+        params.setdefault(name.lower(), raw[1:-1] if raw.startswith('"') else raw)
+    return m.group(1).lower(), params
+
+
+def undo_transfer_encoding(cte: str, body: bytes) -> bytes | None:
+    """``body`` with a common Content-Transfer-Encoding (lower-case ``cte``) undone as compat32's
+    ``get_payload(decode=True)`` does it (the same ``quopri`` call); None for the others."""
+    if cte == "quoted-printable":
+        return quopri.decodestring(body)
+    if cte in _IDENTITY_ENCODINGS:
+        return body
+    return None
+
+
 class Head:
     """A parsed header block: ``first`` (value by lower-cased name), the ``Content-Type``
     answers the body parser needs, and the compat32 ``Message`` (built only when asked for).
@@ -113,11 +135,8 @@ class Head:
             value = self.first.get("content-type")
             if value is None:
                 self._ctype = ("text/plain", {})
-            elif (m := _SIMPLE_CONTENT_TYPE.fullmatch(value)) is not None:
-                params: dict[str, str] = {}
-                for name, raw in _PARAM.findall(m.group(2)):
-                    params.setdefault(name.lower(), raw[1:-1] if raw.startswith('"') else raw)
-                self._ctype = (m.group(1).lower(), params)
+            else:
+                self._ctype = simple_content_type(value)
         return self._ctype
 
     def content_type(self) -> str:
@@ -137,10 +156,9 @@ class Head:
         the common encodings are done here, the rest by the Message."""
         if self._pairs is not None:
             cte = self.first.get("content-transfer-encoding", "").lower()
-            if cte == "quoted-printable":
-                return quopri.decodestring(body)
-            if cte in _IDENTITY_ENCODINGS:
-                return body
+            done = undo_transfer_encoding(cte, body)
+            if done is not None:
+                return done
         msg = self.message
         msg.set_payload(body.decode("ascii", "surrogateescape"))
         payload = msg.get_payload(decode=True)

@@ -65,11 +65,21 @@ class _SlowOnBadRuns:
     def slots(self) -> int:
         return 2
 
-    def run(self, cell: str, commit: str, slot: int) -> StepRun:
-        pos = int(commit[1:])
+    def _start(self, slot: int) -> threading.Event:
+        """The event that stops the step now starting on ``slot``."""
         stop = threading.Event()
         with self._lock:
             self._running[slot] = stop
+        return stop
+
+    def _stoppable(self, slot: int) -> threading.Event | None:
+        with self._lock:
+            stop = self._running.get(slot)
+        return None if stop is None or stop.is_set() else stop
+
+    def run(self, cell: str, commit: str, slot: int) -> StepRun:
+        pos = int(commit[1:])
+        stop = self._start(slot)
         if pos >= self.first_bad:
             stop.wait(0.4 if pos < 40 else 0.05)
             return StepRun(commit, BOOT_FAILED, signature="S", worker=f"fake/{slot}")
@@ -77,9 +87,8 @@ class _SlowOnBadRuns:
         return StepRun(commit, PASSED, worker=f"fake/{slot}")
 
     def cancel(self, slot: int) -> bool:
-        with self._lock:
-            stop = self._running.get(slot)
-        if stop is None or stop.is_set():
+        stop = self._stoppable(slot)
+        if stop is None:
             return False
         stop.set()
         self.cancelled.append(slot)
@@ -125,18 +134,14 @@ class _RefusesFirst(_SlowOnBadRuns):
 
     def run(self, cell: str, commit: str, slot: int) -> StepRun:
         pos = int(commit[1:])
-        stop = threading.Event()
-        with self._lock:
-            self._running[slot] = stop
+        stop = self._start(slot)
         stop.wait({40: 0.05, 20: 0.5}.get(pos, 1.5))
         if pos >= self.first_bad:
             return StepRun(commit, BOOT_FAILED, signature="S", worker=f"fake/{slot}")
         return StepRun(commit, PASSED, worker=f"fake/{slot}")
 
     def cancel(self, slot: int) -> bool:
-        with self._lock:
-            stop = self._running.get(slot)
-        if stop is None or stop.is_set():
+        if self._stoppable(slot) is None:
             return False
         if self.refused < 1:
             self.refused += 1
